@@ -1,1 +1,164 @@
-pub fn _x() {}
+//! Switchboard: self-hosted, multi-tenant call tracking on Twilio.
+//!
+//! The library holds the whole service; the `switchboard` binary is a thin CLI over
+//! it. Tests start the real server through [`App::start`] on an ephemeral port.
+
+pub mod auth;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod numbers;
+pub mod telephony;
+pub mod tenants;
+pub mod users;
+
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::crypto::SecretBox;
+use crate::db::Db;
+
+/// What every handler shares; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+/// The shared parts.
+pub struct Inner {
+    /// The database.
+    pub db: Db,
+    /// Configuration read at start.
+    pub config: Config,
+    /// Encrypts secrets at rest.
+    pub secrets: SecretBox,
+    /// Failed-login counter.
+    pub login_limiter: auth::LoginLimiter,
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+/// The service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Database.
+    #[error(transparent)]
+    Db(#[from] db::DbError),
+    /// Secret key.
+    #[error(transparent)]
+    Crypto(#[from] crypto::CryptoError),
+    /// Listening socket.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl AppState {
+    /// Opens the database and the secret key described by `config`.
+    pub async fn open(config: Config) -> Result<Self, StartError> {
+        twilio::client::install_tls_provider();
+        let db = Db::connect(&config.effective_database_url()).await?;
+        let secrets = SecretBox::load(config.secret_key, &config.data_dir)?;
+        Ok(Self(Arc::new(Inner {
+            db,
+            config,
+            secrets,
+            login_limiter: auth::LoginLimiter::default(),
+        })))
+    }
+}
+
+/// A running server.
+pub struct App {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its state (tests reach the database through it).
+    pub state: AppState,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl App {
+    /// Binds `config.bind` (port 0 picks a free port) and serves in the background.
+    pub async fn start(config: Config) -> Result<Self, StartError> {
+        let bind = config.bind;
+        let state = AppState::open(config).await?;
+        let listener = tokio::net::TcpListener::bind(bind)
+            .await
+            .map_err(|source| StartError::Bind { addr: bind, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind { addr: bind, source })?;
+        let (shutdown, mut watch) = tokio::sync::watch::channel(false);
+        let router = http::router(state.clone());
+        let housekeeping = spawn_housekeeping(state.clone(), shutdown.subscribe());
+        let task = tokio::spawn(async move {
+            let served = axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = watch.wait_for(|stop| *stop).await;
+            })
+            .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "server stopped with an error");
+            }
+            housekeeping.abort();
+        });
+        Ok(Self {
+            addr,
+            state,
+            shutdown,
+            task,
+        })
+    }
+
+    /// Stops accepting, finishes in-flight requests, closes the database.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+        self.state.db.close().await;
+    }
+
+    /// Serves until `signal` completes, then stops gracefully.
+    pub async fn run_until(self, signal: impl std::future::Future<Output = ()>) {
+        signal.await;
+        tracing::info!("shutting down");
+        self.stop().await;
+    }
+}
+
+/// Periodic upkeep: expired sessions.
+fn spawn_housekeeping(
+    state: AppState,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    match auth::purge_expired(&state.db).await {
+                        Ok(n) if n > 0 => tracing::info!(removed = n, "purged expired sessions"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "could not purge sessions"),
+                    }
+                }
+                _ = stop.changed() => return,
+            }
+        }
+    })
+}

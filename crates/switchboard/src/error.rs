@@ -1,0 +1,142 @@
+//! The service's error type and its one mapping to HTTP.
+//!
+//! Every handler returns [`AppError`]; clients always get
+//! `{"error":{"code":"…","message":"…","fields":{…}}}` with the matching status.
+//! Internal causes are logged with the request's span and never sent to the client.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// Field name → what is wrong with it.
+pub type FieldErrors = BTreeMap<String, String>;
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The request could not be read (malformed JSON, bad query string, …).
+    #[error("{0}")]
+    BadRequest(String),
+    /// No valid session or token.
+    #[error("authentication required")]
+    Unauthorized,
+    /// Authenticated, but not allowed.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// Nothing there — or nothing the caller may know about.
+    #[error("not found")]
+    NotFound,
+    /// Conflicts with existing data (a number another tenant owns, a taken email).
+    #[error("{0}")]
+    Conflict(String),
+    /// Readable, but invalid; per-field reasons.
+    #[error("validation failed")]
+    Validation(FieldErrors),
+    /// The body is larger than the endpoint accepts.
+    #[error("request body too large")]
+    PayloadTooLarge,
+    /// The content type is not one the endpoint reads.
+    #[error("{0}")]
+    UnsupportedMediaType(&'static str),
+    /// Too many attempts; try again after the given seconds.
+    #[error("too many attempts; try again later")]
+    RateLimited {
+        /// Seconds until the next attempt is allowed.
+        retry_after_secs: u64,
+    },
+    /// A dependency (Twilio) failed.
+    #[error("{0}")]
+    BadGateway(String),
+    /// Our fault; the cause is logged, not returned.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl AppError {
+    /// A validation error on one field.
+    pub fn field(name: &str, reason: impl Into<String>) -> Self {
+        let mut fields = FieldErrors::new();
+        fields.insert(name.to_owned(), reason.into());
+        Self::Validation(fields)
+    }
+
+    /// Wraps an internal failure.
+    pub fn internal(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Internal(Box::new(e))
+    }
+
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Self::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            Self::BadGateway(_) => (StatusCode::BAD_GATEWAY, "upstream_failed"),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e
+            && db.is_unique_violation()
+        {
+            return Self::Conflict("already exists".into());
+        }
+        Self::internal(e)
+    }
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Inner<'a>,
+}
+
+#[derive(Serialize)]
+struct Inner<'a> {
+    code: &'a str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fields: Option<&'a FieldErrors>,
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        if let Self::Internal(cause) = &self {
+            tracing::error!(error = %cause, "request failed");
+        }
+        let fields = match &self {
+            Self::Validation(fields) => Some(fields),
+            _ => None,
+        };
+        let body = Body {
+            error: Inner {
+                code,
+                message: self.to_string(),
+                fields,
+            },
+        };
+        let mut response = (status, Json(body)).into_response();
+        if let Self::RateLimited { retry_after_secs } = self
+            && let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
+    }
+}
+
+/// Result alias for handlers and domain functions.
+pub type AppResult<T> = Result<T, AppError>;

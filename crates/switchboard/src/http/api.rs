@@ -1,0 +1,219 @@
+//! JSON API handlers: thin, they check access and call the domain modules.
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{Extensions, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use serde::{Deserialize, Serialize};
+
+use super::extract::{Admin, ApiJson, Principal, SESSION_COOKIE};
+use crate::AppState;
+use crate::error::AppResult;
+use crate::telephony::{self, TwilioConfigUpdate, TwilioConfigView};
+use crate::tenants::{self, NewTenant, Tenant, TenantUpdate};
+use crate::users::{self, NewUser, User, UserUpdate};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LoginRequest {
+    email: String,
+    password: String,
+}
+
+#[derive(Serialize)]
+pub(crate) struct LoginResponse {
+    token: String,
+    user: User,
+    #[serde(rename = "expiresAt")]
+    expires_at: String,
+}
+
+pub(crate) async fn login(
+    State(state): State<AppState>,
+    extensions: Extensions,
+    jar: CookieJar,
+    ApiJson(body): ApiJson<LoginRequest>,
+) -> AppResult<(CookieJar, Json<LoginResponse>)> {
+    let peer = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ci| ci.0.ip());
+    let (user, session) = crate::auth::login(
+        &state.db,
+        &state.login_limiter,
+        &body.email,
+        &body.password,
+        peer,
+        state.config.session_ttl,
+    )
+    .await?;
+    let max_age = i64::try_from(state.config.session_ttl.as_secs()).unwrap_or(i64::MAX);
+    let cookie = Cookie::build((SESSION_COOKIE, session.token.clone()))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.config.public_url.starts_with("https://"))
+        .path("/")
+        .max_age(time::Duration::seconds(max_age))
+        .build();
+    tracing::info!(user = %user.id, role = user.role.as_str(), "logged in");
+    Ok((
+        jar.add(cookie),
+        Json(LoginResponse {
+            token: session.token,
+            user,
+            expires_at: crate::db::rfc3339(session.expires_at),
+        }),
+    ))
+}
+
+pub(crate) async fn logout(
+    State(state): State<AppState>,
+    principal: Principal,
+    jar: CookieJar,
+) -> AppResult<Response> {
+    crate::auth::revoke_session(&state.db, &principal.token).await?;
+    let jar = jar.remove(Cookie::build(SESSION_COOKIE).path("/"));
+    Ok((StatusCode::NO_CONTENT, jar).into_response())
+}
+
+pub(crate) async fn me(principal: Principal) -> Json<User> {
+    Json(principal.user)
+}
+
+#[derive(Serialize)]
+pub(crate) struct TenantList {
+    tenants: Vec<Tenant>,
+}
+
+pub(crate) async fn list_tenants(
+    State(state): State<AppState>,
+    _admin: Admin,
+) -> AppResult<Json<TenantList>> {
+    Ok(Json(TenantList {
+        tenants: tenants::list(&state.db).await?,
+    }))
+}
+
+pub(crate) async fn create_tenant(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiJson(body): ApiJson<NewTenant>,
+) -> AppResult<(StatusCode, Json<Tenant>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(tenants::create(&state.db, body).await?),
+    ))
+}
+
+pub(crate) async fn get_tenant(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Path(id): Path<String>,
+) -> AppResult<Json<Tenant>> {
+    Ok(Json(tenants::get(&state.db, &id).await?))
+}
+
+pub(crate) async fn update_tenant(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<TenantUpdate>,
+) -> AppResult<Json<Tenant>> {
+    Ok(Json(tenants::update(&state.db, &id, body).await?))
+}
+
+pub(crate) async fn delete_tenant(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Path(id): Path<String>,
+) -> AppResult<StatusCode> {
+    tenants::delete(&state.db, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct UserFilter {
+    tenant_id: Option<String>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct UserList {
+    users: Vec<User>,
+}
+
+pub(crate) async fn list_users(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Query(filter): Query<UserFilter>,
+) -> AppResult<Json<UserList>> {
+    Ok(Json(UserList {
+        users: users::list(&state.db, filter.tenant_id.as_deref()).await?,
+    }))
+}
+
+pub(crate) async fn create_user(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiJson(body): ApiJson<NewUser>,
+) -> AppResult<(StatusCode, Json<User>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(users::create(&state.db, body).await?),
+    ))
+}
+
+pub(crate) async fn get_user(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Path(id): Path<String>,
+) -> AppResult<Json<User>> {
+    Ok(Json(users::get(&state.db, &id).await?))
+}
+
+pub(crate) async fn update_user(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UserUpdate>,
+) -> AppResult<Json<User>> {
+    Ok(Json(users::update(&state.db, &id, body).await?))
+}
+
+pub(crate) async fn delete_user(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Path(id): Path<String>,
+) -> AppResult<StatusCode> {
+    if admin.user.id == id {
+        return Err(crate::error::AppError::Conflict(
+            "you cannot delete your own account".into(),
+        ));
+    }
+    users::delete(&state.db, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(crate) async fn get_twilio_config(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(company_id): Path<String>,
+) -> AppResult<Json<TwilioConfigView>> {
+    principal.tenant_scope(&state, &company_id, None).await?;
+    Ok(Json(telephony::view(&state.db, &company_id).await?))
+}
+
+pub(crate) async fn put_twilio_config(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(company_id): Path<String>,
+    ApiJson(body): ApiJson<TwilioConfigUpdate>,
+) -> AppResult<Json<TwilioConfigView>> {
+    principal.tenant_scope(&state, &company_id, None).await?;
+    let view = telephony::update(&state.db, &state.secrets, &company_id, body).await?;
+    tracing::info!(tenant = %company_id, by = %principal.user.id, "telephony settings changed");
+    Ok(Json(view))
+}

@@ -1,0 +1,199 @@
+//! Extractors shared by every handler: JSON bodies that fail in our error shape,
+//! and the authenticated principal with its role guards.
+//!
+//! Guards are types: a handler that takes [`Admin`] cannot run for anyone else, and
+//! [`Principal::tenant_scope`] is the one place that decides whether a principal may
+//! touch a tenant's data.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode, header};
+use axum_extra::extract::CookieJar;
+use serde::de::DeserializeOwned;
+
+use crate::AppState;
+use crate::error::{AppError, FieldErrors};
+use crate::users::{Role, User};
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "sb_session";
+
+/// A JSON body; malformed → 400, wrong shape → 422, too large → 413, not JSON → 415.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> AppError {
+    match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            AppError::UnsupportedMediaType("expected Content-Type: application/json")
+        }
+        StatusCode::UNPROCESSABLE_ENTITY => {
+            let mut fields = FieldErrors::new();
+            let text = rejection.body_text();
+            let detail = text
+                .split_once(": ")
+                .map_or(text.as_str(), |(_, rest)| rest);
+            fields.insert("body".into(), detail.to_owned());
+            AppError::Validation(fields)
+        }
+        _ => AppError::BadRequest(format!("malformed JSON: {}", rejection.body_text())),
+    }
+}
+
+/// Someone who logged in, by bearer token or session cookie.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The user.
+    pub user: User,
+    /// The token that authenticated this request.
+    pub token: String,
+}
+
+impl Principal {
+    /// Whether this is the platform operator.
+    pub fn is_admin(&self) -> bool {
+        self.user.role == Role::Admin
+    }
+
+    /// Allows a tenant-scoped operation on `tenant_id`: admins on any tenant that
+    /// exists, customers on their own. Another tenant's id looks exactly like a
+    /// missing one (404), so ids cannot be probed. Receptionists need `page`.
+    pub async fn tenant_scope(
+        &self,
+        state: &AppState,
+        tenant_id: &str,
+        page: Option<&str>,
+    ) -> Result<(), AppError> {
+        match self.user.role {
+            Role::Admin => {
+                if crate::tenants::exists(&state.db, tenant_id).await? {
+                    Ok(())
+                } else {
+                    Err(AppError::NotFound)
+                }
+            }
+            Role::Customer | Role::Receptionist => {
+                if self.user.tenant_id.as_deref() != Some(tenant_id) {
+                    return Err(AppError::NotFound);
+                }
+                match page {
+                    Some(page) if !self.user.may_open(page) => {
+                        Err(AppError::Forbidden("your account may not open this page"))
+                    }
+                    None if self.user.role == Role::Receptionist => {
+                        Err(AppError::Forbidden("only the account owner may do this"))
+                    }
+                    _ => Ok(()),
+                }
+            }
+        }
+    }
+}
+
+fn bearer(parts: &Parts) -> Option<String> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+}
+
+/// Refuses cookie-authenticated writes that come from another site (CSRF). Bearer
+/// tokens are not sent by browsers on their own, so they need no such check.
+fn same_origin(parts: &Parts) -> bool {
+    if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return true;
+    }
+    if let Some(site) = parts
+        .headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        && !matches!(site, "same-origin" | "none")
+    {
+        return false;
+    }
+    match (
+        parts
+            .headers
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok()),
+        parts
+            .headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok()),
+    ) {
+        (Some(origin), Some(host)) => url::Url::parse(origin).ok().is_some_and(|o| {
+            let origin_host = match o.port() {
+                Some(port) => format!("{}:{port}", o.host_str().unwrap_or_default()),
+                None => o.host_str().unwrap_or_default().to_owned(),
+            };
+            origin_host.eq_ignore_ascii_case(host)
+        }),
+        _ => true,
+    }
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if let Some(token) = bearer(parts) {
+            let user = crate::auth::resolve_session(&state.db, &token)
+                .await?
+                .ok_or(AppError::Unauthorized)?;
+            return Ok(Self { user, token });
+        }
+        let jar = CookieJar::from_headers(&parts.headers);
+        let token = jar
+            .get(SESSION_COOKIE)
+            .map(|c| c.value().to_owned())
+            .ok_or(AppError::Unauthorized)?;
+        let user = crate::auth::resolve_session(&state.db, &token)
+            .await?
+            .ok_or(AppError::Unauthorized)?;
+        if !same_origin(parts) {
+            return Err(AppError::Forbidden("cross-site request refused"));
+        }
+        Ok(Self { user, token })
+    }
+}
+
+/// The platform operator; everyone else gets 403.
+#[derive(Debug, Clone)]
+pub struct Admin(pub Principal);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let principal = Principal::from_request_parts(parts, state).await?;
+        if principal.is_admin() {
+            Ok(Self(principal))
+        } else {
+            Err(AppError::Forbidden("admins only"))
+        }
+    }
+}

@@ -1,0 +1,345 @@
+//! Phone numbers: the E.164 newtype and the tenants' tracking numbers. Owns
+//! `phone_numbers`, where a number is unique across all tenants.
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row as _;
+
+use crate::db::{Db, new_id, now_ms};
+use crate::error::{AppError, AppResult, FieldErrors};
+
+/// A phone number people configured, normalised to E.164 (`+15551230001`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct E164(String);
+
+/// Region assumed for numbers written without a country code.
+const DEFAULT_REGION: phonenumber::country::Id = phonenumber::country::Id::US;
+
+impl E164 {
+    /// Parses "+1 (555) 123-0001", "15551230001", "555-123-0001" and the like.
+    ///
+    /// A number is accepted when libphonenumber knows it as valid, or when it has the
+    /// North American plan's shape (ten digits, area code not starting with 0 or 1),
+    /// which admits the fictional 555 numbers used in tests, demos and the simulator.
+    pub fn parse(input: &str) -> Option<Self> {
+        let input = input.trim();
+        if input.is_empty() || input.len() > 32 || input.chars().any(|c| c.is_ascii_alphabetic()) {
+            return None;
+        }
+        let number = phonenumber::parse(Some(DEFAULT_REGION), input).ok()?;
+        let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
+        if phonenumber::is_valid(&number) || is_nanp_shaped(&e164) {
+            Some(Self(e164))
+        } else {
+            None
+        }
+    }
+
+    /// The E.164 text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `AC…1234`-style masking for logs: keeps the last four digits.
+    pub fn masked(&self) -> String {
+        let tail: String = self
+            .0
+            .chars()
+            .rev()
+            .take(4)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        format!("…{tail}")
+    }
+}
+
+impl std::fmt::Display for E164 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn is_nanp_shaped(e164: &str) -> bool {
+    let Some(national) = e164.strip_prefix("+1") else {
+        return false;
+    };
+    let b = national.as_bytes();
+    b.len() == 10 && b.iter().all(u8::is_ascii_digit) && b[0] >= b'2'
+}
+
+/// A tenant's tracking number.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct PhoneNumber {
+    /// `num_…`.
+    pub id: String,
+    /// E.164.
+    pub phone_number: String,
+    /// Label shown in the portal ("Google Ads", "Front desk").
+    pub friendly_name: Option<String>,
+    /// `active` or `inactive`.
+    pub status: String,
+    /// The number used as caller id for outbound calls and texts.
+    pub is_primary: bool,
+}
+
+/// A number in a configuration request.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NumberInput {
+    /// Any common spelling; stored as E.164.
+    pub phone_number: String,
+    /// Label.
+    #[serde(default)]
+    pub friendly_name: Option<String>,
+    /// `active` (default) or `inactive`.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Primary number.
+    #[serde(default)]
+    pub is_primary: Option<bool>,
+}
+
+struct CheckedNumber {
+    e164: E164,
+    friendly_name: Option<String>,
+    status: &'static str,
+    is_primary: bool,
+}
+
+fn check_inputs(inputs: &[NumberInput]) -> Result<Vec<CheckedNumber>, AppError> {
+    let mut errors = FieldErrors::new();
+    let mut out: Vec<CheckedNumber> = Vec::new();
+    if inputs.len() > 100 {
+        errors.insert(
+            "phoneNumbers".into(),
+            "at most 100 numbers per tenant".into(),
+        );
+    }
+    for (i, input) in inputs.iter().enumerate() {
+        let field = format!("phoneNumbers[{i}]");
+        let Some(e164) = E164::parse(&input.phone_number) else {
+            errors.insert(
+                format!("{field}.phoneNumber"),
+                "is not a valid phone number".into(),
+            );
+            continue;
+        };
+        if out.iter().any(|n| n.e164 == e164) {
+            errors.insert(
+                format!("{field}.phoneNumber"),
+                format!("{e164} is listed twice"),
+            );
+            continue;
+        }
+        let status = match input.status.as_deref() {
+            None | Some("active") => "active",
+            Some("inactive") => "inactive",
+            Some(_) => {
+                errors.insert(
+                    format!("{field}.status"),
+                    "must be active or inactive".into(),
+                );
+                "active"
+            }
+        };
+        let friendly_name = input
+            .friendly_name
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty());
+        if friendly_name.is_some_and(|n| n.chars().count() > 64) {
+            errors.insert(
+                format!("{field}.friendlyName"),
+                "must be at most 64 characters".into(),
+            );
+        }
+        out.push(CheckedNumber {
+            e164,
+            friendly_name: friendly_name.map(str::to_owned),
+            status,
+            is_primary: input.is_primary.unwrap_or(false),
+        });
+    }
+    if out.iter().filter(|n| n.is_primary).count() > 1 {
+        errors.insert(
+            "phoneNumbers".into(),
+            "only one number can be primary".into(),
+        );
+    }
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    // Exactly one primary when there are numbers: the first, unless one was chosen.
+    if !out.is_empty() && !out.iter().any(|n| n.is_primary) {
+        out[0].is_primary = true;
+    }
+    Ok(out)
+}
+
+/// Adds what is wrong with `inputs` to `errors`, so a caller can report every field at once.
+pub fn check(inputs: &[NumberInput], errors: &mut FieldErrors) {
+    if let Err(AppError::Validation(found)) = check_inputs(inputs) {
+        errors.extend(found);
+    }
+}
+
+fn from_row(row: &sqlx::any::AnyRow) -> Result<PhoneNumber, sqlx::Error> {
+    Ok(PhoneNumber {
+        id: row.try_get("id")?,
+        phone_number: row.try_get("e164")?,
+        friendly_name: row.try_get("friendly_name")?,
+        status: row.try_get("status")?,
+        is_primary: row.try_get::<i64, _>("is_primary")? != 0,
+    })
+}
+
+/// A tenant's numbers, primary first.
+pub async fn list_for_tenant(db: &Db, tenant_id: &str) -> AppResult<Vec<PhoneNumber>> {
+    let rows = sqlx::query(
+        "SELECT id, e164, friendly_name, status, is_primary FROM phone_numbers
+         WHERE tenant_id = $1 ORDER BY is_primary DESC, e164",
+    )
+    .bind(tenant_id)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
+}
+
+/// The tenant that owns a number, if any.
+pub async fn owner_of(db: &Db, number: &E164) -> AppResult<Option<String>> {
+    let row = sqlx::query("SELECT tenant_id FROM phone_numbers WHERE e164 = $1")
+        .bind(number.as_str())
+        .fetch_optional(db.pool())
+        .await?;
+    Ok(row.map(|r| r.try_get("tenant_id")).transpose()?)
+}
+
+/// Replaces a tenant's set of numbers. A number another tenant owns is a 409 and
+/// changes nothing.
+pub async fn replace_for_tenant(
+    db: &Db,
+    tenant_id: &str,
+    inputs: &[NumberInput],
+) -> AppResult<Vec<PhoneNumber>> {
+    let numbers = check_inputs(inputs)?;
+    let mut tx = db.pool().begin().await?;
+    for n in &numbers {
+        let owner = sqlx::query("SELECT tenant_id FROM phone_numbers WHERE e164 = $1")
+            .bind(n.e164.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(owner) = owner
+            && owner.try_get::<String, _>("tenant_id")? != tenant_id
+        {
+            return Err(AppError::Conflict(format!(
+                "{} belongs to another tenant",
+                n.e164
+            )));
+        }
+    }
+    sqlx::query("DELETE FROM phone_numbers WHERE tenant_id = $1")
+        .bind(tenant_id)
+        .execute(&mut *tx)
+        .await?;
+    let now = now_ms();
+    for n in &numbers {
+        sqlx::query(
+            "INSERT INTO phone_numbers (id, tenant_id, e164, friendly_name, status, is_primary, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(new_id("num"))
+        .bind(tenant_id)
+        .bind(n.e164.as_str())
+        .bind(n.friendly_name.as_deref())
+        .bind(n.status)
+        .bind(i64::from(n.is_primary))
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match AppError::from(e) {
+            AppError::Conflict(_) => AppError::Conflict(format!("{} belongs to another tenant", n.e164)),
+            other => other,
+        })?;
+    }
+    tx.commit().await?;
+    list_for_tenant(db, tenant_id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn common_spellings_are_one_number() {
+        for s in [
+            "+1 (555) 123-0001",
+            "15551230001",
+            "+15551230001",
+            "555-123-0001",
+            "(555) 123 0001",
+        ] {
+            assert_eq!(
+                E164::parse(s).map(|n| n.0),
+                Some("+15551230001".to_owned()),
+                "{s}"
+            );
+        }
+        assert_eq!(
+            E164::parse("+44 20 7946 0958").map(|n| n.0),
+            Some("+442079460958".to_owned())
+        );
+    }
+
+    #[test]
+    fn junk_is_refused() {
+        for s in [
+            "",
+            "abc",
+            "123",
+            "+1 (055) 123-0001",
+            "client:alice",
+            "+99912345",
+            "5551230001x",
+            &"9".repeat(40),
+        ] {
+            assert!(E164::parse(s).is_none(), "{s}");
+        }
+    }
+
+    #[test]
+    fn inputs_pick_a_primary_and_refuse_duplicates() {
+        let input = |n: &str, p: Option<bool>| NumberInput {
+            phone_number: n.into(),
+            friendly_name: None,
+            status: None,
+            is_primary: p,
+        };
+        let ok = check_inputs(&[input("5551230001", None), input("5551230002", None)]).expect("ok");
+        assert!(ok[0].is_primary && !ok[1].is_primary);
+        let chosen = check_inputs(&[input("5551230001", None), input("5551230002", Some(true))])
+            .expect("ok");
+        assert!(!chosen[0].is_primary && chosen[1].is_primary);
+        assert!(check_inputs(&[input("+15551230001", None), input("15551230001", None)]).is_err());
+        assert!(
+            check_inputs(&[
+                input("5551230001", Some(true)),
+                input("5551230002", Some(true))
+            ])
+            .is_err()
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn parse_never_panics_and_is_idempotent(s in "\\PC{0,40}") {
+            if let Some(n) = E164::parse(&s) {
+                prop_assert_eq!(E164::parse(n.as_str()), Some(n.clone()));
+                prop_assert!(n.as_str().starts_with('+'));
+            }
+        }
+    }
+}

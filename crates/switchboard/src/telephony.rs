@@ -1,0 +1,651 @@
+//! A tenant's telephony settings: its own Twilio credentials (encrypted at rest) and
+//! its routing choices. Owns `tenant_telephony`.
+//!
+//! Secrets never leave this module in plaintext except as [`twilio::client::Credentials`]
+//! for talking to Twilio; views carry masked SIDs and `has…` flags only.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize};
+use sqlx::Row as _;
+
+use crate::config::{ALLOWED_VOICES, PlatformTwilio};
+use crate::crypto::SecretBox;
+use crate::db::{Db, now_ms};
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::numbers::{self, E164, NumberInput, PhoneNumber};
+
+/// Whether `s` is a Twilio SID: the prefix and 32 hex digits.
+pub fn is_sid(s: &str, prefix: &str) -> bool {
+    s.len() == 34 && s.starts_with(prefix) && s[2..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// `AC…1234`: enough to recognise, not enough to use.
+pub fn mask_sid(s: &str) -> String {
+    let head: String = s.chars().take(2).collect();
+    let tail: String = s
+        .chars()
+        .rev()
+        .take(4)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    format!("{head}…{tail}")
+}
+
+/// What a caller hears first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RoutingMode {
+    /// Ring the staff number straight away.
+    Forward,
+    /// "Press 1 if you are a new patient, 2 if existing."
+    Menu,
+    /// Straight to voicemail.
+    Voicemail,
+    /// A spoken greeting, then forward (or voicemail).
+    Greeting,
+}
+
+impl RoutingMode {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Forward => "forward",
+            Self::Menu => "menu",
+            Self::Voicemail => "voicemail",
+            Self::Greeting => "greeting",
+        }
+    }
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "forward" => Some(Self::Forward),
+            "menu" => Some(Self::Menu),
+            "voicemail" => Some(Self::Voicemail),
+            "greeting" => Some(Self::Greeting),
+            _ => None,
+        }
+    }
+}
+
+/// One opening interval, local time, `HH:MM`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenInterval {
+    /// Opens at.
+    pub open: String,
+    /// Closes at (after `open`).
+    pub close: String,
+}
+
+/// What happens outside business hours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AfterHoursAction {
+    /// Take a message.
+    Voicemail,
+    /// Ring the forward number anyway (an on-call phone).
+    Forward,
+    /// Say the after-hours message and hang up.
+    Hangup,
+}
+
+/// Opening hours per weekday.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BusinessHours {
+    /// IANA zone; the tenant's when absent.
+    #[serde(default)]
+    pub timezone: Option<String>,
+    /// `mon` … `sun` → intervals; a missing day is closed.
+    pub days: BTreeMap<String, Vec<OpenInterval>>,
+    /// What callers get when closed.
+    pub after_hours_action: AfterHoursAction,
+    /// Spoken when closed.
+    #[serde(default)]
+    pub after_hours_message: Option<String>,
+}
+
+const DAYS: &[&str] = &["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+fn minutes(hhmm: &str) -> Option<u32> {
+    let (h, m) = hhmm.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 {
+        return None;
+    }
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    (h <= 24 && m < 60 && h * 60 + m <= 24 * 60).then_some(h * 60 + m)
+}
+
+impl BusinessHours {
+    fn check(&self, errors: &mut FieldErrors) {
+        for (day, intervals) in &self.days {
+            if !DAYS.contains(&day.as_str()) {
+                errors.insert(
+                    format!("businessHours.days.{day}"),
+                    "days are mon, tue, wed, thu, fri, sat, sun".into(),
+                );
+                continue;
+            }
+            for (i, iv) in intervals.iter().enumerate() {
+                match (minutes(&iv.open), minutes(&iv.close)) {
+                    (Some(o), Some(c)) if o < c => {}
+                    _ => {
+                        errors.insert(
+                            format!("businessHours.days.{day}[{i}]"),
+                            "open and close are HH:MM with open before close".into(),
+                        );
+                    }
+                }
+            }
+        }
+        if let Some(tz) = &self.timezone {
+            let mut tz_errors = FieldErrors::new();
+            crate::tenants::check_timezone(tz, &mut tz_errors);
+            if !tz_errors.is_empty() {
+                errors.insert(
+                    "businessHours.timezone".into(),
+                    "must be an IANA time zone".into(),
+                );
+            }
+        }
+    }
+}
+
+/// The stored settings of one tenant (secrets still encrypted).
+#[derive(Debug, Clone, Default)]
+struct Row {
+    account_sid: Option<String>,
+    auth_token_enc: Option<String>,
+    api_key_sid: Option<String>,
+    api_key_secret_enc: Option<String>,
+    call_routing_mode: Option<String>,
+    forward_number: Option<String>,
+    forward_number_new: Option<String>,
+    forward_number_existing: Option<String>,
+    menu_message: Option<String>,
+    voice: Option<String>,
+    recording_enabled: Option<bool>,
+    transcription_enabled: Option<bool>,
+    whisper_message: Option<String>,
+    auto_reply_message: Option<String>,
+    business_hours: Option<String>,
+}
+
+async fn load_row(db: &Db, tenant_id: &str) -> AppResult<Row> {
+    let row = sqlx::query("SELECT * FROM tenant_telephony WHERE tenant_id = $1")
+        .bind(tenant_id)
+        .fetch_optional(db.pool())
+        .await?;
+    let Some(r) = row else {
+        return Ok(Row::default());
+    };
+    let flag = |name: &str| -> Result<Option<bool>, sqlx::Error> {
+        Ok(r.try_get::<Option<i64>, _>(name)?.map(|v| v != 0))
+    };
+    Ok(Row {
+        account_sid: r.try_get("account_sid")?,
+        auth_token_enc: r.try_get("auth_token_enc")?,
+        api_key_sid: r.try_get("api_key_sid")?,
+        api_key_secret_enc: r.try_get("api_key_secret_enc")?,
+        call_routing_mode: r.try_get("call_routing_mode")?,
+        forward_number: r.try_get("forward_number")?,
+        forward_number_new: r.try_get("forward_number_new")?,
+        forward_number_existing: r.try_get("forward_number_existing")?,
+        menu_message: r.try_get("menu_message")?,
+        voice: r.try_get("voice")?,
+        recording_enabled: flag("recording_enabled")?,
+        transcription_enabled: flag("transcription_enabled")?,
+        whisper_message: r.try_get("whisper_message")?,
+        auto_reply_message: r.try_get("auto_reply_message")?,
+        business_hours: r.try_get("business_hours")?,
+    })
+}
+
+async fn store_row(db: &Db, tenant_id: &str, r: &Row) -> AppResult<()> {
+    sqlx::query(
+        "INSERT INTO tenant_telephony (tenant_id, account_sid, auth_token_enc, api_key_sid, api_key_secret_enc,
+            call_routing_mode, forward_number, forward_number_new, forward_number_existing, menu_message, voice,
+            recording_enabled, transcription_enabled, whisper_message, auto_reply_message, business_hours, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+         ON CONFLICT (tenant_id) DO UPDATE SET
+            account_sid = excluded.account_sid, auth_token_enc = excluded.auth_token_enc,
+            api_key_sid = excluded.api_key_sid, api_key_secret_enc = excluded.api_key_secret_enc,
+            call_routing_mode = excluded.call_routing_mode, forward_number = excluded.forward_number,
+            forward_number_new = excluded.forward_number_new, forward_number_existing = excluded.forward_number_existing,
+            menu_message = excluded.menu_message, voice = excluded.voice,
+            recording_enabled = excluded.recording_enabled, transcription_enabled = excluded.transcription_enabled,
+            whisper_message = excluded.whisper_message, auto_reply_message = excluded.auto_reply_message,
+            business_hours = excluded.business_hours, updated_at = excluded.updated_at",
+    )
+    .bind(tenant_id)
+    .bind(r.account_sid.as_deref())
+    .bind(r.auth_token_enc.as_deref())
+    .bind(r.api_key_sid.as_deref())
+    .bind(r.api_key_secret_enc.as_deref())
+    .bind(r.call_routing_mode.as_deref())
+    .bind(r.forward_number.as_deref())
+    .bind(r.forward_number_new.as_deref())
+    .bind(r.forward_number_existing.as_deref())
+    .bind(r.menu_message.as_deref())
+    .bind(r.voice.as_deref())
+    .bind(r.recording_enabled.map(i64::from))
+    .bind(r.transcription_enabled.map(i64::from))
+    .bind(r.whisper_message.as_deref())
+    .bind(r.auto_reply_message.as_deref())
+    .bind(r.business_hours.as_deref())
+    .bind(now_ms())
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+fn secret_context(tenant_id: &str, column: &str) -> String {
+    format!("tenant_telephony.{column}:{tenant_id}")
+}
+
+/// The config as clients see it: secrets masked, `null` where the platform default applies.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TwilioConfigView {
+    /// The tenant.
+    pub company_id: String,
+    /// Masked (`AC…1234`).
+    pub account_sid: Option<String>,
+    /// Whether an auth token is stored.
+    pub has_auth_token: bool,
+    /// Masked (`SK…abcd`).
+    pub api_key_sid: Option<String>,
+    /// Whether an API key secret is stored.
+    pub has_api_key_secret: bool,
+    /// True when the tenant has no credentials of its own.
+    pub uses_platform_credentials: bool,
+    /// Tracking numbers.
+    pub phone_numbers: Vec<PhoneNumber>,
+    /// Routing mode.
+    pub call_routing_mode: Option<RoutingMode>,
+    /// Default forward number (E.164).
+    pub forward_number: Option<String>,
+    /// Forward number for new patients (menu 1).
+    pub forward_number_new: Option<String>,
+    /// Forward number for existing patients (menu 2).
+    pub forward_number_existing: Option<String>,
+    /// Menu prompt.
+    pub menu_message: Option<String>,
+    /// Voice.
+    pub voice: Option<String>,
+    /// Record answered calls.
+    pub recording_enabled: Option<bool>,
+    /// Real-time transcription.
+    pub transcription_enabled: Option<bool>,
+    /// Whispered to staff when they answer.
+    pub whisper_message: Option<String>,
+    /// Texted back to missed callers.
+    pub auto_reply_message: Option<String>,
+    /// Opening hours.
+    pub business_hours: Option<BusinessHours>,
+}
+
+/// `Some(None)` for an explicit `null`, `None` when the field is absent.
+fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A change to the config; absent fields stay, `null` clears.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct TwilioConfigUpdate {
+    #[serde(default, deserialize_with = "nullable")]
+    pub account_sid: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub auth_token: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub api_key_sid: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub api_key_secret: Option<Option<String>>,
+    #[serde(default)]
+    pub phone_numbers: Option<Vec<NumberInput>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub call_routing_mode: Option<Option<RoutingMode>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub forward_number: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub forward_number_new: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub forward_number_existing: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub menu_message: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub voice: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub recording_enabled: Option<Option<bool>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub transcription_enabled: Option<Option<bool>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub whisper_message: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub auto_reply_message: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub business_hours: Option<Option<BusinessHours>>,
+}
+
+const MAX_MESSAGE: usize = 1000;
+
+/// Applies `change` to `slot`: blank text clears, like `null`.
+fn text(
+    change: &Option<Option<String>>,
+    slot: &mut Option<String>,
+    field: &str,
+    errors: &mut FieldErrors,
+) {
+    if let Some(value) = change {
+        let value = value.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        if value.is_some_and(|v| v.chars().count() > MAX_MESSAGE) {
+            errors.insert(
+                field.into(),
+                format!("must be at most {MAX_MESSAGE} characters"),
+            );
+        }
+        *slot = value.map(str::to_owned);
+    }
+}
+
+fn forward(
+    change: &Option<Option<String>>,
+    slot: &mut Option<String>,
+    field: &str,
+    errors: &mut FieldErrors,
+) {
+    if let Some(value) = change {
+        *slot = match value.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None => None,
+            Some(raw) => match E164::parse(raw) {
+                Some(n) => Some(n.as_str().to_owned()),
+                None => {
+                    errors.insert(field.into(), "is not a valid phone number".into());
+                    None
+                }
+            },
+        };
+    }
+}
+
+/// Reads a tenant's config as clients see it.
+pub async fn view(db: &Db, tenant_id: &str) -> AppResult<TwilioConfigView> {
+    let row = load_row(db, tenant_id).await?;
+    let numbers = numbers::list_for_tenant(db, tenant_id).await?;
+    Ok(to_view(tenant_id, row, numbers))
+}
+
+fn to_view(tenant_id: &str, r: Row, phone_numbers: Vec<PhoneNumber>) -> TwilioConfigView {
+    TwilioConfigView {
+        company_id: tenant_id.to_owned(),
+        uses_platform_credentials: r.account_sid.is_none(),
+        account_sid: r.account_sid.as_deref().map(mask_sid),
+        has_auth_token: r.auth_token_enc.is_some(),
+        api_key_sid: r.api_key_sid.as_deref().map(mask_sid),
+        has_api_key_secret: r.api_key_secret_enc.is_some(),
+        phone_numbers,
+        call_routing_mode: r.call_routing_mode.as_deref().and_then(RoutingMode::parse),
+        forward_number: r.forward_number,
+        forward_number_new: r.forward_number_new,
+        forward_number_existing: r.forward_number_existing,
+        menu_message: r.menu_message,
+        voice: r.voice,
+        recording_enabled: r.recording_enabled,
+        transcription_enabled: r.transcription_enabled,
+        whisper_message: r.whisper_message,
+        auto_reply_message: r.auto_reply_message,
+        business_hours: r
+            .business_hours
+            .as_deref()
+            .and_then(|j| serde_json::from_str(j).ok()),
+    }
+}
+
+/// Applies a change. Everything is validated before anything is written; a number
+/// owned by another tenant is a 409 and nothing changes.
+pub async fn update(
+    db: &Db,
+    secrets: &SecretBox,
+    tenant_id: &str,
+    change: TwilioConfigUpdate,
+) -> AppResult<TwilioConfigView> {
+    let mut r = load_row(db, tenant_id).await?;
+    let mut errors = FieldErrors::new();
+
+    if let Some(sid) = &change.account_sid {
+        r.account_sid = match sid.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(s) if is_sid(s, "AC") => Some(s.to_owned()),
+            Some(_) => {
+                errors.insert(
+                    "accountSid".into(),
+                    "must be AC followed by 32 hex digits".into(),
+                );
+                None
+            }
+            None => None,
+        };
+    }
+    if let Some(sid) = &change.api_key_sid {
+        r.api_key_sid = match sid.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(s) if is_sid(s, "SK") => Some(s.to_owned()),
+            Some(_) => {
+                errors.insert(
+                    "apiKeySid".into(),
+                    "must be SK followed by 32 hex digits".into(),
+                );
+                None
+            }
+            None => None,
+        };
+    }
+    for (change, slot, field, column) in [
+        (
+            &change.auth_token,
+            &mut r.auth_token_enc,
+            "authToken",
+            "auth_token",
+        ),
+        (
+            &change.api_key_secret,
+            &mut r.api_key_secret_enc,
+            "apiKeySecret",
+            "api_key_secret",
+        ),
+    ] {
+        if let Some(value) = change {
+            *slot = match value.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+                Some(s) if s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic()) => {
+                    Some(secrets.encrypt(s, &secret_context(tenant_id, column)))
+                }
+                Some(_) => {
+                    errors.insert(
+                        field.into(),
+                        "must be up to 128 printable characters".into(),
+                    );
+                    None
+                }
+                None => None,
+            };
+        }
+    }
+    if r.account_sid.is_none() && (r.auth_token_enc.is_some() || r.api_key_sid.is_some()) {
+        errors.insert(
+            "accountSid".into(),
+            "is required with an auth token or API key".into(),
+        );
+    }
+    if r.account_sid.is_some() && r.auth_token_enc.is_none() && r.api_key_secret_enc.is_none() {
+        errors.insert(
+            "authToken".into(),
+            "an auth token or an API key secret is required with an account SID".into(),
+        );
+    }
+    if r.api_key_sid.is_some() != r.api_key_secret_enc.is_some() {
+        errors.insert(
+            "apiKeySecret".into(),
+            "an API key needs both its SID and its secret".into(),
+        );
+    }
+    if let Some(mode) = change.call_routing_mode {
+        r.call_routing_mode = mode.map(|m| m.as_str().to_owned());
+    }
+    forward(
+        &change.forward_number,
+        &mut r.forward_number,
+        "forwardNumber",
+        &mut errors,
+    );
+    forward(
+        &change.forward_number_new,
+        &mut r.forward_number_new,
+        "forwardNumberNew",
+        &mut errors,
+    );
+    forward(
+        &change.forward_number_existing,
+        &mut r.forward_number_existing,
+        "forwardNumberExisting",
+        &mut errors,
+    );
+    text(
+        &change.menu_message,
+        &mut r.menu_message,
+        "menuMessage",
+        &mut errors,
+    );
+    text(
+        &change.whisper_message,
+        &mut r.whisper_message,
+        "whisperMessage",
+        &mut errors,
+    );
+    text(
+        &change.auto_reply_message,
+        &mut r.auto_reply_message,
+        "autoReplyMessage",
+        &mut errors,
+    );
+    if let Some(voice) = &change.voice {
+        r.voice = match voice.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(v) if ALLOWED_VOICES.contains(&v) => Some(v.to_owned()),
+            Some(_) => {
+                errors.insert(
+                    "voice".into(),
+                    format!("must be one of {}", ALLOWED_VOICES.join(", ")),
+                );
+                None
+            }
+            None => None,
+        };
+    }
+    if let Some(flag) = change.recording_enabled {
+        r.recording_enabled = flag;
+    }
+    if let Some(flag) = change.transcription_enabled {
+        r.transcription_enabled = flag;
+    }
+    if let Some(hours) = &change.business_hours {
+        if let Some(h) = hours {
+            h.check(&mut errors);
+        }
+        r.business_hours = hours.as_ref().and_then(|h| serde_json::to_string(h).ok());
+    }
+    if let Some(inputs) = &change.phone_numbers {
+        numbers::check(inputs, &mut errors);
+    }
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    if let Some(inputs) = &change.phone_numbers {
+        numbers::replace_for_tenant(db, tenant_id, inputs).await?;
+    }
+    store_row(db, tenant_id, &r).await?;
+    view(db, tenant_id).await
+}
+
+/// The credentials to act for a tenant: its own, else the platform's, else none.
+pub async fn credentials_for(
+    db: &Db,
+    secrets: &SecretBox,
+    platform: &PlatformTwilio,
+    tenant_id: &str,
+) -> AppResult<Option<twilio::client::Credentials>> {
+    let r = load_row(db, tenant_id).await?;
+    if let Some(account_sid) = r.account_sid {
+        let decrypt = |enc: Option<String>, column: &str| -> AppResult<Option<String>> {
+            enc.map(|e| {
+                secrets
+                    .decrypt(&e, &secret_context(tenant_id, column))
+                    .map_err(AppError::internal)
+            })
+            .transpose()
+        };
+        let token = decrypt(r.auth_token_enc, "auth_token")?;
+        let key_secret = decrypt(r.api_key_secret_enc, "api_key_secret")?;
+        return Ok(Some(match (r.api_key_sid, key_secret, token) {
+            (Some(sid), Some(secret), token) => {
+                twilio::client::Credentials::api_key(account_sid, sid, secret, token)
+            }
+            (_, _, Some(token)) => twilio::client::Credentials::auth_token(account_sid, token),
+            _ => return Ok(None),
+        }));
+    }
+    Ok(platform_credentials(platform))
+}
+
+/// The platform's credentials, when configured.
+pub fn platform_credentials(platform: &PlatformTwilio) -> Option<twilio::client::Credentials> {
+    let account = platform.account_sid.clone()?;
+    match (&platform.api_key_sid, &platform.api_key_secret) {
+        (Some(sid), Some(secret)) => Some(twilio::client::Credentials::api_key(
+            account,
+            sid.clone(),
+            secret.clone(),
+            platform.auth_token.clone(),
+        )),
+        _ => platform
+            .auth_token
+            .clone()
+            .map(|token| twilio::client::Credentials::auth_token(account, token)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sids_and_masks() {
+        let sid = format!("AC{}", "a1".repeat(16));
+        assert!(is_sid(&sid, "AC"));
+        assert!(!is_sid(&sid, "SK"));
+        assert!(!is_sid("AC123", "AC"));
+        assert_eq!(mask_sid(&sid), "AC…a1a1");
+    }
+
+    #[test]
+    fn business_hours_validation() {
+        let ok: BusinessHours = serde_json::from_value(serde_json::json!({
+            "days": {"mon": [{"open": "09:00", "close": "17:00"}], "sat": []},
+            "afterHoursAction": "voicemail"
+        }))
+        .expect("parse");
+        let mut errors = FieldErrors::new();
+        ok.check(&mut errors);
+        assert!(errors.is_empty(), "{errors:?}");
+        let bad: BusinessHours = serde_json::from_value(serde_json::json!({
+            "days": {"funday": [], "tue": [{"open": "18:00", "close": "09:00"}], "wed": [{"open": "9am", "close": "17:00"}]},
+            "afterHoursAction": "hangup"
+        }))
+        .expect("parse");
+        bad.check(&mut errors);
+        assert_eq!(errors.len(), 3, "{errors:?}");
+    }
+}

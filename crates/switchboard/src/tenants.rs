@@ -1,0 +1,177 @@
+//! Tenants: the businesses Switchboard serves. Owns the `tenants` table.
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row as _;
+
+use crate::db::{Db, new_id, now_ms, rfc3339};
+use crate::error::{AppError, AppResult, FieldErrors};
+
+/// A tenant as clients see it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Tenant {
+    /// `ten_…`.
+    pub id: String,
+    /// Business name, spoken in the default menu.
+    pub name: String,
+    /// IANA time zone used for business hours and daily figures.
+    pub timezone: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+}
+
+/// Creating a tenant.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTenant {
+    /// Business name.
+    pub name: String,
+    /// IANA time zone (default UTC).
+    #[serde(default)]
+    pub timezone: Option<String>,
+}
+
+/// Changing a tenant.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TenantUpdate {
+    /// New name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// New time zone.
+    #[serde(default)]
+    pub timezone: Option<String>,
+}
+
+const MAX_NAME: usize = 120;
+
+fn check_name(name: &str, errors: &mut FieldErrors) -> String {
+    let trimmed = name.trim();
+    if trimmed.is_empty() {
+        errors.insert("name".into(), "is required".into());
+    } else if trimmed.chars().count() > MAX_NAME {
+        errors.insert(
+            "name".into(),
+            format!("must be at most {MAX_NAME} characters"),
+        );
+    }
+    trimmed.to_owned()
+}
+
+/// A light check of an IANA zone name (`Area/City`, `UTC`); the full database is not
+/// compiled in, so `Europe/Atlantis` passes and `<script>` does not.
+pub fn check_timezone(tz: &str, errors: &mut FieldErrors) -> String {
+    let tz = tz.trim();
+    let shape_ok = !tz.is_empty()
+        && tz.len() <= 64
+        && tz
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-' | b'+'))
+        && tz.bytes().next().is_some_and(|b| b.is_ascii_uppercase());
+    if !shape_ok {
+        errors.insert(
+            "timezone".into(),
+            "must be an IANA time zone such as America/New_York".into(),
+        );
+    }
+    tz.to_owned()
+}
+
+fn from_row(row: &sqlx::any::AnyRow) -> Result<Tenant, sqlx::Error> {
+    Ok(Tenant {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        timezone: row.try_get("timezone")?,
+        created_at: rfc3339(row.try_get("created_at")?),
+        updated_at: rfc3339(row.try_get("updated_at")?),
+    })
+}
+
+/// Creates a tenant.
+pub async fn create(db: &Db, new: NewTenant) -> AppResult<Tenant> {
+    let mut errors = FieldErrors::new();
+    let name = check_name(&new.name, &mut errors);
+    let timezone = check_timezone(new.timezone.as_deref().unwrap_or("UTC"), &mut errors);
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    let id = new_id("ten");
+    let now = now_ms();
+    sqlx::query("INSERT INTO tenants (id, name, timezone, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)")
+        .bind(&id)
+        .bind(&name)
+        .bind(&timezone)
+        .bind(now)
+        .execute(db.pool())
+        .await?;
+    get(db, &id).await
+}
+
+/// Every tenant, by name.
+pub async fn list(db: &Db) -> AppResult<Vec<Tenant>> {
+    let rows = sqlx::query(
+        "SELECT id, name, timezone, created_at, updated_at FROM tenants ORDER BY name, id",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
+}
+
+/// One tenant, or `NotFound`.
+pub async fn get(db: &Db, id: &str) -> AppResult<Tenant> {
+    let row =
+        sqlx::query("SELECT id, name, timezone, created_at, updated_at FROM tenants WHERE id = $1")
+            .bind(id)
+            .fetch_optional(db.pool())
+            .await?
+            .ok_or(AppError::NotFound)?;
+    Ok(from_row(&row)?)
+}
+
+/// Whether a tenant exists.
+pub async fn exists(db: &Db, id: &str) -> AppResult<bool> {
+    let row = sqlx::query("SELECT 1 AS one FROM tenants WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?;
+    Ok(row.is_some())
+}
+
+/// Changes a tenant's name or time zone.
+pub async fn update(db: &Db, id: &str, update: TenantUpdate) -> AppResult<Tenant> {
+    let current = get(db, id).await?;
+    let mut errors = FieldErrors::new();
+    let name = match &update.name {
+        Some(n) => check_name(n, &mut errors),
+        None => current.name,
+    };
+    let timezone = match &update.timezone {
+        Some(tz) => check_timezone(tz, &mut errors),
+        None => current.timezone,
+    };
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    sqlx::query("UPDATE tenants SET name = $1, timezone = $2, updated_at = $3 WHERE id = $4")
+        .bind(&name)
+        .bind(&timezone)
+        .bind(now_ms())
+        .bind(id)
+        .execute(db.pool())
+        .await?;
+    get(db, id).await
+}
+
+/// Deletes a tenant and, by cascade, everything it owns.
+pub async fn delete(db: &Db, id: &str) -> AppResult<()> {
+    let done = sqlx::query("DELETE FROM tenants WHERE id = $1")
+        .bind(id)
+        .execute(db.pool())
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(AppError::NotFound);
+    }
+    Ok(())
+}

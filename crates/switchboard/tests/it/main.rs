@@ -1,0 +1,12 @@
+//! Integration tests: the real server on an ephemeral port, driven over HTTP.
+//!
+//! Each test gets its own database: a fresh SQLite file, or, when
+//! `TEST_DATABASE_URL` points at PostgreSQL, a fresh database created on it.
+
+mod admin;
+mod auth;
+mod bad_input;
+mod cli;
+mod common;
+mod isolation;
+mod telephony_config;
