@@ -123,7 +123,7 @@ pub async fn login(
         }
         _ => {
             limiter.failed(&email_key, peer);
-            Err(AppError::Unauthorized)
+            Err(AppError::InvalidCredentials)
         }
     }
 }

@@ -120,6 +120,9 @@ pub struct Config {
     pub routing: RoutingDefaults,
     /// `SWITCHBOARD_LOG_FORMAT`: `json` or `text` (default text).
     pub log_json: bool,
+    /// `SWITCHBOARD_INSECURE_SKIP_TWILIO_SIGNATURE`: development only; off by default and
+    /// warned about at every start.
+    pub insecure_skip_signature: bool,
 }
 
 /// Variables under our prefix that we read; any other `SWITCHBOARD_*` is probably a typo.
@@ -130,6 +133,7 @@ const KNOWN_PREFIXED: &[&str] = &[
     "SWITCHBOARD_SESSION_HOURS",
     "SWITCHBOARD_LOG_FORMAT",
     "SWITCHBOARD_LOG",
+    "SWITCHBOARD_INSECURE_SKIP_TWILIO_SIGNATURE",
 ];
 
 impl Config {
@@ -290,6 +294,7 @@ impl Config {
                 voice,
             },
             log_json,
+            insecure_skip_signature: flag("SWITCHBOARD_INSECURE_SKIP_TWILIO_SIGNATURE", false)?,
         })
     }
 

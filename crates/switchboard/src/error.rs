@@ -23,6 +23,9 @@ pub enum AppError {
     /// No valid session or token.
     #[error("authentication required")]
     Unauthorized,
+    /// A login with a wrong email or password.
+    #[error("email or password is incorrect")]
+    InvalidCredentials,
     /// Authenticated, but not allowed.
     #[error("{0}")]
     Forbidden(&'static str),
@@ -72,6 +75,7 @@ impl AppError {
         match self {
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),

@@ -4,12 +4,15 @@
 //! it. Tests start the real server through [`App::start`] on an ephemeral port.
 
 pub mod auth;
+pub mod calls;
 pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod notifications;
 pub mod numbers;
+pub mod routing;
 pub mod telephony;
 pub mod tenants;
 pub mod users;
@@ -69,6 +72,11 @@ impl AppState {
     /// Opens the database and the secret key described by `config`.
     pub async fn open(config: Config) -> Result<Self, StartError> {
         twilio::client::install_tls_provider();
+        if config.insecure_skip_signature {
+            tracing::warn!(
+                "SWITCHBOARD_INSECURE_SKIP_TWILIO_SIGNATURE is on: webhooks are NOT verified; never use this in production"
+            );
+        }
         let db = Db::connect(&config.effective_database_url()).await?;
         let secrets = SecretBox::load(config.secret_key, &config.data_dir)?;
         Ok(Self(Arc::new(Inner {

@@ -570,6 +570,120 @@ pub async fn update(
     view(db, tenant_id).await
 }
 
+/// A tenant's routing settings with platform defaults filled in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EffectiveSettings {
+    /// Spoken in the default prompts.
+    pub tenant_name: String,
+    /// IANA zone for business hours.
+    pub timezone: String,
+    /// The routing mode.
+    pub mode: RoutingMode,
+    /// Menu prompt.
+    pub menu_message: String,
+    /// Greeting-mode prompt.
+    pub greeting_message: String,
+    /// Voice from the allow-list.
+    pub voice: String,
+    /// Record answered calls.
+    pub recording_enabled: bool,
+    /// Real-time transcription.
+    pub transcription_enabled: bool,
+    /// Default forward number.
+    pub forward_number: Option<String>,
+    /// Menu 1.
+    pub forward_number_new: Option<String>,
+    /// Menu 2.
+    pub forward_number_existing: Option<String>,
+    /// Whispered to staff.
+    pub whisper_message: Option<String>,
+    /// Opening hours.
+    pub business_hours: Option<BusinessHours>,
+}
+
+/// The settings routing uses: the tenant's, else the platform defaults.
+pub async fn effective(
+    db: &Db,
+    tenant_id: &str,
+    defaults: &crate::config::RoutingDefaults,
+) -> AppResult<EffectiveSettings> {
+    let tenant = crate::tenants::get(db, tenant_id).await?;
+    let r = load_row(db, tenant_id).await?;
+    let mode = r
+        .call_routing_mode
+        .as_deref()
+        .and_then(RoutingMode::parse)
+        .unwrap_or(if defaults.menu_enabled {
+            RoutingMode::Menu
+        } else {
+            RoutingMode::Forward
+        });
+    let voice = r
+        .voice
+        .filter(|v| ALLOWED_VOICES.contains(&v.as_str()))
+        .unwrap_or_else(|| defaults.voice.clone());
+    let menu_message = r
+        .menu_message
+        .clone()
+        .or_else(|| defaults.menu_message.clone())
+        .unwrap_or_else(|| crate::routing::default_menu_message(&tenant.name));
+    Ok(EffectiveSettings {
+        greeting_message: r
+            .menu_message
+            .unwrap_or_else(|| format!("Thank you for calling {}.", tenant.name)),
+        tenant_name: tenant.name,
+        timezone: tenant.timezone,
+        mode,
+        menu_message,
+        voice,
+        recording_enabled: r.recording_enabled.unwrap_or(defaults.recording_enabled),
+        transcription_enabled: r
+            .transcription_enabled
+            .unwrap_or(defaults.transcription_enabled),
+        forward_number: r.forward_number,
+        forward_number_new: r.forward_number_new,
+        forward_number_existing: r.forward_number_existing,
+        whisper_message: r.whisper_message,
+        business_hours: r
+            .business_hours
+            .as_deref()
+            .and_then(|j| serde_json::from_str(j).ok()),
+    })
+}
+
+/// The tenant whose own credentials are for `account_sid`.
+pub async fn tenant_for_account(db: &Db, account_sid: &str) -> AppResult<Option<String>> {
+    let row = sqlx::query("SELECT tenant_id FROM tenant_telephony WHERE account_sid = $1 LIMIT 1")
+        .bind(account_sid)
+        .fetch_optional(db.pool())
+        .await?;
+    Ok(row.map(|r| r.try_get("tenant_id")).transpose()?)
+}
+
+/// The auth token that signs webhooks for a tenant (its own, else the platform's).
+/// API keys cannot sign webhooks; only the account's auth token does.
+pub async fn webhook_token(
+    db: &Db,
+    secrets: &SecretBox,
+    platform: &PlatformTwilio,
+    tenant_id: Option<&str>,
+) -> AppResult<Option<String>> {
+    if let Some(tenant_id) = tenant_id {
+        let r = load_row(db, tenant_id).await?;
+        if r.account_sid.is_some() {
+            return r
+                .auth_token_enc
+                .map(|enc| {
+                    secrets
+                        .decrypt(&enc, &secret_context(tenant_id, "auth_token"))
+                        .map_err(AppError::internal)
+                })
+                .transpose();
+        }
+    }
+    Ok(platform.auth_token.clone())
+}
+
 /// The credentials to act for a tenant: its own, else the platform's, else none.
 pub async fn credentials_for(
     db: &Db,

@@ -164,6 +164,13 @@ impl VoiceResponse {
         self
     }
 
+    /// Appends every verb of another response.
+    #[must_use]
+    pub fn push_all(mut self, other: VoiceResponse) -> Self {
+        self.0.children.extend(other.0.children);
+        self
+    }
+
     /// Renders the whole document, XML declaration included.
     pub fn to_xml(&self) -> String {
         document(&self.0)
@@ -747,6 +754,18 @@ mod tests {
             .push(Say::new("x").voice("a\nb"))
             .to_xml();
         assert!(attr.contains(r#"voice="a&#10;b""#), "{attr}");
+    }
+
+    #[test]
+    fn push_all_appends_in_order() {
+        let xml = VoiceResponse::new()
+            .push(Say::new("a"))
+            .push_all(VoiceResponse::new().push(Say::new("b")).push(Hangup::new()))
+            .to_xml();
+        assert!(
+            xml.ends_with("<Response><Say>a</Say><Say>b</Say><Hangup/></Response>"),
+            "{xml}"
+        );
     }
 
     #[test]

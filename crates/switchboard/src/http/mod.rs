@@ -1,8 +1,10 @@
 //! The HTTP surface: routes, middleware, and the one place errors become responses.
 
 pub mod api;
+pub mod calls_api;
 pub mod extract;
 pub mod ops;
+pub mod webhooks;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -15,7 +17,7 @@ use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::AppState;
 use crate::error::AppError;
@@ -75,8 +77,80 @@ pub fn router(state: AppState) -> Router {
             get(api::get_twilio_config).put(api::put_twilio_config),
         )
         .route(
+            "/api/twilio/call-logs",
+            get(calls_api::list).delete(calls_api::delete_own),
+        )
+        .route("/api/twilio/call-logs/stats", get(calls_api::stats))
+        .route(
+            "/api/twilio/call-logs/{call_sid}",
+            get(calls_api::detail).delete(calls_api::delete_for_tenant),
+        )
+        .route(
+            "/api/twilio/call-logs/{call_sid}/summary",
+            get(calls_api::summary),
+        )
+        .route("/api/twilio/configuration", get(calls_api::configuration))
+        .route(
+            "/api/twilio/recording/{recording_sid}",
+            get(calls_api::recording),
+        )
+        .route(
+            "/api/twilio/voicemail/{call_sid}",
+            get(calls_api::voicemail),
+        )
+        .route(
+            "/api/customer-notifications/unread-counts",
+            get(calls_api::unread_counts),
+        )
+        .route(
+            "/api/customer-notifications/mark-read/{section}",
+            post(calls_api::mark_read),
+        )
+        .route(
+            "/api/customer-notifications/mark-all-read",
+            post(calls_api::mark_all_read),
+        )
+        .route("/api/admin/unrouted-calls", get(calls_api::unrouted))
+        .route(
             "/api/{*rest}",
             axum::routing::any(|| async { AppError::NotFound }),
+        );
+
+    // Twilio's webhooks: signature-checked, form-encoded, answered with TwiML.
+    let twilio_hooks = Router::new()
+        .route("/api/twilio/voice/incoming", post(webhooks::incoming))
+        .route("/api/twilio/voice", post(webhooks::incoming))
+        .route("/api/webhooks/twilio/voice", post(webhooks::incoming))
+        .route(
+            "/api/twilio/voice/status-callback",
+            post(webhooks::status_callback),
+        )
+        .route(
+            "/api/webhooks/twilio/voice/status",
+            post(webhooks::status_callback),
+        )
+        .route("/api/twilio/call-status", post(webhooks::status_callback))
+        .route("/api/twilio/voice/dial-status", post(webhooks::dial_status))
+        .route("/api/twilio/voice/whisper", post(webhooks::whisper))
+        .route(
+            "/api/twilio/voice/voicemail",
+            get(webhooks::voicemail).post(webhooks::voicemail),
+        )
+        .route(
+            "/api/twilio/voice/voicemail-status",
+            post(webhooks::voicemail_status),
+        )
+        .route(
+            "/api/twilio/voice/recording-status",
+            post(webhooks::recording_status),
+        )
+        .route(
+            "/api/twilio/recording-status",
+            post(webhooks::recording_status),
+        )
+        .route(
+            "/api/twilio/voice/transcription",
+            post(webhooks::transcription),
         );
 
     let ids = RequestIds {
@@ -84,6 +158,7 @@ pub fn router(state: AppState) -> Router {
         counter: std::sync::Arc::new(AtomicU64::new(1)),
     };
     Router::new()
+        .merge(twilio_hooks)
         .merge(api)
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
@@ -99,7 +174,8 @@ pub fn router(state: AppState) -> Router {
                     .unwrap_or_default();
                 // The path only: query strings can carry phone numbers.
                 tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
-            }),
+            })
+            .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), ids))
         .with_state(state)

@@ -47,6 +47,7 @@ async fn wrong_password_unknown_user_and_no_token_are_401() {
             )
             .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        assert_eq!(error_code(&body), "invalid_credentials");
     }
     let (status, _) = t.call(Method::GET, "/api/auth/me", None, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);

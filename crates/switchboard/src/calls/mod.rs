@@ -1,0 +1,845 @@
+//! Calls: the append-only event log and the `calls` projection folded from it.
+//! Owns `call_events` and `calls`.
+//!
+//! Every accepted webhook is appended before we answer Twilio; then all events of that
+//! call are folded ([`fold::fold`]) and the row is replaced, inside one transaction so
+//! that concurrent callbacks of one call cannot overwrite each other with a stale fold.
+
+pub mod fold;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sqlx::Row as _;
+
+use crate::db::{Backend, Db, now_ms, rfc3339};
+use crate::error::{AppError, AppResult};
+pub use fold::{CallRecord, Event, EventKind};
+
+/// The dedupe key of an event: the same call, kind and payload — or, for status
+/// callbacks, the same leg and Twilio sequence number — is stored once.
+fn dedupe_key(call_sid: &str, kind: EventKind, params: &[(String, String)]) -> String {
+    let mut h = Sha256::new();
+    h.update(call_sid.as_bytes());
+    h.update([0]);
+    h.update(kind.as_str().as_bytes());
+    h.update([0]);
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    match (kind, get("SequenceNumber")) {
+        (EventKind::Status | EventKind::DialLeg, Some(seq)) => {
+            h.update(get("CallSid").unwrap_or_default().as_bytes());
+            h.update([0]);
+            h.update(get("CallStatus").unwrap_or_default().as_bytes());
+            h.update([0]);
+            h.update(seq.as_bytes());
+        }
+        _ => {
+            let mut sorted: Vec<&(String, String)> = params.iter().collect();
+            sorted.sort();
+            for (k, v) in sorted {
+                h.update(k.as_bytes());
+                h.update([0]);
+                h.update(v.as_bytes());
+                h.update([1]);
+            }
+        }
+    }
+    let digest = h.finalize();
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The tenant a call belongs to, once we have seen it.
+pub async fn tenant_of_call(db: &Db, call_sid: &str) -> AppResult<Option<String>> {
+    let row = sqlx::query("SELECT tenant_id FROM calls WHERE call_sid = $1")
+        .bind(call_sid)
+        .fetch_optional(db.pool())
+        .await?;
+    Ok(row.map(|r| r.try_get("tenant_id")).transpose()?)
+}
+
+/// Appends an event and refolds the call. `tenant_id` is `None` for a verified
+/// request to a number no tenant owns: it is kept for admins, never as a call.
+/// Returns the call's new record (or `None` when unrouted).
+pub async fn record_event(
+    db: &Db,
+    tenant_id: Option<&str>,
+    call_sid: &str,
+    kind: EventKind,
+    params: &[(String, String)],
+) -> AppResult<Option<CallRecord>> {
+    let payload = serde_json::to_string(params).map_err(AppError::internal)?;
+    let received_at = now_ms();
+    let mut tx = db.pool().begin().await?;
+    if db.backend() == Backend::Postgres {
+        // Serialise folds of one call across processes; SQLite's write lock does this.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+            .bind(call_sid)
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query(
+        "INSERT INTO call_events (tenant_id, call_sid, kind, dedupe_key, payload, received_at)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (dedupe_key) DO NOTHING",
+    )
+    .bind(tenant_id)
+    .bind(call_sid)
+    .bind(kind.as_str())
+    .bind(dedupe_key(call_sid, kind, params))
+    .bind(&payload)
+    .bind(received_at)
+    .execute(&mut *tx)
+    .await?;
+    let Some(tenant_id) = tenant_id else {
+        tx.commit().await?;
+        return Ok(None);
+    };
+    let rows = sqlx::query(
+        "SELECT kind, payload, received_at FROM call_events WHERE call_sid = $1 AND tenant_id = $2",
+    )
+    .bind(call_sid)
+    .bind(tenant_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let events = rows
+        .iter()
+        .filter_map(|r| event_from_row(r).ok())
+        .collect::<Vec<_>>();
+    let record = fold::fold(&events);
+    upsert(&mut tx, tenant_id, call_sid, &record).await?;
+    tx.commit().await?;
+    Ok(Some(record))
+}
+
+fn event_from_row(r: &sqlx::any::AnyRow) -> Result<Event, AppError> {
+    let kind: String = r.try_get("kind")?;
+    let payload: String = r.try_get("payload")?;
+    Ok(Event {
+        kind: EventKind::parse(&kind)
+            .ok_or_else(|| AppError::Internal(format!("unknown event kind {kind}").into()))?,
+        params: serde_json::from_str(&payload).map_err(AppError::internal)?,
+        received_at: r.try_get("received_at")?,
+    })
+}
+
+async fn upsert(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tenant_id: &str,
+    call_sid: &str,
+    r: &CallRecord,
+) -> AppResult<()> {
+    let twilio_number = r.to.as_deref().map(|to| {
+        crate::numbers::E164::parse(to).map_or_else(|| to.to_owned(), |n| n.as_str().to_owned())
+    });
+    sqlx::query(
+        "INSERT INTO calls (call_sid, tenant_id, twilio_number, from_number, to_number, direction, status, dial_status,
+            outcome, talk_seconds, call_seconds, menu_choice, started_at, answered_at, ended_at, ringing_seconds,
+            recording_sid, recording_url, recording_seconds, voicemail_sid, voicemail_url, voicemail_seconds,
+            caller_name, caller_city, caller_state, caller_zip, caller_country, price, price_unit, transcript_text,
+            updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
+            $23, $24, $25, $26, $27, $28, $29, $30, $31)
+         ON CONFLICT (call_sid) DO UPDATE SET
+            twilio_number = excluded.twilio_number, from_number = excluded.from_number, to_number = excluded.to_number,
+            direction = excluded.direction, status = excluded.status, dial_status = excluded.dial_status,
+            outcome = excluded.outcome, talk_seconds = excluded.talk_seconds, call_seconds = excluded.call_seconds,
+            menu_choice = excluded.menu_choice, started_at = excluded.started_at, answered_at = excluded.answered_at,
+            ended_at = excluded.ended_at, ringing_seconds = excluded.ringing_seconds,
+            recording_sid = excluded.recording_sid, recording_url = excluded.recording_url,
+            recording_seconds = excluded.recording_seconds, voicemail_sid = excluded.voicemail_sid,
+            voicemail_url = excluded.voicemail_url, voicemail_seconds = excluded.voicemail_seconds,
+            caller_name = excluded.caller_name, caller_city = excluded.caller_city, caller_state = excluded.caller_state,
+            caller_zip = excluded.caller_zip, caller_country = excluded.caller_country, price = excluded.price,
+            price_unit = excluded.price_unit, transcript_text = excluded.transcript_text, updated_at = excluded.updated_at",
+    )
+    .bind(call_sid)
+    .bind(tenant_id)
+    .bind(twilio_number)
+    .bind(r.from.as_deref())
+    .bind(r.to.as_deref())
+    .bind(r.direction.as_deref())
+    .bind(r.status.as_deref())
+    .bind(r.dial_status.as_deref())
+    .bind(&r.outcome)
+    .bind(r.talk_seconds)
+    .bind(r.call_seconds)
+    .bind(r.menu_choice.as_deref())
+    .bind(r.started_at)
+    .bind(r.answered_at)
+    .bind(r.ended_at)
+    .bind(r.ringing_seconds)
+    .bind(r.recording_sid.as_deref())
+    .bind(r.recording_url.as_deref())
+    .bind(r.recording_seconds)
+    .bind(r.voicemail_sid.as_deref())
+    .bind(r.voicemail_url.as_deref())
+    .bind(r.voicemail_seconds)
+    .bind(r.caller_name.as_deref())
+    .bind(r.caller_city.as_deref())
+    .bind(r.caller_state.as_deref())
+    .bind(r.caller_zip.as_deref())
+    .bind(r.caller_country.as_deref())
+    .bind(r.price.as_deref())
+    .bind(r.price_unit.as_deref())
+    .bind(r.transcript_text.as_deref())
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// A call as clients see it (the shape of DESIGN's call log).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct CallLog {
+    pub id: String,
+    pub call_sid: String,
+    pub customer_id: String,
+    pub twilio_phone_number: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub direction: Option<String>,
+    pub status: Option<String>,
+    pub dial_call_status: Option<String>,
+    /// answered | voicemail | missed | in-progress.
+    pub outcome: String,
+    /// Talk seconds, 0 when missed.
+    pub duration: i64,
+    pub call_duration: Option<i64>,
+    pub menu_choice: Option<String>,
+    pub started_at: String,
+    pub answer_time: Option<String>,
+    pub ended_at: Option<String>,
+    pub ringing_duration: Option<i64>,
+    pub recording_sid: Option<String>,
+    /// Our proxy, never Twilio.
+    pub recording_url: Option<String>,
+    pub recording_duration: Option<i64>,
+    pub voicemail_sid: Option<String>,
+    /// Our proxy, never Twilio.
+    pub voicemail_url: Option<String>,
+    pub voicemail_duration: Option<i64>,
+    pub caller_name: Option<String>,
+    pub caller_city: Option<String>,
+    pub caller_state: Option<String>,
+    pub caller_zip: Option<String>,
+    pub caller_country: Option<String>,
+    pub price: Option<String>,
+    pub price_unit: Option<String>,
+    pub quality_metrics: Option<serde_json::Value>,
+    pub transcript_sid: Option<String>,
+    pub transcript_text: Option<String>,
+    pub summary_text: Option<String>,
+    pub summary_ready: bool,
+    pub appointment_booked: Option<bool>,
+    pub call_reason: Option<String>,
+    pub contact_id: Option<String>,
+}
+
+const LOG_COLUMNS: &str = "call_sid, tenant_id, twilio_number, from_number, to_number, direction, status, dial_status,
+    outcome, talk_seconds, call_seconds, menu_choice, started_at, answered_at, ended_at, ringing_seconds,
+    recording_sid, recording_seconds, voicemail_sid, voicemail_seconds, caller_name, caller_city,
+    caller_state, caller_zip, caller_country, price, price_unit, quality_metrics, transcript_sid, transcript_text,
+    summary_text, appointment_booked, call_reason, contact_id";
+
+fn log_from_row(r: &sqlx::any::AnyRow) -> Result<CallLog, sqlx::Error> {
+    let call_sid: String = r.try_get("call_sid")?;
+    let recording_sid: Option<String> = r.try_get("recording_sid")?;
+    let voicemail_sid: Option<String> = r.try_get("voicemail_sid")?;
+    let summary_text: Option<String> = r.try_get("summary_text")?;
+    let quality: Option<String> = r.try_get("quality_metrics")?;
+    Ok(CallLog {
+        id: call_sid.clone(),
+        customer_id: r.try_get("tenant_id")?,
+        twilio_phone_number: r.try_get("twilio_number")?,
+        from: r.try_get("from_number")?,
+        to: r.try_get("to_number")?,
+        direction: r.try_get("direction")?,
+        status: r.try_get("status")?,
+        dial_call_status: r.try_get("dial_status")?,
+        outcome: r.try_get("outcome")?,
+        duration: r.try_get("talk_seconds")?,
+        call_duration: r.try_get("call_seconds")?,
+        menu_choice: r.try_get("menu_choice")?,
+        started_at: rfc3339(r.try_get("started_at")?),
+        answer_time: r.try_get::<Option<i64>, _>("answered_at")?.map(rfc3339),
+        ended_at: r.try_get::<Option<i64>, _>("ended_at")?.map(rfc3339),
+        ringing_duration: r.try_get("ringing_seconds")?,
+        recording_url: recording_sid
+            .as_ref()
+            .map(|sid| format!("/api/twilio/recording/{sid}")),
+        recording_sid,
+        recording_duration: r.try_get("recording_seconds")?,
+        voicemail_url: voicemail_sid
+            .as_ref()
+            .map(|_| format!("/api/twilio/voicemail/{call_sid}")),
+        voicemail_sid,
+        voicemail_duration: r.try_get("voicemail_seconds")?,
+        caller_name: r.try_get("caller_name")?,
+        caller_city: r.try_get("caller_city")?,
+        caller_state: r.try_get("caller_state")?,
+        caller_zip: r.try_get("caller_zip")?,
+        caller_country: r.try_get("caller_country")?,
+        price: r.try_get("price")?,
+        price_unit: r.try_get("price_unit")?,
+        quality_metrics: quality.and_then(|q| serde_json::from_str(&q).ok()),
+        transcript_sid: r.try_get("transcript_sid")?,
+        transcript_text: r.try_get("transcript_text")?,
+        summary_ready: summary_text.is_some(),
+        summary_text,
+        appointment_booked: r
+            .try_get::<Option<i64>, _>("appointment_booked")?
+            .map(|v| v != 0),
+        call_reason: r.try_get("call_reason")?,
+        contact_id: r.try_get("contact_id")?,
+        call_sid,
+    })
+}
+
+/// Filters of the call-log list and stats.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallFilter {
+    /// Page size (1–200, default 50).
+    pub limit: Option<i64>,
+    /// Rows to skip.
+    pub offset: Option<i64>,
+    /// RFC 3339 time or `YYYY-MM-DD` (start of that UTC day).
+    pub start_date: Option<String>,
+    /// RFC 3339 time or `YYYY-MM-DD` (end of that UTC day).
+    pub end_date: Option<String>,
+    /// `inbound` or `outbound` (every outbound kind).
+    pub direction: Option<String>,
+    /// `answered`, `missed` (every unanswered call), `voicemail`, or a dial status.
+    pub status: Option<String>,
+    /// A tracking number, any spelling.
+    pub tracking_number: Option<String>,
+    /// Search in caller number and name.
+    pub q: Option<String>,
+    /// Admins only: one tenant.
+    pub customer_id: Option<String>,
+}
+
+/// The tenant scope of a query: one tenant, or (admins) all.
+#[derive(Debug, Clone)]
+pub enum Scope {
+    /// One tenant.
+    Tenant(String),
+    /// Every tenant (admin without `customerId`).
+    All,
+}
+
+fn parse_bound(s: &str, end: bool) -> Option<i64> {
+    if let Ok(ts) = s.parse::<jiff::Timestamp>() {
+        return Some(ts.as_millisecond());
+    }
+    let date: jiff::civil::Date = s.parse().ok()?;
+    let day = date
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .ok()?
+        .timestamp()
+        .as_millisecond();
+    Some(if end { day + 86_400_000 - 1 } else { day })
+}
+
+/// A WHERE clause with its bound values, built once for list, count and stats.
+struct Where {
+    sql: String,
+    texts: Vec<String>,
+    ints: Vec<i64>,
+}
+
+fn build_where(scope: &Scope, f: &CallFilter) -> AppResult<Where> {
+    let mut clauses: Vec<String> = Vec::new();
+    let mut texts: Vec<String> = Vec::new();
+    let mut ints: Vec<i64> = Vec::new();
+    // Texts bind first as $1..$n, ints after; positions are fixed up below.
+    let mut push_text = |clauses: &mut Vec<String>, sql: &str, v: String| {
+        texts.push(v);
+        clauses.push(sql.replace('?', &format!("$T{}", texts.len())));
+    };
+    if let Scope::Tenant(t) = scope {
+        push_text(&mut clauses, "tenant_id = ?", t.clone());
+    }
+    let mut errors = crate::error::FieldErrors::new();
+    if let Some(s) = f.start_date.as_deref().filter(|s| !s.is_empty()) {
+        match parse_bound(s, false) {
+            Some(ms) => {
+                ints.push(ms);
+                clauses.push(format!("started_at >= $I{}", ints.len()));
+            }
+            None => {
+                errors.insert(
+                    "startDate".into(),
+                    "must be a date (YYYY-MM-DD) or an RFC 3339 time".into(),
+                );
+            }
+        }
+    }
+    if let Some(s) = f.end_date.as_deref().filter(|s| !s.is_empty()) {
+        match parse_bound(s, true) {
+            Some(ms) => {
+                ints.push(ms);
+                clauses.push(format!("started_at <= $I{}", ints.len()));
+            }
+            None => {
+                errors.insert(
+                    "endDate".into(),
+                    "must be a date (YYYY-MM-DD) or an RFC 3339 time".into(),
+                );
+            }
+        }
+    }
+    match f.direction.as_deref().filter(|s| !s.is_empty()) {
+        None => {}
+        Some("inbound") => clauses.push("direction = 'inbound'".into()),
+        Some("outbound") => clauses.push("direction LIKE 'outbound%'".into()),
+        Some(_) => {
+            errors.insert("direction".into(), "must be inbound or outbound".into());
+        }
+    }
+    match f.status.as_deref().filter(|s| !s.is_empty()) {
+        None => {}
+        Some("answered") => clauses.push("outcome = 'answered'".into()),
+        Some("voicemail") => clauses.push("outcome = 'voicemail'".into()),
+        Some("missed") => clauses.push("outcome IN ('missed', 'voicemail')".into()),
+        Some(s @ ("no-answer" | "busy" | "failed" | "canceled")) => {
+            push_text(&mut clauses, "dial_status = ?", s.to_owned())
+        }
+        Some(_) => {
+            errors.insert(
+                "status".into(),
+                "must be answered, missed, voicemail, no-answer, busy, failed or canceled".into(),
+            );
+        }
+    }
+    if let Some(n) = f.tracking_number.as_deref().filter(|s| !s.is_empty()) {
+        match crate::numbers::E164::parse(n) {
+            Some(n) => push_text(&mut clauses, "twilio_number = ?", n.as_str().to_owned()),
+            None => {
+                errors.insert(
+                    "trackingNumber".into(),
+                    "is not a valid phone number".into(),
+                );
+            }
+        }
+    }
+    if let Some(q) = f.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        if q.chars().count() > 64 {
+            errors.insert("q".into(), "must be at most 64 characters".into());
+        } else {
+            let escaped = q
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+                .to_lowercase();
+            let digits: String = q.chars().filter(char::is_ascii_digit).collect();
+            texts.push(format!("%{escaped}%"));
+            let name_idx = texts.len();
+            if digits.len() >= 3 {
+                texts.push(format!("%{digits}%"));
+                clauses.push(format!(
+                    "(LOWER(caller_name) LIKE $T{name_idx} ESCAPE '\\' OR from_number LIKE $T{} ESCAPE '\\')",
+                    texts.len()
+                ));
+            } else {
+                clauses.push(format!(
+                    "(LOWER(caller_name) LIKE $T{name_idx} ESCAPE '\\' OR LOWER(from_number) LIKE $T{name_idx} ESCAPE '\\')"
+                ));
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    let mut sql = if clauses.is_empty() {
+        "1 = 1".to_owned()
+    } else {
+        clauses.join(" AND ")
+    };
+    // Number the placeholders: texts first, then ints (highest index first so $T1 does
+    // not clobber $T10).
+    let n_texts = texts.len();
+    for i in (1..=ints.len()).rev() {
+        sql = sql.replace(&format!("$I{i}"), &format!("${}", n_texts + i));
+    }
+    for i in (1..=n_texts).rev() {
+        sql = sql.replace(&format!("$T{i}"), &format!("${i}"));
+    }
+    Ok(Where { sql, texts, ints })
+}
+
+fn bind_where<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    w: &'q Where,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for t in &w.texts {
+        q = q.bind(t.as_str());
+    }
+    for i in &w.ints {
+        q = q.bind(*i);
+    }
+    q
+}
+
+/// The maximum page size.
+pub const MAX_LIMIT: i64 = 200;
+
+/// A page of calls, newest first, and the total matching.
+pub async fn list(
+    db: &Db,
+    scope: &Scope,
+    f: &CallFilter,
+) -> AppResult<(Vec<CallLog>, i64, i64, i64)> {
+    let limit = f.limit.unwrap_or(50);
+    let offset = f.offset.unwrap_or(0);
+    let mut errors = crate::error::FieldErrors::new();
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        errors.insert("limit".into(), format!("must be from 1 to {MAX_LIMIT}"));
+    }
+    if offset < 0 {
+        errors.insert("offset".into(), "must not be negative".into());
+    }
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    let w = build_where(scope, f)?;
+    let n = w.texts.len() + w.ints.len();
+    let sql = format!(
+        "SELECT {LOG_COLUMNS} FROM calls WHERE {} ORDER BY started_at DESC, call_sid DESC LIMIT ${} OFFSET ${}",
+        w.sql,
+        n + 1,
+        n + 2
+    );
+    let rows = bind_where(sqlx::query(&sql), &w)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(db.pool())
+        .await?;
+    let logs = rows
+        .iter()
+        .map(log_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    let count_sql = format!("SELECT COUNT(*) AS n FROM calls WHERE {}", w.sql);
+    let total: i64 = bind_where(sqlx::query(&count_sql), &w)
+        .fetch_one(db.pool())
+        .await?
+        .try_get("n")?;
+    Ok((logs, total, limit, offset))
+}
+
+/// One call of a scope, or `NotFound`.
+pub async fn get(db: &Db, scope: &Scope, call_sid: &str) -> AppResult<CallLog> {
+    let row = match scope {
+        Scope::Tenant(t) => {
+            sqlx::query(&format!(
+                "SELECT {LOG_COLUMNS} FROM calls WHERE call_sid = $1 AND tenant_id = $2"
+            ))
+            .bind(call_sid)
+            .bind(t)
+            .fetch_optional(db.pool())
+            .await?
+        }
+        Scope::All => {
+            sqlx::query(&format!(
+                "SELECT {LOG_COLUMNS} FROM calls WHERE call_sid = $1"
+            ))
+            .bind(call_sid)
+            .fetch_optional(db.pool())
+            .await?
+        }
+    };
+    Ok(log_from_row(&row.ok_or(AppError::NotFound)?)?)
+}
+
+/// One entry of a call's timeline.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TimelineEntry {
+    /// Event kind.
+    pub kind: String,
+    /// When it happened (Twilio's time when sent).
+    pub at: String,
+    /// The call status or outcome it reported, when any.
+    pub status: Option<String>,
+    /// Parameters, minus ones that identify the account.
+    pub params: std::collections::BTreeMap<String, String>,
+}
+
+/// The events of a call, in the order they happened.
+pub async fn timeline(db: &Db, tenant_id: &str, call_sid: &str) -> AppResult<Vec<TimelineEntry>> {
+    let rows = sqlx::query(
+        "SELECT kind, payload, received_at FROM call_events WHERE call_sid = $1 AND tenant_id = $2",
+    )
+    .bind(call_sid)
+    .bind(tenant_id)
+    .fetch_all(db.pool())
+    .await?;
+    let mut events = rows
+        .iter()
+        .map(event_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    events.sort_by_key(|e| (e.time(), e.kind));
+    Ok(events
+        .into_iter()
+        .map(|e| TimelineEntry {
+            kind: e.kind.as_str().to_owned(),
+            at: rfc3339(e.time()),
+            status: e
+                .get("CallStatus")
+                .or_else(|| e.get("DialCallStatus"))
+                .or_else(|| e.get("RecordingStatus"))
+                .or_else(|| e.get("TranscriptionEvent"))
+                .map(str::to_owned),
+            params: e
+                .params
+                .iter()
+                .filter(|(k, _)| {
+                    !matches!(k.as_str(), "AccountSid" | "ApiVersion" | "RecordingUrl")
+                })
+                .cloned()
+                .collect(),
+        })
+        .collect())
+}
+
+/// Figures over the calls a filter matches.
+#[derive(Debug, Clone, Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct Stats {
+    pub total: i64,
+    pub answered: i64,
+    /// Every call not answered.
+    pub missed: i64,
+    /// The missed calls that left a voicemail.
+    pub voicemails: i64,
+    /// Mean talk seconds of answered calls.
+    pub avg_duration: f64,
+    pub appointments_booked: i64,
+    pub by_menu_choice: MenuCounts,
+    pub by_day: Vec<DayStats>,
+    pub by_number: Vec<NumberStats>,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+#[allow(missing_docs)]
+pub struct MenuCounts {
+    pub new: i64,
+    pub existing: i64,
+    pub none: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[allow(missing_docs)]
+pub struct DayStats {
+    /// `YYYY-MM-DD` in the tenant's time zone.
+    pub date: String,
+    pub total: i64,
+    pub answered: i64,
+    pub missed: i64,
+    pub voicemails: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct NumberStats {
+    pub twilio_phone_number: String,
+    pub friendly_name: Option<String>,
+    pub total: i64,
+    pub answered: i64,
+}
+
+const AGGREGATES: &str = "COUNT(*) AS total,
+    COALESCE(SUM(CASE WHEN outcome = 'answered' THEN 1 ELSE 0 END), 0) AS answered,
+    COALESCE(SUM(CASE WHEN outcome IN ('missed', 'voicemail') THEN 1 ELSE 0 END), 0) AS missed,
+    COALESCE(SUM(CASE WHEN outcome = 'voicemail' THEN 1 ELSE 0 END), 0) AS voicemails";
+
+/// Stats over a filter. Days are cut at the tenant's local midnight (the zone's offset
+/// now; a DST change inside the range shifts that day's edge by an hour).
+pub async fn stats(
+    db: &Db,
+    scope: &Scope,
+    f: &CallFilter,
+    utc_offset_ms: i64,
+    friendly: &[(String, Option<String>)],
+) -> AppResult<Stats> {
+    let w = build_where(scope, f)?;
+    let n = w.texts.len() + w.ints.len();
+    let sql = format!(
+        "SELECT {AGGREGATES},
+            COALESCE(SUM(CASE WHEN outcome = 'answered' THEN talk_seconds ELSE 0 END), 0) AS talk,
+            COALESCE(SUM(CASE WHEN appointment_booked = 1 THEN 1 ELSE 0 END), 0) AS booked,
+            COALESCE(SUM(CASE WHEN menu_choice = '1' THEN 1 ELSE 0 END), 0) AS menu_new,
+            COALESCE(SUM(CASE WHEN menu_choice = '2' THEN 1 ELSE 0 END), 0) AS menu_existing
+         FROM calls WHERE {}",
+        w.sql
+    );
+    let row = bind_where(sqlx::query(&sql), &w)
+        .fetch_one(db.pool())
+        .await?;
+    let mut s = Stats {
+        total: row.try_get("total")?,
+        answered: row.try_get("answered")?,
+        missed: row.try_get("missed")?,
+        voicemails: row.try_get("voicemails")?,
+        appointments_booked: row.try_get("booked")?,
+        ..Stats::default()
+    };
+    let talk: i64 = row.try_get("talk")?;
+    s.avg_duration = if s.answered > 0 {
+        (talk as f64 / s.answered as f64 * 10.0).round() / 10.0
+    } else {
+        0.0
+    };
+    s.by_menu_choice = MenuCounts {
+        new: row.try_get("menu_new")?,
+        existing: row.try_get("menu_existing")?,
+        none: s.total
+            - row.try_get::<i64, _>("menu_new")?
+            - row.try_get::<i64, _>("menu_existing")?,
+    };
+
+    let day_sql = format!(
+        "SELECT (started_at + ${}) / 86400000 AS day, {AGGREGATES} FROM calls WHERE {} GROUP BY (started_at + ${}) / 86400000 ORDER BY day",
+        n + 1,
+        w.sql,
+        n + 1
+    );
+    for r in bind_where(sqlx::query(&day_sql), &w)
+        .bind(utc_offset_ms)
+        .fetch_all(db.pool())
+        .await?
+    {
+        let day: i64 = r.try_get("day")?;
+        s.by_day.push(DayStats {
+            date: rfc3339(day * 86_400_000)
+                .get(..10)
+                .unwrap_or_default()
+                .to_owned(),
+            total: r.try_get("total")?,
+            answered: r.try_get("answered")?,
+            missed: r.try_get("missed")?,
+            voicemails: r.try_get("voicemails")?,
+        });
+    }
+    let number_sql = format!(
+        "SELECT twilio_number, {AGGREGATES} FROM calls WHERE {} AND twilio_number IS NOT NULL GROUP BY twilio_number ORDER BY total DESC",
+        w.sql
+    );
+    for r in bind_where(sqlx::query(&number_sql), &w)
+        .fetch_all(db.pool())
+        .await?
+    {
+        let number: String = r.try_get("twilio_number")?;
+        s.by_number.push(NumberStats {
+            friendly_name: friendly
+                .iter()
+                .find(|(n, _)| *n == number)
+                .and_then(|(_, f)| f.clone()),
+            twilio_phone_number: number,
+            total: r.try_get("total")?,
+            answered: r.try_get("answered")?,
+        });
+    }
+    Ok(s)
+}
+
+/// Deletes a tenant's calls and their events; returns how many calls.
+pub async fn delete_for_tenant(db: &Db, tenant_id: &str) -> AppResult<u64> {
+    let mut tx = db.pool().begin().await?;
+    sqlx::query("DELETE FROM call_events WHERE tenant_id = $1")
+        .bind(tenant_id)
+        .execute(&mut *tx)
+        .await?;
+    let done = sqlx::query("DELETE FROM calls WHERE tenant_id = $1")
+        .bind(tenant_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(done.rows_affected())
+}
+
+/// Calls of a tenant that started after `since` (unix ms), optionally of one outcome.
+pub async fn count_started_after(
+    db: &Db,
+    tenant_id: &str,
+    since: i64,
+    outcome: Option<&str>,
+) -> AppResult<i64> {
+    let row = match outcome {
+        Some(o) => {
+            sqlx::query("SELECT COUNT(*) AS n FROM calls WHERE tenant_id = $1 AND started_at > $2 AND outcome = $3")
+                .bind(tenant_id)
+                .bind(since)
+                .bind(o)
+                .fetch_one(db.pool())
+                .await?
+        }
+        None => {
+            sqlx::query("SELECT COUNT(*) AS n FROM calls WHERE tenant_id = $1 AND started_at > $2")
+                .bind(tenant_id)
+                .bind(since)
+                .fetch_one(db.pool())
+                .await?
+        }
+    };
+    Ok(row.try_get("n")?)
+}
+
+/// Who owns a recording: (tenant, whether it is a voicemail) for the audio proxy.
+pub async fn recording_owner(db: &Db, recording_sid: &str) -> AppResult<Option<String>> {
+    let row = sqlx::query(
+        "SELECT tenant_id FROM calls WHERE recording_sid = $1 OR voicemail_sid = $1 LIMIT 1",
+    )
+    .bind(recording_sid)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row.map(|r| r.try_get("tenant_id")).transpose()?)
+}
+
+/// A verified request for a number no tenant owns.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UnroutedCall {
+    /// The call.
+    pub call_sid: String,
+    /// Event kind.
+    pub kind: String,
+    /// Caller as sent.
+    pub from: Option<String>,
+    /// The number called.
+    pub to: Option<String>,
+    /// The account Twilio named.
+    pub account_sid: Option<String>,
+    /// When.
+    pub received_at: String,
+}
+
+/// The newest unrouted requests.
+pub async fn unrouted(db: &Db, limit: i64) -> AppResult<Vec<UnroutedCall>> {
+    let rows = sqlx::query(
+        "SELECT call_sid, kind, payload, received_at FROM call_events WHERE tenant_id IS NULL ORDER BY received_at DESC LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let e = event_from_row(r)?;
+            Ok(UnroutedCall {
+                call_sid: r.try_get("call_sid")?,
+                kind: e.kind.as_str().to_owned(),
+                from: e.get("From").map(str::to_owned),
+                to: e.get("To").map(str::to_owned),
+                account_sid: e.get("AccountSid").map(str::to_owned),
+                received_at: rfc3339(e.received_at),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,330 @@
+//! The tenant API over calls: logs, detail, stats, audio, notifications.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::extract::{Admin, Principal};
+use crate::AppState;
+use crate::calls::{self, CallFilter, CallLog, Scope};
+use crate::error::{AppError, AppResult};
+use crate::users::Role;
+
+const PAGE: &str = "call-logs";
+
+/// Which calls a principal may read: customers and granted receptionists their
+/// tenant's (the effective tenant); admins any one tenant (`customerId`) or all.
+async fn scope(
+    state: &AppState,
+    principal: &Principal,
+    customer_id: Option<&str>,
+) -> AppResult<Scope> {
+    match principal.user.role {
+        Role::Admin => match customer_id.filter(|s| !s.is_empty()) {
+            Some(t) => {
+                principal.tenant_scope(state, t, Some(PAGE)).await?;
+                Ok(Scope::Tenant(t.to_owned()))
+            }
+            None => Ok(Scope::All),
+        },
+        Role::Customer | Role::Receptionist => {
+            let tenant = principal.user.tenant_id.clone().ok_or(AppError::NotFound)?;
+            principal.tenant_scope(state, &tenant, Some(PAGE)).await?;
+            Ok(Scope::Tenant(tenant))
+        }
+    }
+}
+
+fn query<T: serde::de::DeserializeOwned>(
+    q: Result<Query<T>, axum::extract::rejection::QueryRejection>,
+) -> AppResult<T> {
+    q.map(|Query(v)| v)
+        .map_err(|e| AppError::BadRequest(e.body_text()))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CallLogPage {
+    call_logs: Vec<CallLog>,
+    total: i64,
+    limit: i64,
+    offset: i64,
+}
+
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    q: Result<Query<CallFilter>, axum::extract::rejection::QueryRejection>,
+) -> AppResult<Json<CallLogPage>> {
+    let filter = query(q)?;
+    let scope = scope(&state, &principal, filter.customer_id.as_deref()).await?;
+    let (call_logs, total, limit, offset) = calls::list(&state.db, &scope, &filter).await?;
+    Ok(Json(CallLogPage {
+        call_logs,
+        total,
+        limit,
+        offset,
+    }))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CallDetail {
+    #[serde(flatten)]
+    call: CallLog,
+    events: Vec<calls::TimelineEntry>,
+}
+
+pub(crate) async fn detail(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(call_sid): Path<String>,
+) -> AppResult<Json<CallDetail>> {
+    let scope = scope(&state, &principal, None).await?;
+    let call = calls::get(&state.db, &scope, &call_sid).await?;
+    let events = calls::timeline(&state.db, &call.customer_id, &call_sid).await?;
+    Ok(Json(CallDetail { call, events }))
+}
+
+pub(crate) async fn summary(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(call_sid): Path<String>,
+) -> AppResult<Json<Value>> {
+    let scope = scope(&state, &principal, None).await?;
+    let c = calls::get(&state.db, &scope, &call_sid).await?;
+    Ok(Json(json!({
+        "callSid": c.call_sid,
+        "summaryText": c.summary_text,
+        "summaryReady": c.summary_ready,
+        "transcriptText": c.transcript_text,
+        "appointmentBooked": c.appointment_booked,
+        "callReason": c.call_reason,
+    })))
+}
+
+pub(crate) async fn stats(
+    State(state): State<AppState>,
+    principal: Principal,
+    q: Result<Query<CallFilter>, axum::extract::rejection::QueryRejection>,
+) -> AppResult<Json<calls::Stats>> {
+    let filter = query(q)?;
+    let scope = scope(&state, &principal, filter.customer_id.as_deref()).await?;
+    let (offset, names) = match &scope {
+        Scope::Tenant(t) => {
+            let tenant = crate::tenants::get(&state.db, t).await?;
+            let tz = jiff::tz::TimeZone::get(&tenant.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
+            let offset = i64::from(tz.to_offset(jiff::Timestamp::now()).seconds()) * 1000;
+            let names = crate::numbers::list_for_tenant(&state.db, t)
+                .await?
+                .into_iter()
+                .map(|n| (n.phone_number, n.friendly_name))
+                .collect::<Vec<_>>();
+            (offset, names)
+        }
+        Scope::All => (0, Vec::new()),
+    };
+    Ok(Json(
+        calls::stats(&state.db, &scope, &filter, offset, &names).await?,
+    ))
+}
+
+/// `DELETE /api/twilio/call-logs`: a customer deletes their tenant's logs.
+pub(crate) async fn delete_own(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> AppResult<Json<Value>> {
+    let tenant = match principal.user.role {
+        Role::Customer => principal.user.tenant_id.clone().ok_or(AppError::NotFound)?,
+        Role::Receptionist => {
+            return Err(AppError::Forbidden(
+                "only the account owner may delete call logs",
+            ));
+        }
+        Role::Admin => {
+            return Err(AppError::BadRequest(
+                "admins delete a tenant's logs with DELETE /api/twilio/call-logs/{customerId}"
+                    .into(),
+            ));
+        }
+    };
+    let deleted = calls::delete_for_tenant(&state.db, &tenant).await?;
+    tracing::info!(tenant = %tenant, deleted, "call logs deleted by the tenant");
+    Ok(Json(json!({ "deleted": deleted })))
+}
+
+/// `DELETE /api/twilio/call-logs/{customerId}`: an admin deletes a tenant's logs.
+pub(crate) async fn delete_for_tenant(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Path(tenant): Path<String>,
+) -> AppResult<Json<Value>> {
+    admin.tenant_scope(&state, &tenant, None).await?;
+    let deleted = calls::delete_for_tenant(&state.db, &tenant).await?;
+    tracing::info!(tenant = %tenant, deleted, by = %admin.user.id, "call logs deleted by an admin");
+    Ok(Json(json!({ "deleted": deleted })))
+}
+
+/// `GET /api/twilio/configuration`: the tenant's effective telephony set-up.
+pub(crate) async fn configuration(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> AppResult<Json<Value>> {
+    let tenant = principal
+        .user
+        .tenant_id
+        .clone()
+        .ok_or(AppError::BadRequest(
+            "admins read a tenant's config at /api/companies/{companyId}/twilio/config".into(),
+        ))?;
+    principal
+        .tenant_scope(&state, &tenant, Some("settings"))
+        .await
+        .or_else(|e| match e {
+            // Any of the tenant's users may see how their lines are set up.
+            AppError::Forbidden(_) => Ok(()),
+            other => Err(other),
+        })?;
+    let s = crate::telephony::effective(&state.db, &tenant, &state.config.routing).await?;
+    let view = crate::telephony::view(&state.db, &tenant).await?;
+    Ok(Json(json!({
+        "companyId": tenant,
+        "configured": !view.phone_numbers.is_empty() && (s.forward_number.is_some() || s.forward_number_new.is_some() || s.forward_number_existing.is_some() || s.mode == crate::telephony::RoutingMode::Voicemail),
+        "phoneNumbers": view.phone_numbers,
+        "callRoutingMode": s.mode,
+        "menuMessage": s.menu_message,
+        "voice": s.voice,
+        "recordingEnabled": s.recording_enabled,
+        "transcriptionEnabled": s.transcription_enabled,
+        "forwardNumber": s.forward_number,
+        "forwardNumberNew": s.forward_number_new,
+        "forwardNumberExisting": s.forward_number_existing,
+        "businessHours": s.business_hours,
+        "usesPlatformCredentials": view.uses_platform_credentials,
+    })))
+}
+
+/// Streams a recording through us with the tenant's credentials.
+async fn stream_recording(
+    state: &AppState,
+    tenant: &str,
+    recording_sid: &str,
+    headers: &HeaderMap,
+) -> AppResult<Response> {
+    let creds = crate::telephony::credentials_for(
+        &state.db,
+        &state.secrets,
+        &state.config.platform,
+        tenant,
+    )
+    .await?
+    .ok_or_else(|| {
+        AppError::BadGateway("no Twilio credentials are configured for this tenant".into())
+    })?;
+    let client = twilio::client::Client::new(
+        creds,
+        twilio::client::ClientConfig::with_base(&state.config.twilio_api_base),
+    )
+    .map_err(|e| AppError::BadGateway(e.to_string()))?;
+    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let media = client
+        .recording_media(recording_sid, twilio::client::MediaFormat::Mp3, range)
+        .await
+        .map_err(|e| match e.status() {
+            Some(404) => AppError::NotFound,
+            Some(416) => AppError::BadRequest("requested range not satisfiable".into()),
+            _ => AppError::BadGateway(format!("Twilio could not serve the recording: {e}")),
+        })?;
+    let mut builder = Response::builder()
+        .status(StatusCode::from_u16(media.status).unwrap_or(StatusCode::OK))
+        .header(header::CONTENT_TYPE, media.content_type.clone())
+        .header(header::ACCEPT_RANGES, "bytes")
+        .header(header::CACHE_CONTROL, "private, max-age=3600");
+    if let Some(len) = media.content_length {
+        builder = builder.header(header::CONTENT_LENGTH, len);
+    }
+    if let Some(range) = &media.content_range {
+        builder = builder.header(header::CONTENT_RANGE, range);
+    }
+    builder
+        .body(Body::from_stream(media.into_stream()))
+        .map_err(AppError::internal)
+}
+
+/// `GET /api/twilio/recording/{recordingSid}`.
+pub(crate) async fn recording(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(recording_sid): Path<String>,
+    headers: HeaderMap,
+) -> AppResult<Response> {
+    let tenant = calls::recording_owner(&state.db, &recording_sid)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    principal.tenant_scope(&state, &tenant, Some(PAGE)).await?;
+    stream_recording(&state, &tenant, &recording_sid, &headers).await
+}
+
+/// `GET /api/twilio/voicemail/{callSid}`.
+pub(crate) async fn voicemail(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(call_sid): Path<String>,
+    headers: HeaderMap,
+) -> AppResult<Response> {
+    let scope = scope(&state, &principal, None).await?;
+    let call = calls::get(&state.db, &scope, &call_sid).await?;
+    let sid = call.voicemail_sid.ok_or(AppError::NotFound)?;
+    stream_recording(&state, &call.customer_id, &sid, &headers).await
+}
+
+fn tenant_of(principal: &Principal) -> AppResult<String> {
+    principal.user.tenant_id.clone().ok_or(AppError::BadRequest(
+        "notifications belong to a tenant's users".into(),
+    ))
+}
+
+pub(crate) async fn unread_counts(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> AppResult<Json<crate::notifications::UnreadCounts>> {
+    let tenant = tenant_of(&principal)?;
+    let mut counts = crate::notifications::unread(&state.db, &principal.user.id, &tenant).await?;
+    if !principal.user.may_open(PAGE) {
+        counts.call_logs = 0;
+        counts.voicemails = 0;
+    }
+    Ok(Json(counts))
+}
+
+pub(crate) async fn mark_read(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(section): Path<String>,
+) -> AppResult<StatusCode> {
+    tenant_of(&principal)?;
+    crate::notifications::mark_read(&state.db, &principal.user.id, &section).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(crate) async fn mark_all_read(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> AppResult<StatusCode> {
+    tenant_of(&principal)?;
+    crate::notifications::mark_all_read(&state.db, &principal.user.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(crate) async fn unrouted(
+    State(state): State<AppState>,
+    _admin: Admin,
+) -> AppResult<Json<Value>> {
+    Ok(Json(
+        json!({ "unroutedCalls": calls::unrouted(&state.db, 200).await? }),
+    ))
+}

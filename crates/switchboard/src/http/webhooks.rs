@@ -1,0 +1,462 @@
+//! Twilio's webhooks. Each request goes through one pipeline:
+//!
+//! 1. parse the form (or, for GET, the query string);
+//! 2. find the tenant: a call we know → its tenant; else the owner of `To`; else the
+//!    tenant whose own account is `AccountSid`; else the platform;
+//! 3. verify `X-Twilio-Signature` with that account's auth token over `PUBLIC_URL` +
+//!    path + query (403 otherwise, nothing stored);
+//! 4. check the payload's required fields (400 otherwise, nothing stored);
+//! 5. append the event durably, refold the call, and answer TwiML.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{OriginalUri, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use twilio::signature::RequestValidator;
+use twilio::twiml::{Hangup, Say, VoiceResponse};
+use twilio::webhook::{
+    CallStatusCallback, DialAction, IncomingCall, NumberStatus, Params, RealtimeTranscription,
+    RecordingStatusCallback, WebhookError,
+};
+
+use crate::AppState;
+use crate::calls::{self, EventKind};
+use crate::error::{AppError, AppResult};
+use crate::numbers::E164;
+use crate::routing::{self, Step};
+
+fn twiml(response: &VoiceResponse) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
+        response.to_xml(),
+    )
+        .into_response()
+}
+
+fn empty() -> Response {
+    twiml(&VoiceResponse::new())
+}
+
+fn bad_payload(e: WebhookError) -> AppError {
+    AppError::BadRequest(e.to_string())
+}
+
+/// A request that passed the signature check, with the tenant it belongs to.
+struct Verified {
+    params: Params,
+    tenant_id: Option<String>,
+    query: Option<String>,
+}
+
+impl Verified {
+    fn query_param(&self, name: &str) -> Option<String> {
+        let q = self.query.as_deref()?;
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    }
+}
+
+async fn resolve_tenant(state: &AppState, params: &Params) -> AppResult<Option<String>> {
+    for sid in [params.get("ParentCallSid"), params.get("CallSid")]
+        .into_iter()
+        .flatten()
+    {
+        if let Some(t) = calls::tenant_of_call(&state.db, sid).await? {
+            return Ok(Some(t));
+        }
+    }
+    if params.get("ParentCallSid").is_none()
+        && let Some(to) = params
+            .get("To")
+            .or_else(|| params.get("Called"))
+            .and_then(E164::parse)
+        && let Some(t) = crate::numbers::owner_of(&state.db, &to).await?
+    {
+        return Ok(Some(t));
+    }
+    match params.get("AccountSid") {
+        Some(account) => crate::telephony::tenant_for_account(&state.db, account).await,
+        None => Ok(None),
+    }
+}
+
+/// Steps 1–3 of the pipeline.
+async fn verify(
+    state: &AppState,
+    method: &Method,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> AppResult<Verified> {
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::PayloadTooLarge
+        } else {
+            AppError::BadRequest("unreadable body".into())
+        }
+    })?;
+    let query = uri.query().map(str::to_owned);
+    let params = if *method == Method::GET {
+        Params::parse_form(query.as_deref().unwrap_or_default().as_bytes())
+    } else {
+        Params::parse_form(&body)
+    }
+    .map_err(bad_payload)?;
+    let tenant_id = resolve_tenant(state, &params).await?;
+
+    if state.config.insecure_skip_signature {
+        return Ok(Verified {
+            params,
+            tenant_id,
+            query,
+        });
+    }
+    let signature = headers
+        .get(twilio::signature::SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(AppError::Forbidden("missing X-Twilio-Signature"))?;
+    let token = crate::telephony::webhook_token(
+        &state.db,
+        &state.secrets,
+        &state.config.platform,
+        tenant_id.as_deref(),
+    )
+    .await?
+    .ok_or(AppError::Forbidden(
+        "no auth token is configured to verify this account's webhooks",
+    ))?;
+    let url = match &query {
+        Some(q) => format!("{}{}?{q}", state.config.public_url, uri.path()),
+        None => format!("{}{}", state.config.public_url, uri.path()),
+    };
+    let signed_params: &[(String, String)] = if *method == Method::GET {
+        &[]
+    } else {
+        params.pairs()
+    };
+    if !RequestValidator::new(&token).validate(&url, signed_params, signature) {
+        tracing::warn!(path = %uri.path(), "refused a webhook with a bad signature");
+        return Err(AppError::Forbidden("invalid X-Twilio-Signature"));
+    }
+    Ok(Verified {
+        params,
+        tenant_id,
+        query,
+    })
+}
+
+macro_rules! verified {
+    ($state:expr, $method:expr, $uri:expr, $headers:expr, $body:expr) => {
+        match verify(&$state, &$method, &$uri.0, &$headers, $body).await {
+            Ok(v) => v,
+            Err(e) => return e.into_response(),
+        }
+    };
+}
+
+async fn record(
+    state: &AppState,
+    tenant: Option<&str>,
+    call_sid: &str,
+    kind: EventKind,
+    params: &Params,
+) -> AppResult<Option<calls::CallRecord>> {
+    calls::record_event(&state.db, tenant, call_sid, kind, params.pairs()).await
+}
+
+fn into_response(result: AppResult<Response>) -> Response {
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The number is not ours: say so politely, keep the event for admins.
+async fn unrouted(
+    state: &AppState,
+    call_sid: &str,
+    kind: EventKind,
+    params: &Params,
+) -> AppResult<Response> {
+    record(state, None, call_sid, kind, params).await?;
+    tracing::warn!(kind = kind.as_str(), "call to a number no tenant owns");
+    Ok(twiml(
+        &VoiceResponse::new()
+            .push(Say::new(
+                "Sorry, the number you have called is not in service. Goodbye.",
+            ))
+            .push(Hangup::new()),
+    ))
+}
+
+async fn settings(
+    state: &AppState,
+    tenant: &str,
+) -> AppResult<crate::telephony::EffectiveSettings> {
+    crate::telephony::effective(&state.db, tenant, &state.config.routing).await
+}
+
+/// `POST /api/twilio/voice/incoming`: a call arrives, or the menu comes back.
+pub(crate) async fn incoming(
+    State(state): State<AppState>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let v = verified!(state, method, uri, headers, body);
+    into_response(
+        async {
+            let call = IncomingCall::from_params(v.params.clone()).map_err(bad_payload)?;
+            let kind = if call.digits.is_some() || v.query_param("attempt").is_some() {
+                EventKind::Gather
+            } else {
+                EventKind::Incoming
+            };
+            let Some(tenant) = v.tenant_id.as_deref() else {
+                return unrouted(&state, &call.call.call_sid, kind, &v.params).await;
+            };
+            record(&state, Some(tenant), &call.call.call_sid, kind, &v.params).await?;
+            let attempt = v
+                .query_param("attempt")
+                .and_then(|a| a.parse::<u8>().ok())
+                .unwrap_or(0)
+                .min(routing::MENU_ATTEMPTS);
+            let s = settings(&state, tenant).await?;
+            let tracking = E164::parse(&call.call.to)
+                .map_or_else(|| call.call.to.clone(), |n| n.as_str().to_owned());
+            let step = Step::Incoming {
+                attempt,
+                digits: call.digits.clone(),
+            };
+            Ok(twiml(&routing::respond(
+                &s,
+                &state.config.public_url,
+                &tracking,
+                &step,
+                jiff::Timestamp::now(),
+            )))
+        }
+        .await,
+    )
+}
+
+/// `POST /api/twilio/voice/status-callback`: the caller's call (or a leg) changed.
+pub(crate) async fn status_callback(
+    State(state): State<AppState>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let v = verified!(state, method, uri, headers, body);
+    into_response(
+        async {
+            let status = CallStatusCallback::from_params(v.params.clone()).map_err(bad_payload)?;
+            let (sid, kind) = match &status.call.parent_call_sid {
+                Some(parent) => (parent.clone(), EventKind::DialLeg),
+                None => (status.call.call_sid.clone(), EventKind::Status),
+            };
+            record(&state, v.tenant_id.as_deref(), &sid, kind, &v.params).await?;
+            Ok(empty())
+        }
+        .await,
+    )
+}
+
+/// `POST /api/twilio/voice/dial-status`: the Dial action, or a dialed leg's status.
+pub(crate) async fn dial_status(
+    State(state): State<AppState>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let v = verified!(state, method, uri, headers, body);
+    into_response(
+        async {
+            if v.params.get("DialCallStatus").is_some() {
+                let action = DialAction::from_params(v.params.clone()).map_err(bad_payload)?;
+                let record = record(
+                    &state,
+                    v.tenant_id.as_deref(),
+                    &action.call.call_sid,
+                    EventKind::DialAction,
+                    &v.params,
+                )
+                .await?;
+                let Some(tenant) = v.tenant_id.as_deref() else {
+                    return Ok(empty());
+                };
+                let answered = record.is_some_and(|r| r.dial_status.as_deref() == Some("answered"));
+                let s = settings(&state, tenant).await?;
+                let step = Step::DialEnded { answered };
+                return Ok(twiml(&routing::respond(
+                    &s,
+                    &state.config.public_url,
+                    "",
+                    &step,
+                    jiff::Timestamp::now(),
+                )));
+            }
+            let leg = NumberStatus::from_params(v.params.clone()).map_err(bad_payload)?;
+            record(
+                &state,
+                v.tenant_id.as_deref(),
+                &leg.parent_call_sid,
+                EventKind::DialLeg,
+                &v.params,
+            )
+            .await?;
+            Ok(empty())
+        }
+        .await,
+    )
+}
+
+/// `POST /api/twilio/voice/whisper`: what the answering staff hears first.
+pub(crate) async fn whisper(
+    State(state): State<AppState>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let v = verified!(state, method, uri, headers, body);
+    into_response(
+        async {
+            let leg = IncomingCall::from_params(v.params.clone()).map_err(bad_payload)?;
+            let parent = leg
+                .call
+                .parent_call_sid
+                .clone()
+                .unwrap_or_else(|| leg.call.call_sid.clone());
+            record(
+                &state,
+                v.tenant_id.as_deref(),
+                &parent,
+                EventKind::Whisper,
+                &v.params,
+            )
+            .await?;
+            let Some(tenant) = v.tenant_id.as_deref() else {
+                return Ok(empty());
+            };
+            let s = settings(&state, tenant).await?;
+            let step = Step::Whisper {
+                choice: v.query_param("choice"),
+            };
+            Ok(twiml(&routing::respond(
+                &s,
+                &state.config.public_url,
+                "",
+                &step,
+                jiff::Timestamp::now(),
+            )))
+        }
+        .await,
+    )
+}
+
+/// `GET|POST /api/twilio/voice/voicemail`: the voicemail prompt, and its goodbye.
+pub(crate) async fn voicemail(
+    State(state): State<AppState>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let v = verified!(state, method, uri, headers, body);
+    into_response(
+        async {
+            let call = IncomingCall::from_params(v.params.clone()).map_err(bad_payload)?;
+            record(
+                &state,
+                v.tenant_id.as_deref(),
+                &call.call.call_sid,
+                EventKind::VoicemailRequest,
+                &v.params,
+            )
+            .await?;
+            let Some(tenant) = v.tenant_id.as_deref() else {
+                return Ok(empty());
+            };
+            let s = settings(&state, tenant).await?;
+            let step = if v.query_param("done").is_some() {
+                Step::VoicemailDone
+            } else {
+                Step::Voicemail
+            };
+            Ok(twiml(&routing::respond(
+                &s,
+                &state.config.public_url,
+                "",
+                &step,
+                jiff::Timestamp::now(),
+            )))
+        }
+        .await,
+    )
+}
+
+async fn recording(state: AppState, v: Verified, kind: EventKind) -> AppResult<Response> {
+    let rec = RecordingStatusCallback::from_params(v.params.clone()).map_err(bad_payload)?;
+    record(
+        &state,
+        v.tenant_id.as_deref(),
+        &rec.call_sid,
+        kind,
+        &v.params,
+    )
+    .await?;
+    Ok(empty())
+}
+
+/// `POST /api/twilio/voice/recording-status`: the main recording is ready.
+pub(crate) async fn recording_status(
+    State(state): State<AppState>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let v = verified!(state, method, uri, headers, body);
+    into_response(recording(state, v, EventKind::Recording).await)
+}
+
+/// `POST /api/twilio/voice/voicemail-status`: the voicemail is ready.
+pub(crate) async fn voicemail_status(
+    State(state): State<AppState>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let v = verified!(state, method, uri, headers, body);
+    into_response(recording(state, v, EventKind::Voicemail).await)
+}
+
+/// `POST /api/twilio/voice/transcription`: real-time transcription events.
+pub(crate) async fn transcription(
+    State(state): State<AppState>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let v = verified!(state, method, uri, headers, body);
+    into_response(
+        async {
+            let t = RealtimeTranscription::from_params(v.params.clone()).map_err(bad_payload)?;
+            record(
+                &state,
+                v.tenant_id.as_deref(),
+                &t.call_sid,
+                EventKind::Transcription,
+                &v.params,
+            )
+            .await?;
+            Ok(empty())
+        }
+        .await,
+    )
+}

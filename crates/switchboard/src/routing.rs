@@ -1,0 +1,539 @@
+//! What a caller hears: TwiML from a tenant's effective settings. Pure functions of
+//! their inputs (settings, step, time), so every path is unit-tested.
+
+use twilio::twiml::{
+    Dial, Gather, Hangup, Number, Pause, Record, Redirect, Say, Start, Transcription, VoiceResponse,
+};
+
+use crate::telephony::{AfterHoursAction, BusinessHours, EffectiveSettings, RoutingMode};
+
+/// Webhook paths, relative to `PUBLIC_URL`.
+pub mod paths {
+    /// Incoming call and the menu's Gather action.
+    pub const INCOMING: &str = "/api/twilio/voice/incoming";
+    /// Parent call status.
+    pub const STATUS: &str = "/api/twilio/voice/status-callback";
+    /// Dial action and Number leg status.
+    pub const DIAL_STATUS: &str = "/api/twilio/voice/dial-status";
+    /// The whisper for the answering staff.
+    pub const WHISPER: &str = "/api/twilio/voice/whisper";
+    /// Voicemail prompt (GET and POST).
+    pub const VOICEMAIL: &str = "/api/twilio/voice/voicemail";
+    /// Voicemail recording ready.
+    pub const VOICEMAIL_STATUS: &str = "/api/twilio/voice/voicemail-status";
+    /// Main recording ready.
+    pub const RECORDING_STATUS: &str = "/api/twilio/voice/recording-status";
+    /// Real-time transcription.
+    pub const TRANSCRIPTION: &str = "/api/twilio/voice/transcription";
+    /// Inbound SMS.
+    pub const SMS: &str = "/api/twilio/sms";
+}
+
+const DISCLOSURE: &str = "This call may be recorded for quality and training purposes.";
+const VOICEMAIL_PROMPT: &str =
+    "Sorry we missed your call. Please leave a message after the beep, and we will call you back.";
+/// A menu is offered this many times before the default forward.
+pub const MENU_ATTEMPTS: u8 = 2;
+
+/// Which request of the call we are answering.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// The call arrived, or the menu came back (`attempt` ≥ 1) with or without digits.
+    Incoming {
+        /// How many times the menu was offered already.
+        attempt: u8,
+        /// What the caller pressed.
+        digits: Option<String>,
+    },
+    /// The dial ended; `answered` says whether staff picked up.
+    DialEnded {
+        /// Staff answered.
+        answered: bool,
+    },
+    /// The voicemail prompt.
+    Voicemail,
+    /// After the voicemail was recorded.
+    VoicemailDone,
+    /// The whisper to the answering staff.
+    Whisper {
+        /// The menu choice, if any.
+        choice: Option<String>,
+    },
+}
+
+fn say(s: &EffectiveSettings, text: &str) -> Say {
+    Say::new(text).voice(&s.voice)
+}
+
+fn url(base: &str, path: &str) -> String {
+    format!("{}{}", base.trim_end_matches('/'), path)
+}
+
+/// The default menu prompt naming the tenant.
+pub fn default_menu_message(tenant_name: &str) -> String {
+    format!(
+        "Thank you for calling {tenant_name}. If you are a new patient, press 1. If you are an existing patient, press 2."
+    )
+}
+
+/// Whether `now` falls inside the opening hours, in the hours' (or tenant's) zone.
+pub fn is_open(hours: &BusinessHours, tenant_timezone: &str, now: jiff::Timestamp) -> bool {
+    let tz_name = hours.timezone.as_deref().unwrap_or(tenant_timezone);
+    let tz = jiff::tz::TimeZone::get(tz_name).unwrap_or(jiff::tz::TimeZone::UTC);
+    let local = now.to_zoned(tz);
+    let day = match local.weekday() {
+        jiff::civil::Weekday::Monday => "mon",
+        jiff::civil::Weekday::Tuesday => "tue",
+        jiff::civil::Weekday::Wednesday => "wed",
+        jiff::civil::Weekday::Thursday => "thu",
+        jiff::civil::Weekday::Friday => "fri",
+        jiff::civil::Weekday::Saturday => "sat",
+        jiff::civil::Weekday::Sunday => "sun",
+    };
+    let minute = i32::from(local.hour()) * 60 + i32::from(local.minute());
+    let to_minutes = |hhmm: &str| -> Option<i32> {
+        let (h, m) = hhmm.split_once(':')?;
+        Some(h.parse::<i32>().ok()? * 60 + m.parse::<i32>().ok()?)
+    };
+    hours.days.get(day).is_some_and(|intervals| {
+        intervals
+            .iter()
+            .any(|iv| match (to_minutes(&iv.open), to_minutes(&iv.close)) {
+                (Some(o), Some(c)) => o <= minute && minute < c,
+                _ => false,
+            })
+    })
+}
+
+/// Forward target: digit 1 → new, else default, else existing; digit 2 → the mirror;
+/// no menu → default, else new, else existing.
+pub fn forward_target(s: &EffectiveSettings, digit: Option<&str>) -> Option<String> {
+    let (default, new, existing) = (
+        &s.forward_number,
+        &s.forward_number_new,
+        &s.forward_number_existing,
+    );
+    let order = match digit {
+        Some("1") => [new, default, existing],
+        Some("2") => [existing, default, new],
+        _ => [default, new, existing],
+    };
+    order.into_iter().find_map(Clone::clone)
+}
+
+/// The voicemail TwiML.
+pub fn voicemail(s: &EffectiveSettings, base: &str, prompt: Option<&str>) -> VoiceResponse {
+    VoiceResponse::new()
+        .push(say(s, prompt.unwrap_or(VOICEMAIL_PROMPT)))
+        .push(
+            Record::new()
+                .max_length(120)
+                .play_beep(true)
+                .timeout(5)
+                .action(&url(base, &format!("{}?done=1", paths::VOICEMAIL)))
+                .method("POST")
+                .recording_status_callback(&url(base, paths::VOICEMAIL_STATUS))
+                .recording_status_callback_method("POST"),
+        )
+        .push(say(s, "We did not receive a message. Goodbye."))
+        .push(Hangup::new())
+}
+
+fn dial(
+    s: &EffectiveSettings,
+    base: &str,
+    tracking_number: &str,
+    target: &str,
+    choice: Option<&str>,
+    mut response: VoiceResponse,
+) -> VoiceResponse {
+    if s.recording_enabled || s.transcription_enabled {
+        response = response.push(say(s, DISCLOSURE));
+    }
+    if s.transcription_enabled {
+        response = response.push(
+            Start::new().transcription(
+                Transcription::new(&url(base, paths::TRANSCRIPTION))
+                    .track("both_tracks")
+                    .partial_results(false),
+            ),
+        );
+    }
+    let whisper = match choice {
+        Some(c) => url(base, &format!("{}?choice={c}", paths::WHISPER)),
+        None => url(base, paths::WHISPER),
+    };
+    let number = Number::new(target)
+        .url(&whisper)
+        .method("POST")
+        .status_callback(&url(base, paths::DIAL_STATUS))
+        .status_callback_method("POST")
+        .status_callback_event(["initiated", "ringing", "answered", "completed"]);
+    let mut d = Dial::new()
+        .caller_id(tracking_number)
+        .timeout(30)
+        .action(&url(base, paths::DIAL_STATUS))
+        .method("POST");
+    if s.recording_enabled {
+        d = d
+            .record("record-from-answer-dual")
+            .recording_status_callback(&url(base, paths::RECORDING_STATUS))
+            .recording_status_callback_method("POST")
+            .recording_status_callback_event(["completed", "absent"]);
+    }
+    response.push(d.push(number))
+}
+
+fn forward_or_voicemail(
+    s: &EffectiveSettings,
+    base: &str,
+    tracking_number: &str,
+    choice: Option<&str>,
+    prefix: VoiceResponse,
+) -> VoiceResponse {
+    match forward_target(s, choice) {
+        Some(target) => dial(s, base, tracking_number, &target, choice, prefix),
+        None => voicemail(s, base, None),
+    }
+}
+
+fn menu(s: &EffectiveSettings, base: &str, attempt: u8) -> VoiceResponse {
+    let again = url(base, &format!("{}?attempt={attempt}", paths::INCOMING));
+    VoiceResponse::new()
+        .push(
+            Gather::new()
+                .num_digits(1)
+                .timeout(6)
+                .action(&again)
+                .method("POST")
+                .push(say(s, &s.menu_message)),
+        )
+        // No input: Twilio falls through to the next verb; come back without Digits.
+        .push(Redirect::new(&again).method("POST"))
+}
+
+/// The TwiML for one request of a call.
+pub fn respond(
+    s: &EffectiveSettings,
+    base: &str,
+    tracking_number: &str,
+    step: &Step,
+    now: jiff::Timestamp,
+) -> VoiceResponse {
+    match step {
+        Step::Incoming { attempt, digits } => {
+            if *attempt == 0
+                && let Some(hours) = &s.business_hours
+                && !is_open(hours, &s.timezone, now)
+            {
+                let message = hours.after_hours_message.as_deref();
+                return match hours.after_hours_action {
+                    AfterHoursAction::Voicemail => voicemail(
+                        s,
+                        base,
+                        Some(message.unwrap_or("We are closed right now. Please leave a message after the beep, and we will call you back.")),
+                    ),
+                    AfterHoursAction::Forward => {
+                        let mut r = VoiceResponse::new();
+                        if let Some(m) = message {
+                            r = r.push(say(s, m));
+                        }
+                        forward_or_voicemail(s, base, tracking_number, None, r)
+                    }
+                    AfterHoursAction::Hangup => VoiceResponse::new()
+                        .push(say(s, message.unwrap_or("We are closed right now. Please call again during business hours.")))
+                        .push(Hangup::new()),
+                };
+            }
+            match s.mode {
+                RoutingMode::Voicemail => voicemail(s, base, None),
+                RoutingMode::Forward => {
+                    forward_or_voicemail(s, base, tracking_number, None, VoiceResponse::new())
+                }
+                RoutingMode::Greeting => {
+                    let greeting = VoiceResponse::new()
+                        .push(say(s, &s.greeting_message))
+                        .push(Pause::new().length(1));
+                    forward_or_voicemail(s, base, tracking_number, None, greeting)
+                }
+                RoutingMode::Menu => match digits.as_deref() {
+                    Some(d @ ("1" | "2")) => forward_or_voicemail(
+                        s,
+                        base,
+                        tracking_number,
+                        Some(d),
+                        VoiceResponse::new(),
+                    ),
+                    _ if *attempt == 0 => menu(s, base, 1),
+                    _ if *attempt < MENU_ATTEMPTS => {
+                        let sorry = if digits.is_some() {
+                            "Sorry, that is not a valid choice."
+                        } else {
+                            "Sorry, we did not get your choice."
+                        };
+                        let again = menu(s, base, attempt + 1);
+                        VoiceResponse::new().push(say(s, sorry)).push_all(again)
+                    }
+                    _ => forward_or_voicemail(s, base, tracking_number, None, VoiceResponse::new()),
+                },
+            }
+        }
+        Step::DialEnded { answered: true } => VoiceResponse::new().push(Hangup::new()),
+        Step::DialEnded { answered: false } | Step::Voicemail => voicemail(s, base, None),
+        Step::VoicemailDone => VoiceResponse::new()
+            .push(say(s, "Thank you. Your message has been saved. Goodbye."))
+            .push(Hangup::new()),
+        Step::Whisper { choice } => {
+            let text = match (&s.whisper_message, choice.as_deref()) {
+                (Some(custom), _) => custom.clone(),
+                (None, Some("1")) => format!("New patient calling {}.", s.tenant_name),
+                (None, Some("2")) => format!("Existing patient calling {}.", s.tenant_name),
+                (None, _) => format!("Call for {}.", s.tenant_name),
+            };
+            VoiceResponse::new().push(say(s, &text))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::telephony::OpenInterval;
+    use std::collections::BTreeMap;
+
+    const BASE: &str = "https://sb.example.com";
+    const TRACKING: &str = "+15551230001";
+
+    fn settings(mode: RoutingMode) -> EffectiveSettings {
+        EffectiveSettings {
+            tenant_name: "Smile & Co Dental".into(),
+            timezone: "America/Chicago".into(),
+            mode,
+            menu_message: default_menu_message("Smile & Co Dental"),
+            greeting_message: "Thank you for calling Smile & Co Dental.".into(),
+            voice: crate::config::DEFAULT_VOICE.into(),
+            recording_enabled: true,
+            transcription_enabled: false,
+            forward_number: Some("+15557654321".into()),
+            forward_number_new: Some("+15557650001".into()),
+            forward_number_existing: None,
+            whisper_message: None,
+            business_hours: None,
+        }
+    }
+
+    fn now() -> jiff::Timestamp {
+        "2026-11-24T16:00:00Z".parse().expect("ts")
+    }
+
+    fn at(step: Step, s: &EffectiveSettings) -> String {
+        respond(s, BASE, TRACKING, &step, now()).to_xml()
+    }
+
+    #[test]
+    fn menu_first_time() {
+        insta::assert_snapshot!(at(
+            Step::Incoming {
+                attempt: 0,
+                digits: None
+            },
+            &settings(RoutingMode::Menu)
+        ));
+    }
+
+    #[test]
+    fn menu_choice_one_dials_new_with_disclosure_and_recording() {
+        insta::assert_snapshot!(at(
+            Step::Incoming {
+                attempt: 1,
+                digits: Some("1".into())
+            },
+            &settings(RoutingMode::Menu)
+        ));
+    }
+
+    #[test]
+    fn menu_repeats_once_then_forwards_default() {
+        let s = settings(RoutingMode::Menu);
+        let second = at(
+            Step::Incoming {
+                attempt: 1,
+                digits: None,
+            },
+            &s,
+        );
+        assert!(
+            second.contains("Sorry, we did not get your choice.") && second.contains("attempt=2"),
+            "{second}"
+        );
+        let bad = at(
+            Step::Incoming {
+                attempt: 1,
+                digits: Some("9".into()),
+            },
+            &s,
+        );
+        assert!(bad.contains("not a valid choice"), "{bad}");
+        let last = at(
+            Step::Incoming {
+                attempt: 2,
+                digits: None,
+            },
+            &s,
+        );
+        assert!(
+            last.contains("<Number") && last.contains(">+15557654321</Number>"),
+            "default forward: {last}"
+        );
+    }
+
+    #[test]
+    fn forward_targets_follow_the_rules() {
+        let mut s = settings(RoutingMode::Menu);
+        assert_eq!(
+            forward_target(&s, Some("1")).as_deref(),
+            Some("+15557650001")
+        );
+        assert_eq!(
+            forward_target(&s, Some("2")).as_deref(),
+            Some("+15557654321"),
+            "no existing → default"
+        );
+        assert_eq!(forward_target(&s, None).as_deref(), Some("+15557654321"));
+        s.forward_number = None;
+        assert_eq!(
+            forward_target(&s, Some("2")).as_deref(),
+            Some("+15557650001"),
+            "then new"
+        );
+        s.forward_number_new = None;
+        assert_eq!(forward_target(&s, None), None);
+        s.mode = RoutingMode::Forward;
+        let xml = at(
+            Step::Incoming {
+                attempt: 0,
+                digits: None,
+            },
+            &s,
+        );
+        assert!(
+            xml.contains("<Record"),
+            "no target at all → voicemail: {xml}"
+        );
+    }
+
+    #[test]
+    fn voicemail_and_dial_outcomes() {
+        let s = settings(RoutingMode::Voicemail);
+        insta::assert_snapshot!(at(
+            Step::Incoming {
+                attempt: 0,
+                digits: None
+            },
+            &s
+        ));
+        assert_eq!(
+            at(Step::DialEnded { answered: true }, &s),
+            r#"<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>"#
+        );
+        assert!(at(Step::DialEnded { answered: false }, &s).contains("<Record"));
+        assert!(at(Step::VoicemailDone, &s).contains("saved"));
+    }
+
+    #[test]
+    fn greeting_and_transcription() {
+        let mut s = settings(RoutingMode::Greeting);
+        s.transcription_enabled = true;
+        s.recording_enabled = false;
+        let xml = at(
+            Step::Incoming {
+                attempt: 0,
+                digits: None,
+            },
+            &s,
+        );
+        assert!(
+            xml.contains("Thank you for calling Smile &amp; Co Dental.</Say><Pause length=\"1\"/>"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(DISCLOSURE),
+            "transcription alone needs the disclosure"
+        );
+        assert!(xml.contains("<Start><Transcription statusCallbackUrl=\"https://sb.example.com/api/twilio/voice/transcription\""));
+        assert!(!xml.contains("record="), "recording off");
+    }
+
+    #[test]
+    fn whisper_names_the_choice() {
+        let s = settings(RoutingMode::Menu);
+        assert!(
+            at(
+                Step::Whisper {
+                    choice: Some("1".into())
+                },
+                &s
+            )
+            .contains("New patient calling")
+        );
+        let mut custom = s.clone();
+        custom.whisper_message = Some("Booking line".into());
+        assert!(at(Step::Whisper { choice: None }, &custom).contains("Booking line"));
+    }
+
+    #[test]
+    fn business_hours() {
+        let mut days = BTreeMap::new();
+        // 2026-11-24 is a Tuesday; 16:00Z is 10:00 in Chicago.
+        days.insert(
+            "tue".to_owned(),
+            vec![OpenInterval {
+                open: "09:00".into(),
+                close: "17:00".into(),
+            }],
+        );
+        let mut hours = BusinessHours {
+            timezone: None,
+            days,
+            after_hours_action: AfterHoursAction::Hangup,
+            after_hours_message: Some("We open at nine.".into()),
+        };
+        assert!(is_open(&hours, "America/Chicago", now()));
+        assert!(
+            !is_open(&hours, "Asia/Tokyo", now()),
+            "01:00 Wednesday in Tokyo"
+        );
+        hours.timezone = Some("Europe/London".into());
+        assert!(
+            is_open(&hours, "Asia/Tokyo", now()),
+            "the hours' own zone wins"
+        );
+
+        let mut s = settings(RoutingMode::Menu);
+        hours.timezone = Some("Asia/Tokyo".into());
+        s.business_hours = Some(hours.clone());
+        let closed = at(
+            Step::Incoming {
+                attempt: 0,
+                digits: None,
+            },
+            &s,
+        );
+        assert!(
+            closed.contains("We open at nine.") && closed.contains("<Hangup/>"),
+            "{closed}"
+        );
+        hours.after_hours_action = AfterHoursAction::Voicemail;
+        s.business_hours = Some(hours);
+        assert!(
+            at(
+                Step::Incoming {
+                    attempt: 0,
+                    digits: None
+                },
+                &s
+            )
+            .contains("<Record")
+        );
+    }
+}
