@@ -102,10 +102,19 @@ impl App {
     /// Binds `config.bind` (port 0 picks a free port) and serves in the background.
     pub async fn start(config: Config) -> Result<Self, StartError> {
         let bind = config.bind;
-        let state = AppState::open(config).await?;
         let listener = tokio::net::TcpListener::bind(bind)
             .await
             .map_err(|source| StartError::Bind { addr: bind, source })?;
+        Self::start_with_listener(config, listener).await
+    }
+
+    /// Serves on a listener bound beforehand (so `PUBLIC_URL` can name its port).
+    pub async fn start_with_listener(
+        config: Config,
+        listener: tokio::net::TcpListener,
+    ) -> Result<Self, StartError> {
+        let bind = config.bind;
+        let state = AppState::open(config).await?;
         let addr = listener
             .local_addr()
             .map_err(|source| StartError::Bind { addr: bind, source })?;

@@ -673,7 +673,8 @@ pub async fn stats(
     let n = w.texts.len() + w.ints.len();
     let sql = format!(
         "SELECT {AGGREGATES},
-            COALESCE(SUM(CASE WHEN outcome = 'answered' THEN talk_seconds ELSE 0 END), 0) AS talk,
+            -- SUM of a BIGINT is NUMERIC on PostgreSQL, which sqlx's Any cannot decode.
+            CAST(COALESCE(SUM(CASE WHEN outcome = 'answered' THEN talk_seconds ELSE 0 END), 0) AS BIGINT) AS talk,
             COALESCE(SUM(CASE WHEN appointment_booked = 1 THEN 1 ELSE 0 END), 0) AS booked,
             COALESCE(SUM(CASE WHEN menu_choice = '1' THEN 1 ELSE 0 END), 0) AS menu_new,
             COALESCE(SUM(CASE WHEN menu_choice = '2' THEN 1 ELSE 0 END), 0) AS menu_existing

@@ -62,8 +62,13 @@ impl TestApp {
         let data_dir = std::env::temp_dir().join(switchboard::db::new_id("sbit"));
         std::fs::create_dir_all(&data_dir).expect("temp dir");
         let database_url = fresh_database(&data_dir).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
         let mut env: HashMap<String, String> = HashMap::from([
-            ("SWITCHBOARD_BIND".into(), "127.0.0.1:0".into()),
+            ("SWITCHBOARD_BIND".into(), addr.to_string()),
+            ("PUBLIC_URL".into(), format!("http://{addr}")),
             (
                 "SWITCHBOARD_DATA_DIR".into(),
                 data_dir.display().to_string(),
@@ -74,7 +79,9 @@ impl TestApp {
             env.insert((*k).into(), (*v).into());
         }
         let config = Config::from_lookup(|k| env.get(k).cloned()).expect("config");
-        let app = App::start(config).await.expect("server starts");
+        let app = App::start_with_listener(config, listener)
+            .await
+            .expect("server starts");
         let base = format!("http://{}", app.addr);
         let http = reqwest::Client::builder().build().expect("client");
         let test = Self {

@@ -1,0 +1,885 @@
+//! Complete calls played by the simulator (as Twilio) against the real server.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use twilio_sim::{AccountCredentials, Delivery, Press, Scenario, Simulator, Speaker, Staff};
+
+use crate::common::{TestApp, error_code};
+
+pub const TRACKING: &str = "+15551230001";
+const STAFF_DEFAULT: &str = "+15557654321";
+const STAFF_NEW: &str = "+15557650001";
+const CALLER: &str = "+15550001111";
+
+pub struct CallWorld {
+    pub t: TestApp,
+    pub sim: Simulator,
+    pub account: AccountCredentials,
+    pub admin: String,
+    pub tenant: String,
+    pub owner: String,
+}
+
+/// A tenant on the platform account with a menu, two staff lines and recording on.
+pub async fn call_world() -> CallWorld {
+    let sim = Simulator::start().await.expect("simulator");
+    let account = sim.create_account("Platform");
+    let t = TestApp::start_with(&[
+        ("TWILIO_ACCOUNT_SID", &account.sid),
+        ("TWILIO_AUTH_TOKEN", &account.auth_token),
+        ("TWILIO_API_BASE", sim.base_url()),
+    ])
+    .await;
+    let admin = t.admin_token().await;
+    let tenant = t.tenant(&admin, "Bright Smiles Dental").await;
+    let owner = t
+        .user(&admin, "owner@brightsmiles.test", "customer", &tenant, &[])
+        .await;
+    let (status, body) = t
+        .put(
+            &format!("/api/companies/{tenant}/twilio/config"),
+            &owner,
+            json!({"phoneNumbers": [{"phoneNumber": TRACKING, "friendlyName": "Google Ads"}], "callRoutingMode": "menu",
+                   "forwardNumber": STAFF_DEFAULT, "forwardNumberNew": STAFF_NEW, "recordingEnabled": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    sim.add_number(&account.sid, TRACKING, "Google Ads")
+        .expect("number");
+    sim.set_number_webhooks(
+        &account.sid,
+        TRACKING,
+        &t.url("/api/twilio/voice/incoming"),
+        Some(&t.url("/api/twilio/voice/status-callback")),
+        None,
+    );
+    CallWorld {
+        t,
+        sim,
+        account,
+        admin,
+        tenant,
+        owner,
+    }
+}
+
+impl CallWorld {
+    pub async fn play(&self, scenario: &Scenario) -> twilio_sim::CallReport {
+        let report = self.sim.play(scenario).await.expect("play");
+        assert!(
+            report.errors.is_empty(),
+            "Twilio would have reported: {:?}",
+            report.errors
+        );
+        report
+    }
+
+    pub async fn log(&self, call_sid: &str) -> Value {
+        let (status, body) = self
+            .t
+            .get(&format!("/api/twilio/call-logs/{call_sid}"), &self.owner)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+}
+
+fn caller() -> Scenario {
+    let mut s = Scenario::new(CALLER, TRACKING);
+    s.caller_name = Some("JANE DOE".into());
+    s.caller_location = Some(("AUSTIN".into(), "TX".into(), "78701".into(), "US".into()));
+    s
+}
+
+#[tokio::test]
+async fn answered_call_with_recording_through_the_menu() {
+    let w = call_world().await;
+    let mut s = caller();
+    s.presses = vec![Press::Digits("1".into())];
+    s.staff = Staff::Answers { after_secs: 6 };
+    s.talk_secs = 45;
+    s.script = vec![
+        (Speaker::Caller, "Hi, I'd like to book a cleaning.".into()),
+        (Speaker::Staff, "Sure, Tuesday at ten?".into()),
+    ];
+    let report = w.play(&s).await;
+
+    assert!(
+        report
+            .heard
+            .iter()
+            .any(|h| h.contains("Thank you for calling Bright Smiles Dental")),
+        "{:?}",
+        report.heard
+    );
+    assert!(
+        report.heard.iter().any(|h| h.contains("may be recorded")),
+        "disclosure before the dial"
+    );
+    assert_eq!(
+        report.dialed,
+        vec![STAFF_NEW.to_owned()],
+        "menu 1 rings the new-patient line"
+    );
+    assert!(
+        report.staff_heard.iter().any(|h| h.contains("New patient")),
+        "{:?}",
+        report.staff_heard
+    );
+    assert_eq!(report.dial_call_status.as_deref(), Some("completed"));
+
+    let log = w.log(&report.call_sid).await;
+    assert_eq!(log["dialCallStatus"], "answered");
+    assert_eq!(log["outcome"], "answered");
+    assert_eq!(log["status"], "completed");
+    assert_eq!(log["duration"], 45);
+    assert_eq!(log["menuChoice"], "1");
+    assert_eq!(log["from"], CALLER);
+    assert_eq!(log["twilioPhoneNumber"], TRACKING);
+    assert_eq!(log["customerId"], json!(w.tenant));
+    assert_eq!(log["callerName"], "JANE DOE");
+    assert_eq!(log["callerCity"], "AUSTIN");
+    assert_eq!(log["priceUnit"], "USD");
+    assert!(log["callDuration"].as_i64().is_some_and(|d| d >= 45));
+    assert!(log["ringingDuration"].as_i64().is_some_and(|d| d >= 6));
+    assert!(log["answerTime"].is_string());
+    let recording_sid = report.recording_sid.clone().expect("recorded");
+    assert_eq!(log["recordingSid"], json!(recording_sid));
+    assert_eq!(
+        log["recordingUrl"],
+        json!(format!("/api/twilio/recording/{recording_sid}"))
+    );
+    assert_eq!(log["recordingDuration"], 45);
+    assert!(
+        !log.to_string().contains("api.twilio.com"),
+        "no Twilio URLs handed out"
+    );
+    let kinds: Vec<&str> = log["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    for kind in [
+        "incoming",
+        "gather",
+        "dial_leg",
+        "whisper",
+        "dial_action",
+        "recording",
+        "status",
+    ] {
+        assert!(kinds.contains(&kind), "timeline lacks {kind}: {kinds:?}");
+    }
+
+    // The recording streams through us, with Range.
+    let audio =
+        w.t.http
+            .get(w.t.url(&format!("/api/twilio/recording/{recording_sid}")))
+            .bearer_auth(&w.owner)
+            .send()
+            .await
+            .expect("audio");
+    assert_eq!(audio.status(), StatusCode::OK);
+    assert_eq!(audio.headers()["content-type"], "audio/mpeg");
+    let bytes = audio.bytes().await.expect("bytes");
+    assert_eq!(&bytes[..2], &[0xFF, 0xFB], "real MP3 frames");
+    let part =
+        w.t.http
+            .get(w.t.url(&format!("/api/twilio/recording/{recording_sid}")))
+            .bearer_auth(&w.owner)
+            .header("range", "bytes=0-99")
+            .send()
+            .await
+            .expect("range");
+    assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        part.headers()["content-range"],
+        format!("bytes 0-99/{}", bytes.len())
+    );
+    assert_eq!(part.bytes().await.expect("bytes").len(), 100);
+    w.t.stop().await;
+}
+
+#[tokio::test]
+async fn no_answer_goes_to_voicemail() {
+    let w = call_world().await;
+    let mut s = caller();
+    s.presses = vec![Press::Digits("2".into())];
+    s.staff = Staff::NoAnswer;
+    s.voicemail_secs = Some(22);
+    let report = w.play(&s).await;
+    assert_eq!(
+        report.dialed,
+        vec![STAFF_DEFAULT.to_owned()],
+        "menu 2 with no existing line rings the default"
+    );
+    assert!(
+        report.heard.iter().any(|h| h.contains("leave a message")),
+        "{:?}",
+        report.heard
+    );
+    let vm = report.voicemail_sid.clone().expect("voicemail left");
+
+    let log = w.log(&report.call_sid).await;
+    assert_eq!(log["dialCallStatus"], "no-answer");
+    assert_eq!(log["outcome"], "voicemail");
+    assert_eq!(log["duration"], 0, "a voicemail is not talk time");
+    assert_eq!(log["menuChoice"], "2");
+    assert_eq!(log["voicemailSid"], json!(vm));
+    assert_eq!(log["voicemailDuration"], 22);
+    assert_eq!(
+        log["voicemailUrl"],
+        json!(format!("/api/twilio/voicemail/{}", report.call_sid))
+    );
+    assert_eq!(
+        log["recordingSid"],
+        Value::Null,
+        "the voicemail is not the main recording"
+    );
+
+    let audio =
+        w.t.http
+            .get(w.t.url(&format!("/api/twilio/voicemail/{}", report.call_sid)))
+            .bearer_auth(&w.owner)
+            .send()
+            .await
+            .expect("voicemail audio");
+    assert_eq!(audio.status(), StatusCode::OK);
+    assert_eq!(audio.headers()["content-type"], "audio/mpeg");
+    w.t.stop().await;
+}
+
+#[tokio::test]
+async fn busy_staff_and_caller_hangs_up_at_the_beep() {
+    let w = call_world().await;
+    let mut s = caller();
+    s.presses = vec![Press::Digits("1".into())];
+    s.staff = Staff::Busy;
+    s.voicemail_secs = None;
+    let report = w.play(&s).await;
+    let log = w.log(&report.call_sid).await;
+    assert_eq!(log["dialCallStatus"], "busy");
+    assert_eq!(log["outcome"], "missed");
+    assert_eq!(log["voicemailSid"], Value::Null);
+    assert_eq!(log["duration"], 0);
+    w.t.stop().await;
+}
+
+#[tokio::test]
+async fn caller_hangs_up_in_the_menu() {
+    let w = call_world().await;
+    let mut s = caller();
+    s.hang_up_in_menu = true;
+    let report = w.play(&s).await;
+    assert!(report.dialed.is_empty());
+    let log = w.log(&report.call_sid).await;
+    assert_eq!(log["status"], "completed");
+    assert_eq!(log["dialCallStatus"], "no-answer");
+    assert_eq!(log["outcome"], "missed");
+    assert_eq!(log["menuChoice"], Value::Null);
+    w.t.stop().await;
+}
+
+#[tokio::test]
+async fn no_input_repeats_the_menu_once_then_forwards() {
+    let w = call_world().await;
+    let mut s = caller();
+    s.presses = vec![Press::Nothing, Press::Digits("7".into())];
+    let report = w.play(&s).await;
+    let menus = report
+        .heard
+        .iter()
+        .filter(|h| h.contains("press 1"))
+        .count();
+    assert_eq!(menus, 2, "offered twice: {:?}", report.heard);
+    assert_eq!(report.dialed, vec![STAFF_DEFAULT.to_owned()]);
+    let log = w.log(&report.call_sid).await;
+    assert_eq!(log["menuChoice"], Value::Null, "7 is not a choice");
+    assert_eq!(log["outcome"], "answered");
+    w.t.stop().await;
+}
+
+/// The fields a delivery order must not change.
+fn essence(log: &Value) -> Value {
+    json!({
+        "status": log["status"], "dialCallStatus": log["dialCallStatus"], "outcome": log["outcome"],
+        "duration": log["duration"], "callDuration": log["callDuration"], "menuChoice": log["menuChoice"],
+        "recording": log["recordingSid"].is_string(), "recordingDuration": log["recordingDuration"],
+        "voicemail": log["voicemailSid"].is_string(), "callerName": log["callerName"], "from": log["from"],
+        "ringingDuration": log["ringingDuration"],
+    })
+}
+
+#[tokio::test]
+async fn shuffled_duplicated_and_late_callbacks_give_the_same_rows() {
+    let w = call_world().await;
+    for (staff, vm) in [
+        (Staff::Answers { after_secs: 4 }, None),
+        (Staff::NoAnswer, Some(12)),
+    ] {
+        let mut base = caller();
+        base.presses = vec![Press::Digits("1".into())];
+        base.staff = staff;
+        base.voicemail_secs = vm;
+        base.talk_secs = 33;
+        // A fixed start so durations on the simulated clock line up across plays.
+        base.start_ms = Some(1_764_000_000_000);
+        let in_order = w.play(&base).await;
+        let expected = essence(&w.log(&in_order.call_sid).await);
+        for delivery in [
+            Delivery::Duplicated,
+            Delivery::Shuffled { seed: 7 },
+            Delivery::Shuffled { seed: 99 },
+            Delivery::Delayed { ms: 5 },
+        ] {
+            let mut s = base.clone();
+            s.delivery = delivery;
+            let report = w.play(&s).await;
+            assert_eq!(
+                essence(&w.log(&report.call_sid).await),
+                expected,
+                "{delivery:?} with {staff:?}"
+            );
+        }
+    }
+    let (_, page) = w.t.get("/api/twilio/call-logs?limit=200", &w.owner).await;
+    assert_eq!(page["total"], 10, "duplicates did not create calls");
+    w.t.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_number_is_answered_politely_and_kept_for_admins() {
+    let w = call_world().await;
+    w.sim
+        .add_number(&w.account.sid, "+15551239876", "Unassigned")
+        .expect("number");
+    w.sim.set_number_webhooks(
+        &w.account.sid,
+        "+15551239876",
+        &w.t.url("/api/twilio/voice/incoming"),
+        None,
+        None,
+    );
+    let report = w.play(&Scenario::new(CALLER, "+15551239876")).await;
+    assert!(
+        report.heard.iter().any(|h| h.contains("not in service")),
+        "{:?}",
+        report.heard
+    );
+    let (_, page) = w.t.get("/api/twilio/call-logs", &w.owner).await;
+    assert_eq!(page["total"], 0, "never counted as a tenant's call");
+    let (_, all) = w.t.get("/api/twilio/call-logs", &w.admin).await;
+    assert_eq!(all["total"], 0);
+    let (status, unrouted) = w.t.get("/api/admin/unrouted-calls", &w.admin).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        unrouted["unroutedCalls"][0]["callSid"],
+        json!(report.call_sid)
+    );
+    assert_eq!(unrouted["unroutedCalls"][0]["to"], "+15551239876");
+    let (status, _) = w.t.get("/api/admin/unrouted-calls", &w.owner).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    w.t.stop().await;
+}
+
+async fn post_form(
+    t: &TestApp,
+    path: &str,
+    body: &str,
+    signature: Option<&str>,
+) -> (StatusCode, String) {
+    let mut req = t
+        .http
+        .post(t.url(path))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.to_owned());
+    if let Some(sig) = signature {
+        req = req.header("x-twilio-signature", sig);
+    }
+    let resp = req.send().await.expect("send");
+    (resp.status(), resp.text().await.unwrap_or_default())
+}
+
+fn form(pairs: &[(&str, &str)]) -> (String, Vec<(String, String)>) {
+    let owned: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    (serde_urlencoded::to_string(&owned).expect("encode"), owned)
+}
+
+#[tokio::test]
+async fn bad_and_missing_signatures_are_refused_and_store_nothing() {
+    let w = call_world().await;
+    let path = "/api/twilio/voice/incoming";
+    let (body, params) = form(&[
+        ("CallSid", "CAforged"),
+        ("AccountSid", &w.account.sid),
+        ("From", CALLER),
+        ("To", TRACKING),
+        ("CallStatus", "ringing"),
+    ]);
+    let (status, _) = post_form(&w.t, path, &body, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let wrong = twilio::signature::RequestValidator::new("not-the-token")
+        .compute_signature(&w.t.url(path), &params);
+    let (status, text) = post_form(&w.t, path, &body, Some(&wrong)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{text}");
+    // Signed for another URL (a replay to a different endpoint).
+    let other = twilio::signature::RequestValidator::new(&w.account.auth_token)
+        .compute_signature(&w.t.url("/api/twilio/voice/dial-status"), &params);
+    let (status, _) = post_form(&w.t, path, &body, Some(&other)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // Tampered after signing.
+    let good = twilio::signature::RequestValidator::new(&w.account.auth_token)
+        .compute_signature(&w.t.url(path), &params);
+    let (status, _) = post_form(
+        &w.t,
+        path,
+        &body.replace("ringing", "completed"),
+        Some(&good),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // The genuine request is accepted.
+    let (status, twiml) = post_form(&w.t, path, &body, Some(&good)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(twiml.contains("<Gather"), "{twiml}");
+    let (_, page) = w.t.get("/api/twilio/call-logs", &w.owner).await;
+    assert_eq!(page["total"], 1, "only the signed request was stored");
+    w.t.stop().await;
+}
+
+#[tokio::test]
+async fn malformed_webhooks_get_a_4xx_and_store_nothing() {
+    let w = call_world().await;
+    let sign = |path: &str, params: &[(String, String)]| {
+        twilio::signature::RequestValidator::new(&w.account.auth_token)
+            .compute_signature(&w.t.url(path), params)
+    };
+    for (path, pairs) in [
+        (
+            "/api/twilio/voice/incoming",
+            vec![
+                ("AccountSid", w.account.sid.as_str()),
+                ("From", CALLER),
+                ("To", TRACKING),
+            ],
+        ),
+        (
+            "/api/twilio/voice/status-callback",
+            vec![
+                ("CallSid", "CA1"),
+                ("AccountSid", w.account.sid.as_str()),
+                ("To", TRACKING),
+            ],
+        ),
+        (
+            "/api/twilio/voice/dial-status",
+            vec![
+                ("CallSid", "CA1"),
+                ("AccountSid", w.account.sid.as_str()),
+                ("To", TRACKING),
+                ("CallStatus", "completed"),
+            ],
+        ),
+        (
+            "/api/twilio/voice/recording-status",
+            vec![
+                ("CallSid", "CA1"),
+                ("AccountSid", w.account.sid.as_str()),
+                ("To", TRACKING),
+            ],
+        ),
+        (
+            "/api/twilio/voice/status-callback",
+            vec![
+                ("CallSid", "CA1"),
+                ("AccountSid", w.account.sid.as_str()),
+                ("To", TRACKING),
+                ("CallStatus", "completed"),
+                ("CallDuration", "lots"),
+            ],
+        ),
+    ] {
+        let (body, params) = form(&pairs);
+        let (status, text) = post_form(&w.t, path, &body, Some(&sign(path, &params))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {text}");
+        let err: Value = serde_json::from_str(&text).expect("json error");
+        assert_eq!(error_code(&err), "bad_request");
+    }
+    // A bad number in To: verified, but no tenant owns it → unrouted, not a tenant call.
+    let (body, params) = form(&[
+        ("CallSid", "CAbadnum"),
+        ("AccountSid", &w.account.sid),
+        ("From", "not a number"),
+        ("To", "12"),
+        ("CallStatus", "ringing"),
+    ]);
+    let (status, text) = post_form(
+        &w.t,
+        "/api/twilio/voice/incoming",
+        &body,
+        Some(&sign("/api/twilio/voice/incoming", &params)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(text.contains("not in service"));
+    // Oversized.
+    let big = format!("CallSid=CA2&Body={}", "x".repeat(100_000));
+    let (status, _) = post_form(&w.t, "/api/twilio/voice/incoming", &big, Some("sig")).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    // Not UTF-8.
+    let resp =
+        w.t.http
+            .post(w.t.url("/api/twilio/voice/incoming"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(vec![0xff, 0xfe, b'=', b'1'])
+            .send()
+            .await
+            .expect("send");
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let (_, page) = w.t.get("/api/twilio/call-logs", &w.owner).await;
+    assert_eq!(page["total"], 0);
+    w.t.stop().await;
+}
+
+#[tokio::test]
+async fn list_filters_stats_and_notifications() {
+    let w = call_world().await;
+    let mut answered = caller();
+    answered.presses = vec![Press::Digits("1".into())];
+    answered.talk_secs = 60;
+    let mut vm = caller();
+    vm.from = "+15550002222".into();
+    vm.caller_name = Some("JOHN ROE".into());
+    vm.presses = vec![Press::Digits("2".into())];
+    vm.staff = Staff::NoAnswer;
+    let mut hangup = caller();
+    hangup.from = "+15550003333".into();
+    hangup.caller_name = None;
+    hangup.hang_up_in_menu = true;
+    for s in [&answered, &answered, &vm, &hangup] {
+        w.play(s).await;
+    }
+    let (_, unread) =
+        w.t.get("/api/customer-notifications/unread-counts", &w.owner)
+            .await;
+    assert_eq!(
+        unread,
+        json!({"callLogs": 4, "messages": 0, "voicemails": 1})
+    );
+
+    let count = |q: &str| {
+        let q = q.to_owned();
+        let t = &w.t;
+        let owner = w.owner.clone();
+        async move {
+            let (status, page) = t.get(&format!("/api/twilio/call-logs?{q}"), &owner).await;
+            assert_eq!(status, StatusCode::OK, "{q}: {page}");
+            page["total"].as_i64().expect("total")
+        }
+    };
+    assert_eq!(count("").await, 4);
+    assert_eq!(count("status=answered").await, 2);
+    assert_eq!(count("status=missed").await, 2);
+    assert_eq!(count("status=voicemail").await, 1);
+    assert_eq!(count("q=roe").await, 1);
+    assert_eq!(count("q=0003333").await, 1);
+    assert_eq!(
+        count(&format!("trackingNumber={}", "(555) 123-0001")).await,
+        4
+    );
+    assert_eq!(count("trackingNumber=5559990000").await, 0);
+    assert_eq!(count("direction=inbound").await, 4);
+    assert_eq!(count("startDate=2099-01-01").await, 0);
+    assert_eq!(count("endDate=2000-01-01").await, 0);
+    let (_, page) =
+        w.t.get("/api/twilio/call-logs?limit=2&offset=1", &w.owner)
+            .await;
+    assert_eq!(
+        (page["limit"].as_i64(), page["offset"].as_i64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(page["callLogs"].as_array().map(Vec::len), Some(2));
+    let (_, all) = w.t.get("/api/twilio/call-logs", &w.owner).await;
+    let starts: Vec<&str> = all["callLogs"]
+        .as_array()
+        .expect("logs")
+        .iter()
+        .filter_map(|l| l["startedAt"].as_str())
+        .collect();
+    assert!(
+        starts.windows(2).all(|p| p[0] >= p[1]),
+        "newest first: {starts:?}"
+    );
+
+    for bad in [
+        "limit=0",
+        "limit=201",
+        "offset=-1",
+        "status=maybe",
+        "startDate=yesterday",
+        "direction=sideways",
+        "limit=abc",
+    ] {
+        let (status, body) =
+            w.t.get(&format!("/api/twilio/call-logs?{bad}"), &w.owner)
+                .await;
+        assert!(
+            matches!(
+                status,
+                StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY
+            ),
+            "{bad}: {status} {body}"
+        );
+    }
+
+    let (status, stats) = w.t.get("/api/twilio/call-logs/stats", &w.owner).await;
+    assert_eq!(status, StatusCode::OK, "{stats}");
+    assert_eq!(stats["total"], 4);
+    assert_eq!(stats["answered"], 2);
+    assert_eq!(stats["missed"], 2);
+    assert_eq!(stats["voicemails"], 1);
+    assert_eq!(stats["avgDuration"], 60.0);
+    assert_eq!(
+        stats["byMenuChoice"],
+        json!({"new": 2, "existing": 1, "none": 1})
+    );
+    assert_eq!(stats["byDay"].as_array().map(Vec::len), Some(1));
+    assert_eq!(stats["byDay"][0]["total"], 4);
+    assert_eq!(
+        stats["byNumber"][0],
+        json!({"twilioPhoneNumber": TRACKING, "friendlyName": "Google Ads", "total": 4, "answered": 2})
+    );
+
+    let (status, _) =
+        w.t.post(
+            "/api/customer-notifications/mark-read/voicemails",
+            &w.owner,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, unread) =
+        w.t.get("/api/customer-notifications/unread-counts", &w.owner)
+            .await;
+    assert_eq!(unread["voicemails"], 0);
+    assert_eq!(unread["callLogs"], 4);
+    let (status, _) =
+        w.t.post(
+            "/api/customer-notifications/mark-all-read",
+            &w.owner,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, unread) =
+        w.t.get("/api/customer-notifications/unread-counts", &w.owner)
+            .await;
+    assert_eq!(
+        unread,
+        json!({"callLogs": 0, "messages": 0, "voicemails": 0})
+    );
+    let (status, _) =
+        w.t.post(
+            "/api/customer-notifications/mark-read/everything",
+            &w.owner,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Deleting: receptionists may not; the owner may; the rows are gone.
+    let desk =
+        w.t.user(
+            &w.admin,
+            "desk@brightsmiles.test",
+            "receptionist",
+            &w.tenant,
+            &["call-logs"],
+        )
+        .await;
+    let (status, _) =
+        w.t.call(
+            reqwest::Method::DELETE,
+            "/api/twilio/call-logs",
+            Some(&desk),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) =
+        w.t.call(
+            reqwest::Method::DELETE,
+            "/api/twilio/call-logs",
+            Some(&w.owner),
+            None,
+        )
+        .await;
+    assert_eq!((status, &body["deleted"]), (StatusCode::OK, &json!(4)));
+    assert_eq!(count("").await, 0);
+    w.t.stop().await;
+}
+
+#[tokio::test]
+async fn configuration_shows_effective_settings() {
+    let w = call_world().await;
+    let (status, config) = w.t.get("/api/twilio/configuration", &w.owner).await;
+    assert_eq!(status, StatusCode::OK, "{config}");
+    assert_eq!(config["configured"], true);
+    assert_eq!(config["callRoutingMode"], "menu");
+    assert_eq!(config["recordingEnabled"], true);
+    assert_eq!(
+        config["transcriptionEnabled"], false,
+        "the platform default"
+    );
+    assert_eq!(config["voice"], "Google.en-US-Chirp3-HD-Aoede");
+    assert_eq!(config["usesPlatformCredentials"], true);
+    assert!(!config.to_string().contains(&w.account.auth_token));
+    w.t.stop().await;
+}
+
+#[tokio::test]
+async fn another_tenant_reaches_none_of_these_calls() {
+    let w = call_world().await;
+    let mut answered = caller();
+    answered.presses = vec![Press::Digits("1".into())];
+    let a = w.play(&answered).await;
+    let mut missed = caller();
+    missed.staff = Staff::NoAnswer;
+    missed.presses = vec![Press::Digits("2".into())];
+    let vm = w.play(&missed).await;
+    let recording = a.recording_sid.clone().expect("recording");
+
+    let other = w.t.tenant(&w.admin, "Rival Plumbing").await;
+    let rival =
+        w.t.user(&w.admin, "owner@rival.test", "customer", &other, &[])
+            .await;
+    let rival_desk =
+        w.t.user(
+            &w.admin,
+            "desk@rival.test",
+            "receptionist",
+            &other,
+            &["call-logs"],
+        )
+        .await;
+    let own_desk_without =
+        w.t.user(
+            &w.admin,
+            "temp@brightsmiles.test",
+            "receptionist",
+            &w.tenant,
+            &["contacts"],
+        )
+        .await;
+    let own_desk_with =
+        w.t.user(
+            &w.admin,
+            "front@brightsmiles.test",
+            "receptionist",
+            &w.tenant,
+            &["call-logs"],
+        )
+        .await;
+
+    let by_id = [
+        format!("/api/twilio/call-logs/{}", a.call_sid),
+        format!("/api/twilio/call-logs/{}/summary", a.call_sid),
+        format!("/api/twilio/recording/{recording}"),
+        format!("/api/twilio/voicemail/{}", vm.call_sid),
+    ];
+    for token in [&rival, &rival_desk] {
+        for path in &by_id {
+            let (status, body) = w.t.get(path, token).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+        }
+        for path in ["/api/twilio/call-logs", "/api/twilio/call-logs/stats"] {
+            let (status, body) = w.t.get(path, token).await;
+            assert_eq!(status, StatusCode::OK);
+            assert!(
+                !body.to_string().contains(&a.call_sid) && !body.to_string().contains(TRACKING),
+                "{path} leaked: {body}"
+            );
+        }
+        // customerId is an admin's filter; others cannot use it to reach another tenant.
+        let (status, body) =
+            w.t.get(
+                &format!("/api/twilio/call-logs?customerId={}", w.tenant),
+                token,
+            )
+            .await;
+        assert!(
+            status == StatusCode::OK && body["total"] == 0,
+            "customerId ignored for non-admins: {body}"
+        );
+        let (status, _) =
+            w.t.call(
+                reqwest::Method::DELETE,
+                &format!("/api/twilio/call-logs/{}", w.tenant),
+                Some(token),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+    for path in by_id
+        .iter()
+        .map(String::as_str)
+        .chain(["/api/twilio/call-logs", "/api/twilio/call-logs/stats"])
+    {
+        let (status, _) = w.t.get(path, &own_desk_without).await;
+        assert_eq!(
+            status,
+            StatusCode::FORBIDDEN,
+            "receptionist without call-logs: {path}"
+        );
+        let (status, _) = w.t.call(reqwest::Method::GET, path, None, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "anonymous: {path}");
+    }
+    let (status, page) = w.t.get("/api/twilio/call-logs", &own_desk_with).await;
+    assert_eq!(
+        (status, page["total"].as_i64()),
+        (StatusCode::OK, Some(2)),
+        "the effective tenant's logs"
+    );
+    let (status, _) =
+        w.t.get(
+            &format!("/api/twilio/recording/{recording}"),
+            &own_desk_with,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Admins see any tenant, and may filter to one.
+    let (_, all) =
+        w.t.get(
+            &format!("/api/twilio/call-logs?customerId={}", w.tenant),
+            &w.admin,
+        )
+        .await;
+    assert_eq!(all["total"], 2);
+    let (_, none) =
+        w.t.get(
+            &format!("/api/twilio/call-logs?customerId={other}"),
+            &w.admin,
+        )
+        .await;
+    assert_eq!(none["total"], 0);
+    let (status, _) =
+        w.t.get("/api/twilio/call-logs?customerId=ten_nope", &w.admin)
+            .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) =
+        w.t.call(
+            reqwest::Method::DELETE,
+            &format!("/api/twilio/call-logs/{}", w.tenant),
+            Some(&w.admin),
+            None,
+        )
+        .await;
+    assert_eq!((status, &body["deleted"]), (StatusCode::OK, &json!(2)));
+    w.t.stop().await;
+}

@@ -1,0 +1,735 @@
+//! The REST API: Twilio's paths, parameters, JSON shapes, paging and error body.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use crate::Simulator;
+use crate::media::{self, RangeAnswer};
+use crate::state::{MessageRecord, NumberRecord, TranscriptRecord, now_ms, sid};
+
+/// An error in Twilio's shape.
+pub struct TwilioError {
+    status: StatusCode,
+    code: i64,
+    message: String,
+}
+
+impl TwilioError {
+    fn new(status: StatusCode, code: i64, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+    fn not_found(path: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            20404,
+            format!("The requested resource {path} was not found"),
+        )
+    }
+    fn bad(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, 21200, message)
+    }
+}
+
+impl IntoResponse for TwilioError {
+    fn into_response(self) -> Response {
+        let body = json!({
+            "code": self.code,
+            "message": self.message,
+            "more_info": format!("https://www.twilio.com/docs/errors/{}", self.code),
+            "status": self.status.as_u16(),
+        });
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+type Result<T> = std::result::Result<T, TwilioError>;
+
+/// HTTP Basic with the account's SID and auth token, or one of its API keys.
+fn authorize(sim: &Simulator, headers: &HeaderMap, account: &str) -> Result<()> {
+    let refused = || TwilioError::new(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(refused)?;
+    let encoded = value.strip_prefix("Basic ").ok_or_else(refused)?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| refused())?;
+    let text = String::from_utf8(decoded).map_err(|_| refused())?;
+    let (user, password) = text.split_once(':').ok_or_else(refused)?;
+    let state = sim.lock();
+    let acct = state.accounts.get(account).ok_or_else(refused)?;
+    let ok = (user == acct.sid && password == acct.auth_token)
+        || acct
+            .api_keys
+            .iter()
+            .any(|(k, s)| k == user && s == password);
+    if ok { Ok(()) } else { Err(refused()) }
+}
+
+fn form(body: &[u8]) -> Result<Vec<(String, String)>> {
+    serde_urlencoded::from_bytes(body).map_err(|_| TwilioError::bad("malformed form body"))
+}
+
+fn param<'a>(f: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    f.iter()
+        .find(|(k, v)| k == name && !v.is_empty())
+        .map(|(_, v)| v.as_str())
+}
+
+fn strip<'a>(file: &'a str, ext: &str) -> Option<&'a str> {
+    file.strip_suffix(ext)
+}
+
+/// Builds the REST router.
+pub fn router(sim: Simulator) -> Router {
+    Router::new()
+        .route("/2010-04-01/Accounts/{file}", get(account))
+        .route(
+            "/2010-04-01/Accounts/{account}/IncomingPhoneNumbers.json",
+            get(list_numbers).post(purchase_number),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/IncomingPhoneNumbers/{file}",
+            get(fetch_number).post(update_number).delete(release_number),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/AvailablePhoneNumbers/{country}/{file}",
+            get(available_numbers),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Calls.json",
+            axum::routing::post(create_call),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Calls/{file}",
+            get(fetch_call).post(update_call),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Messages.json",
+            get(list_messages).post(create_message),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Messages/{file}",
+            get(fetch_message),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Recordings/{file}",
+            get(recording),
+        )
+        .route("/v2/Transcripts", axum::routing::post(create_transcript))
+        .route("/v2/Transcripts/{sid}", get(fetch_transcript))
+        .route(
+            "/v2/Transcripts/{sid}/OperatorResults",
+            get(operator_results),
+        )
+        .fallback(|uri: axum::http::Uri| async move { TwilioError::not_found(uri.path()) })
+        .with_state(sim)
+}
+
+async fn account(
+    State(sim): State<Simulator>,
+    headers: HeaderMap,
+    Path(file): Path<String>,
+) -> Result<axum::Json<Value>> {
+    let sid = strip(&file, ".json").ok_or_else(|| TwilioError::not_found(&file))?;
+    authorize(&sim, &headers, sid)?;
+    let state = sim.lock();
+    Ok(axum::Json(
+        state
+            .accounts
+            .get(sid)
+            .map(|a| a.json())
+            .unwrap_or_default(),
+    ))
+}
+
+async fn list_numbers(
+    State(sim): State<Simulator>,
+    headers: HeaderMap,
+    Path(account): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<axum::Json<Value>> {
+    authorize(&sim, &headers, &account)?;
+    let q: Vec<(String, String)> =
+        serde_urlencoded::from_str(q.as_deref().unwrap_or_default()).unwrap_or_default();
+    let page_size: usize = param(&q, "PageSize")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50)
+        .clamp(1, 1000);
+    let page: usize = param(&q, "Page").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let state = sim.lock();
+    let acct = state
+        .accounts
+        .get(&account)
+        .ok_or_else(|| TwilioError::not_found(&account))?;
+    let filtered: Vec<&NumberRecord> = acct
+        .numbers
+        .iter()
+        .filter(|n| param(&q, "PhoneNumber").is_none_or(|p| n.phone_number == p))
+        .collect();
+    let start = page * page_size;
+    let items: Vec<Value> = filtered
+        .iter()
+        .skip(start)
+        .take(page_size)
+        .map(|n| n.json(&account))
+        .collect();
+    let base = format!("/2010-04-01/Accounts/{account}/IncomingPhoneNumbers.json");
+    let has_next = start + page_size < filtered.len();
+    Ok(axum::Json(json!({
+        "incoming_phone_numbers": items,
+        "page": page,
+        "page_size": page_size,
+        "start": start,
+        "end": start + items.len().saturating_sub(1),
+        "uri": format!("{base}?PageSize={page_size}&Page={page}"),
+        "first_page_uri": format!("{base}?PageSize={page_size}&Page=0"),
+        "next_page_uri": has_next.then(|| format!("{base}?PageSize={page_size}&Page={}&PageToken=PA{}", page + 1, start + page_size)),
+        "previous_page_uri": (page > 0).then(|| format!("{base}?PageSize={page_size}&Page={}", page - 1)),
+    })))
+}
+
+fn apply_webhooks(n: &mut NumberRecord, f: &[(String, String)]) {
+    if let Some(v) = param(f, "FriendlyName") {
+        n.friendly_name = v.to_owned();
+    }
+    if let Some(v) = param(f, "VoiceUrl") {
+        n.voice_url = Some(v.to_owned());
+    }
+    if let Some(v) = param(f, "VoiceMethod") {
+        n.voice_method = v.to_owned();
+    }
+    if let Some(v) = param(f, "StatusCallback") {
+        n.status_callback = Some(v.to_owned());
+    }
+    if let Some(v) = param(f, "SmsUrl") {
+        n.sms_url = Some(v.to_owned());
+    }
+}
+
+async fn purchase_number(
+    State(sim): State<Simulator>,
+    headers: HeaderMap,
+    Path(account): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, axum::Json<Value>)> {
+    authorize(&sim, &headers, &account)?;
+    let f = form(&body)?;
+    let phone_number = match (param(&f, "PhoneNumber"), param(&f, "AreaCode")) {
+        (Some(p), _) => p.to_owned(),
+        (None, Some(area)) if area.len() == 3 && area.bytes().all(|b| b.is_ascii_digit()) => {
+            format!("+1{area}555{:04}", rand::random::<u16>() % 10_000)
+        }
+        _ => {
+            return Err(TwilioError::bad(
+                "A 'PhoneNumber' or 'AreaCode' is required.",
+            ));
+        }
+    };
+    let mut state = sim.lock();
+    if state.number_owner(&phone_number).is_some() {
+        return Err(TwilioError::new(
+            StatusCode::BAD_REQUEST,
+            21422,
+            "PhoneNumber is not available",
+        ));
+    }
+    let acct = state
+        .accounts
+        .get_mut(&account)
+        .ok_or_else(|| TwilioError::not_found(&account))?;
+    let mut n = NumberRecord {
+        sid: sid("PN"),
+        friendly_name: phone_number.clone(),
+        phone_number,
+        voice_url: None,
+        voice_method: "POST".into(),
+        status_callback: None,
+        sms_url: None,
+        date_created: now_ms(),
+    };
+    apply_webhooks(&mut n, &f);
+    let out = n.json(&account);
+    acct.numbers.push(n);
+    Ok((StatusCode::CREATED, axum::Json(out)))
+}
+
+async fn fetch_number(
+    State(sim): State<Simulator>,
+    headers: HeaderMap,
+    Path((account, file)): Path<(String, String)>,
+) -> Result<axum::Json<Value>> {
+    authorize(&sim, &headers, &account)?;
+    let sid = strip(&file, ".json").ok_or_else(|| TwilioError::not_found(&file))?;
+    let state = sim.lock();
+    let acct = state
+        .accounts
+        .get(&account)
+        .ok_or_else(|| TwilioError::not_found(&account))?;
+    let n = acct
+        .numbers
+        .iter()
+        .find(|n| n.sid == sid)
+        .ok_or_else(|| TwilioError::not_found(&file))?;
+    Ok(axum::Json(n.json(&account)))
+}
+
+async fn update_number(
+    State(sim): State<Simulator>,
+    headers: HeaderMap,
+    Path((account, file)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<axum::Json<Value>> {
+    authorize(&sim, &headers, &account)?;
+    let sid = strip(&file, ".json").ok_or_else(|| TwilioError::not_found(&file))?;
+    let f = form(&body)?;
+    let mut state = sim.lock();
+    let acct = state
+        .accounts
+        .get_mut(&account)
+        .ok_or_else(|| TwilioError::not_found(&account))?;
+    let n = acct
+        .numbers
+        .iter_mut()
+        .find(|n| n.sid == sid)
+        .ok_or_else(|| TwilioError::not_found(&file))?;
+    apply_webhooks(n, &f);
+    Ok(axum::Json(n.json(&account)))
+}
+
+async fn release_number(
+    State(sim): State<Simulator>,
+    headers: HeaderMap,
+    Path((account, file)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    authorize(&sim, &headers, &account)?;
+    let sid = strip(&file, ".json").ok_or_else(|| TwilioError::not_found(&file))?;
+    let mut state = sim.lock();
+    let acct = state
+        .accounts
+        .get_mut(&account)
+        .ok_or_else(|| TwilioError::not_found(&account))?;
+    let before = acct.numbers.len();
+    acct.numbers.retain(|n| n.sid != sid);
+    if acct.numbers.len() == before {
+        return Err(TwilioError::not_found(&file));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn available_numbers(
+    State(sim): State<Simulator>,
+    headers: HeaderMap,
+    Path((account, country, file)): Path<(String, String, String)>,
+    RawQuery(q): RawQuery,
+) -> Result<axum::Json<Value>> {
+    authorize(&sim, &headers, &account)?;
+    let toll_free = match file.as_str() {
+        "Local.json" => false,
+        "TollFree.json" => true,
+        _ => return Err(TwilioError::not_found(&file)),
+    };
+    let q: Vec<(String, String)> =
+        serde_urlencoded::from_str(q.as_deref().unwrap_or_default()).unwrap_or_default();
+    let area = if toll_free {
+        "888".to_owned()
+    } else {
+        param(&q, "AreaCode").unwrap_or("555").to_owned()
+    };
+    let size: u32 = param(&q, "PageSize")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20)
+        .clamp(1, 50);
+    let state = sim.lock();
+    let numbers: Vec<Value> = (0..1000u32)
+        .map(|i| format!("+1{area}55{:05}", 1000 + i * 7))
+        .filter(|n| state.number_owner(n).is_none())
+        .filter(|n| param(&q, "Contains").is_none_or(|c| n.contains(c.trim_matches('*'))))
+        .take(size as usize)
+        .map(|n| {
+            json!({
+                "phone_number": n,
+                "friendly_name": format!("({}) {}-{}", &n[2..5], &n[5..8], &n[8..]),
+                "locality": "Springfield",
+                "region": param(&q, "InRegion").unwrap_or("IL"),
+                "postal_code": "62701",
+                "iso_country": country,
+                "capabilities": {"voice": true, "SMS": true, "MMS": true},
+                "address_requirements": "none",
+                "beta": false,
+            })
+        })
+        .collect();
+    Ok(axum::Json(json!({
+        "available_phone_numbers": numbers,
+        "uri": format!("/2010-04-01/Accounts/{account}/AvailablePhoneNumbers/{country}/{file}"),
+    })))
+}
+
+async fn create_call(
+    State(sim): State<Simulator>,
+    headers: HeaderMap,
+    Path(account): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, axum::Json<Value>)> {
+    authorize(&sim, &headers, &account)?;
+    let f = form(&body)?;
+    let to = param(&f, "To").ok_or_else(|| {
+        TwilioError::new(
+            StatusCode::BAD_REQUEST,
+            21201,
+            "No 'To' number is specified",
+        )
+    })?;
+    let from = param(&f, "From").ok_or_else(|| {
+        TwilioError::new(
+            StatusCode::BAD_REQUEST,
+            21213,
+            "No 'From' number is specified",
+        )
+    })?;
+    if param(&f, "Url").is_none()
+        && param(&f, "Twiml").is_none()
+        && param(&f, "ApplicationSid").is_none()
+    {
+        return Err(TwilioError::new(
+            StatusCode::BAD_REQUEST,
+            21205,
+            "Url, Twiml or ApplicationSid is required",
+        ));
+    }
+    let record = crate::caller::start_outbound(&sim, &account, to, from, &f)?;
+    Ok((StatusCode::CREATED, axum::Json(record)))
+}
+
+async fn fetch_call(
+    State(sim): State<Simulator>,
+    headers: HeaderMap,
+    Path((account, file)): Path<(String, String)>,
+) -> Result<axum::Json<Value>> {
+    authorize(&sim, &headers, &account)?;
+    let sid = strip(&file, ".json").ok_or_else(|| TwilioError::not_found(&file))?;
+    let state = sim.lock();
+    let acct = state
+        .accounts
+        .get(&account)
+        .ok_or_else(|| TwilioError::not_found(&account))?;
+    Ok(axum::Json(
+        acct.calls
+            .get(sid)
+            .ok_or_else(|| TwilioError::not_found(&file))?
+            .json(&account),
+    ))
+}
+
+async fn update_call(
+    State(sim): State<Simulator>,
+    headers: HeaderMap,
+    Path((account, file)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<axum::Json<Value>> {
+    authorize(&sim, &headers, &account)?;
+    let sid = strip(&file, ".json").ok_or_else(|| TwilioError::not_found(&file))?;
+    let f = form(&body)?;
+    let mut state = sim.lock();
+    let acct = state
+        .accounts
+        .get_mut(&account)
+        .ok_or_else(|| TwilioError::not_found(&account))?;
+    let call = acct
+        .calls
+        .get_mut(sid)
+        .ok_or_else(|| TwilioError::not_found(&file))?;
+    if let Some(status) = param(&f, "Status") {
+        if !matches!(status, "completed" | "canceled") {
+            return Err(TwilioError::bad("Status must be completed or canceled"));
+        }
+        if !matches!(
+            call.status.as_str(),
+            "completed" | "canceled" | "busy" | "failed" | "no-answer"
+        ) {
+            call.status = status.to_owned();
+            call.end_time = Some(now_ms());
+        }
+    }
+    Ok(axum::Json(call.json(&account)))
+}
+
+async fn create_message(
+    State(sim): State<Simulator>,
+    headers: HeaderMap,
+    Path(account): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, axum::Json<Value>)> {
+    authorize(&sim, &headers, &account)?;
+    let f = form(&body)?;
+    let to = param(&f, "To").ok_or_else(|| {
+        TwilioError::new(
+            StatusCode::BAD_REQUEST,
+            21604,
+            "A 'To' phone number is required.",
+        )
+    })?;
+    let from = param(&f, "From").ok_or_else(|| {
+        TwilioError::new(
+            StatusCode::BAD_REQUEST,
+            21603,
+            "A 'From' phone number is required.",
+        )
+    })?;
+    let body_text = param(&f, "Body").ok_or_else(|| {
+        TwilioError::new(StatusCode::BAD_REQUEST, 21602, "Message body is required.")
+    })?;
+    let message = MessageRecord {
+        sid: sid("SM"),
+        from: from.to_owned(),
+        to: to.to_owned(),
+        body: body_text.to_owned(),
+        status: "queued".into(),
+        direction: "outbound-api".into(),
+        error_code: None,
+        date_created: now_ms(),
+    };
+    let out = message.json(&account);
+    {
+        let mut state = sim.lock();
+        let acct = state
+            .accounts
+            .get_mut(&account)
+            .ok_or_else(|| TwilioError::not_found(&account))?;
+        acct.messages.insert(message.sid.clone(), message.clone());
+    }
+    let callback = param(&f, "StatusCallback").map(str::to_owned);
+    let sim2 = sim.clone();
+    tokio::spawn(async move {
+        crate::caller::deliver_message(&sim2, &account, message, callback).await
+    });
+    Ok((StatusCode::CREATED, axum::Json(out)))
+}
+
+async fn fetch_message(
+    State(sim): State<Simulator>,
+    headers: HeaderMap,
+    Path((account, file)): Path<(String, String)>,
+) -> Result<axum::Json<Value>> {
+    authorize(&sim, &headers, &account)?;
+    let sid = strip(&file, ".json").ok_or_else(|| TwilioError::not_found(&file))?;
+    let state = sim.lock();
+    let acct = state
+        .accounts
+        .get(&account)
+        .ok_or_else(|| TwilioError::not_found(&account))?;
+    Ok(axum::Json(
+        acct.messages
+            .get(sid)
+            .ok_or_else(|| TwilioError::not_found(&file))?
+            .json(&account),
+    ))
+}
+
+async fn list_messages(
+    State(sim): State<Simulator>,
+    headers: HeaderMap,
+    Path(account): Path<String>,
+) -> Result<axum::Json<Value>> {
+    authorize(&sim, &headers, &account)?;
+    let state = sim.lock();
+    let acct = state
+        .accounts
+        .get(&account)
+        .ok_or_else(|| TwilioError::not_found(&account))?;
+    let mut messages: Vec<&MessageRecord> = acct.messages.values().collect();
+    messages.sort_by_key(|m| std::cmp::Reverse(m.date_created));
+    Ok(axum::Json(json!({
+        "messages": messages.iter().take(50).map(|m| m.json(&account)).collect::<Vec<_>>(),
+        "page": 0, "page_size": 50, "next_page_uri": null,
+        "uri": format!("/2010-04-01/Accounts/{account}/Messages.json"),
+    })))
+}
+
+async fn recording(
+    State(sim): State<Simulator>,
+    headers: HeaderMap,
+    Path((account, file)): Path<(String, String)>,
+) -> Result<Response> {
+    authorize(&sim, &headers, &account)?;
+    let (sid, kind) = match file.rsplit_once('.') {
+        Some((sid, ext @ ("json" | "mp3" | "wav"))) => (sid.to_owned(), ext),
+        _ => (file.clone(), "wav"),
+    };
+    let rec = {
+        let state = sim.lock();
+        let acct = state
+            .accounts
+            .get(&account)
+            .ok_or_else(|| TwilioError::not_found(&account))?;
+        acct.recordings
+            .get(&sid)
+            .cloned()
+            .ok_or_else(|| TwilioError::not_found(&file))?
+    };
+    let (bytes, content_type) = match kind {
+        "json" => return Ok(axum::Json(rec.json(&account)).into_response()),
+        "mp3" => (media::mp3(rec.duration), "audio/mpeg"),
+        _ => (media::wav(rec.duration), "audio/x-wav"),
+    };
+    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let len = bytes.len();
+    Ok(match media::resolve_range(range, len) {
+        RangeAnswer::Full => (
+            [
+                (header::CONTENT_TYPE, content_type),
+                (header::ACCEPT_RANGES, "bytes"),
+            ],
+            bytes,
+        )
+            .into_response(),
+        RangeAnswer::Partial(start, end) => (
+            StatusCode::PARTIAL_CONTENT,
+            [
+                (header::CONTENT_TYPE, content_type.to_owned()),
+                (header::ACCEPT_RANGES, "bytes".to_owned()),
+                (header::CONTENT_RANGE, format!("bytes {start}-{end}/{len}")),
+            ],
+            bytes[start..=end].to_vec(),
+        )
+            .into_response(),
+        RangeAnswer::Unsatisfiable => (
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            [(header::CONTENT_RANGE, format!("bytes */{len}"))],
+        )
+            .into_response(),
+    })
+}
+
+/// Intelligence requests carry no account in the path: it is the authenticated user's.
+fn intelligence_account(sim: &Simulator, headers: &HeaderMap) -> Result<String> {
+    let refused = || TwilioError::new(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(refused)?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(value.strip_prefix("Basic ").ok_or_else(refused)?.trim())
+        .map_err(|_| refused())?;
+    let text = String::from_utf8(decoded).map_err(|_| refused())?;
+    let user = text
+        .split_once(':')
+        .map(|(u, _)| u.to_owned())
+        .ok_or_else(refused)?;
+    let account = {
+        let state = sim.lock();
+        state
+            .accounts
+            .values()
+            .find(|a| a.sid == user || a.api_keys.iter().any(|(k, _)| *k == user))
+            .map(|a| a.sid.clone())
+            .ok_or_else(refused)?
+    };
+    authorize(sim, headers, &account)?;
+    Ok(account)
+}
+
+async fn create_transcript(
+    State(sim): State<Simulator>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, axum::Json<Value>)> {
+    let account = intelligence_account(&sim, &headers)?;
+    let f = form(&body)?;
+    let service = param(&f, "ServiceSid")
+        .ok_or_else(|| TwilioError::bad("ServiceSid is required"))?
+        .to_owned();
+    let channel: Value = serde_json::from_str(
+        param(&f, "Channel").ok_or_else(|| TwilioError::bad("Channel is required"))?,
+    )
+    .map_err(|_| TwilioError::bad("Channel must be JSON"))?;
+    let recording_sid = channel["media_properties"]["source_sid"]
+        .as_str()
+        .ok_or_else(|| TwilioError::bad("Channel.media_properties.source_sid is required"))?
+        .to_owned();
+    let transcript = {
+        let mut state = sim.lock();
+        let acct = state
+            .accounts
+            .get_mut(&account)
+            .ok_or_else(|| TwilioError::not_found(&account))?;
+        let rec = acct
+            .recordings
+            .get(&recording_sid)
+            .cloned()
+            .ok_or_else(|| TwilioError::not_found(&recording_sid))?;
+        let t = TranscriptRecord {
+            sid: sid("GT"),
+            service_sid: service,
+            recording_sid,
+            customer_key: param(&f, "CustomerKey").map(str::to_owned),
+            status: "queued".into(),
+            duration: rec.duration,
+            script: rec.script,
+        };
+        acct.transcripts.insert(t.sid.clone(), t.clone());
+        t
+    };
+    let out = transcript.json(&account);
+    let sim2 = sim.clone();
+    tokio::spawn(
+        async move { crate::caller::complete_transcript(&sim2, &account, transcript).await },
+    );
+    Ok((StatusCode::ACCEPTED, axum::Json(out)))
+}
+
+async fn fetch_transcript(
+    State(sim): State<Simulator>,
+    headers: HeaderMap,
+    Path(sid): Path<String>,
+) -> Result<axum::Json<Value>> {
+    let account = intelligence_account(&sim, &headers)?;
+    let state = sim.lock();
+    let acct = state
+        .accounts
+        .get(&account)
+        .ok_or_else(|| TwilioError::not_found(&account))?;
+    Ok(axum::Json(
+        acct.transcripts
+            .get(&sid)
+            .ok_or_else(|| TwilioError::not_found(&sid))?
+            .json(&account),
+    ))
+}
+
+async fn operator_results(
+    State(sim): State<Simulator>,
+    headers: HeaderMap,
+    Path(sid): Path<String>,
+) -> Result<axum::Json<Value>> {
+    let account = intelligence_account(&sim, &headers)?;
+    let state = sim.lock();
+    let acct = state
+        .accounts
+        .get(&account)
+        .ok_or_else(|| TwilioError::not_found(&account))?;
+    Ok(axum::Json(
+        acct.transcripts
+            .get(&sid)
+            .ok_or_else(|| TwilioError::not_found(&sid))?
+            .operator_results(),
+    ))
+}
+
+impl From<crate::caller::SimError> for TwilioError {
+    fn from(e: crate::caller::SimError) -> Self {
+        TwilioError::bad(e.to_string())
+    }
+}
