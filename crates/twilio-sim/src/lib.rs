@@ -119,6 +119,14 @@ impl Simulator {
         creds
     }
 
+    /// An account's auth token.
+    pub fn account_token(&self, account: &str) -> Option<String> {
+        self.lock()
+            .accounts
+            .get(account)
+            .map(|a| a.auth_token.clone())
+    }
+
     /// Creates an API key on an account; returns (key SID, secret).
     pub fn create_api_key(&self, account: &str) -> Option<(String, String)> {
         let key = (sid("SK"), sid("").chars().take(32).collect::<String>());

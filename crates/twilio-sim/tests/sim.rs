@@ -1,0 +1,748 @@
+//! The simulator against a small app that answers scripted TwiML and records every
+//! request it gets, checking verbs, parameters, signatures and delivery modes.
+
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{OriginalUri, State};
+use axum::http::HeaderMap;
+use axum::routing::any;
+use twilio::client::{
+    AvailableNumberSearch, Client, ClientConfig, CreateMessage, CreateTranscript, Credentials,
+    MediaFormat, NumberWebhooks,
+};
+use twilio::signature::RequestValidator;
+use twilio_sim::{Delivery, Press, Scenario, Simulator, Speaker, Staff};
+
+#[derive(Clone, Debug)]
+struct Seen {
+    path: String,
+    params: Vec<(String, String)>,
+    signature_ok: bool,
+}
+
+#[derive(Clone)]
+struct App {
+    token: String,
+    base: Arc<Mutex<String>>,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    /// path → TwiML to answer.
+    scripts: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+impl App {
+    fn param(s: &Seen, k: &str) -> Option<String> {
+        s.params
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+    }
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().expect("lock").clone()
+    }
+    fn on(&self, path: &str) -> Vec<Seen> {
+        self.seen().into_iter().filter(|s| s.path == path).collect()
+    }
+}
+
+async fn handle(
+    State(app): State<App>,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ([(&'static str, &'static str); 1], String) {
+    let params: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let base = app.base.lock().expect("lock").clone();
+    let url = format!("{base}{}", uri.0);
+    let signature = headers
+        .get("x-twilio-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let signature_ok = RequestValidator::new(&app.token).validate(&url, &params, signature);
+    let path = uri.0.path().to_owned();
+    app.seen.lock().expect("lock").push(Seen {
+        path: path.clone(),
+        params,
+        signature_ok,
+    });
+    let script = app
+        .scripts
+        .lock()
+        .expect("lock")
+        .iter()
+        .find(|(p, _)| *p == path)
+        .map(|(_, t)| t.clone())
+        .unwrap_or_else(|| "<Response/>".into());
+    ([("content-type", "text/xml")], script)
+}
+
+async fn setup(scripts: &[(&str, String)]) -> (Simulator, App, String) {
+    let sim = Simulator::start().await.expect("sim");
+    let account = sim.create_account("Test");
+    let app = App {
+        token: account.auth_token.clone(),
+        base: Arc::new(Mutex::new(String::new())),
+        seen: Arc::new(Mutex::new(Vec::new())),
+        scripts: Arc::new(Mutex::new(
+            scripts
+                .iter()
+                .map(|(p, t)| (p.to_string(), t.clone()))
+                .collect(),
+        )),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    *app.base.lock().expect("lock") = base.clone();
+    let router = Router::new().fallback(any(handle)).with_state(app.clone());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    sim.add_number(&account.sid, "+15551230001", "Main")
+        .expect("number");
+    sim.set_number_webhooks(
+        &account.sid,
+        "+15551230001",
+        &format!("{base}/voice"),
+        Some(&format!("{base}/status")),
+        Some(&format!("{base}/sms")),
+    );
+    (sim, app, account.sid)
+}
+
+fn menu_and_dial(base_record: bool) -> Vec<(&'static str, String)> {
+    let record = if base_record {
+        r#" record="record-from-answer-dual" recordingStatusCallback="/recording""#
+    } else {
+        ""
+    };
+    vec![
+        (
+            "/voice",
+            r#"<?xml version="1.0" encoding="UTF-8"?><Response><Start><Transcription statusCallbackUrl="/transcription"/></Start><Say>Welcome &amp; hello</Say><Pause length="2"/><Play>https://x/a.mp3</Play><Gather numDigits="1" action="/menu" timeout="4"><Say>Press one</Say></Gather><Redirect>/voice2</Redirect></Response>"#.into(),
+        ),
+        ("/voice2", "<Response><Say>You pressed nothing</Say><Hangup/></Response>".into()),
+        (
+            "/menu",
+            format!(r#"<Response><Dial callerId="+15551230001" timeout="20" action="/dial-action"{record}><Number url="/whisper" statusCallback="/leg" statusCallbackEvent="initiated ringing answered completed">+15557654321</Number></Dial><Say>not reached</Say></Response>"#),
+        ),
+        ("/whisper", "<Response><Say>New patient</Say></Response>".into()),
+        ("/dial-action", r#"<Response><Say>Leave a message</Say><Record maxLength="60" action="/vm-done" recordingStatusCallback="/vm"/></Response>"#.into()),
+        ("/vm-done", "<Response><Hangup/></Response>".into()),
+    ]
+}
+
+#[tokio::test]
+async fn answered_call_follows_every_verb_and_signs_every_request() {
+    let (sim, app, _) = setup(&menu_and_dial(true)).await;
+    let mut s = Scenario::new("+15550001111", "+15551230001");
+    s.presses = vec![Press::Digits("1".into())];
+    s.staff = Staff::Answers { after_secs: 3 };
+    s.talk_secs = 40;
+    s.caller_name = Some("JANE".into());
+    s.script = vec![
+        (Speaker::Caller, "I want to book".into()),
+        (Speaker::Staff, "Sure".into()),
+    ];
+    let report = sim.play(&s).await.expect("play");
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(report.heard, vec!["Welcome & hello", "Press one"]);
+    assert_eq!(report.staff_heard, vec!["New patient"]);
+    assert_eq!(report.dialed, vec!["+15557654321"]);
+    assert_eq!(report.dial_call_status.as_deref(), Some("completed"));
+
+    let seen = app.seen();
+    assert!(
+        seen.iter().all(|s| s.signature_ok),
+        "every request signed with the account's token: {seen:?}"
+    );
+    let paths: Vec<&str> = seen.iter().map(|s| s.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/voice",
+            "/transcription",
+            "/menu",
+            "/leg",
+            "/leg",
+            "/leg",
+            "/whisper",
+            "/transcription",
+            "/transcription",
+            "/leg",
+            "/recording",
+            "/dial-action",
+            "/transcription",
+            "/status"
+        ],
+        "Twilio's order"
+    );
+    let first = &app.on("/voice")[0];
+    assert_eq!(App::param(first, "CallStatus").as_deref(), Some("ringing"));
+    assert_eq!(App::param(first, "Direction").as_deref(), Some("inbound"));
+    assert_eq!(App::param(first, "CallerName").as_deref(), Some("JANE"));
+    let menu = &app.on("/menu")[0];
+    assert_eq!(App::param(menu, "Digits").as_deref(), Some("1"));
+    let legs = app.on("/leg");
+    let statuses: Vec<String> = legs
+        .iter()
+        .filter_map(|l| App::param(l, "CallStatus"))
+        .collect();
+    assert_eq!(
+        statuses,
+        ["initiated", "ringing", "in-progress", "completed"]
+    );
+    assert!(
+        legs.iter()
+            .all(|l| App::param(l, "ParentCallSid") == Some(report.call_sid.clone()))
+    );
+    assert_eq!(App::param(&legs[3], "CallDuration").as_deref(), Some("40"));
+    let whisper = &app.on("/whisper")[0];
+    assert_eq!(
+        App::param(whisper, "Direction").as_deref(),
+        Some("outbound-dial")
+    );
+    let action = &app.on("/dial-action")[0];
+    assert_eq!(
+        App::param(action, "DialCallStatus").as_deref(),
+        Some("completed")
+    );
+    assert_eq!(
+        App::param(action, "DialCallDuration").as_deref(),
+        Some("40")
+    );
+    assert_eq!(App::param(action, "DialBridged").as_deref(), Some("true"));
+    let rec = &app.on("/recording")[0];
+    assert_eq!(
+        App::param(rec, "RecordingStatus").as_deref(),
+        Some("completed")
+    );
+    assert_eq!(App::param(rec, "RecordingChannels").as_deref(), Some("2"));
+    assert_eq!(App::param(rec, "RecordingSid"), report.recording_sid);
+    let content: Vec<String> = app
+        .on("/transcription")
+        .iter()
+        .filter_map(|t| App::param(t, "TranscriptionEvent"))
+        .collect();
+    assert_eq!(
+        content,
+        [
+            "transcription-started",
+            "transcription-content",
+            "transcription-content",
+            "transcription-stopped"
+        ]
+    );
+    let status = &app.on("/status")[0];
+    assert_eq!(
+        App::param(status, "CallStatus").as_deref(),
+        Some("completed")
+    );
+    let duration: u32 = App::param(status, "CallDuration")
+        .and_then(|d| d.parse().ok())
+        .expect("CallDuration");
+    assert!(duration >= 45, "menu + ringing + talk: {duration}");
+    assert!(
+        App::param(status, "Timestamp").is_some() && App::param(status, "SequenceNumber").is_some()
+    );
+    assert!(
+        app.on("/vm").is_empty(),
+        "the caller hung up after talking: no voicemail"
+    );
+}
+
+#[tokio::test]
+async fn no_answer_runs_the_dial_action_and_leaves_a_voicemail() {
+    let (sim, app, _) = setup(&menu_and_dial(false)).await;
+    let mut s = Scenario::new("+15550001111", "+15551230001");
+    s.presses = vec![Press::Digits("1".into())];
+    s.staff = Staff::NoAnswer;
+    s.voicemail_secs = Some(25);
+    let report = sim.play(&s).await.expect("play");
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(
+        report.heard.last().map(String::as_str),
+        Some("Leave a message")
+    );
+    let action = &app.on("/dial-action")[0];
+    assert_eq!(
+        App::param(action, "DialCallStatus").as_deref(),
+        Some("no-answer")
+    );
+    assert_eq!(App::param(action, "DialCallDuration").as_deref(), Some("0"));
+    let vm = &app.on("/vm")[0];
+    assert_eq!(App::param(vm, "RecordingDuration").as_deref(), Some("25"));
+    assert_eq!(
+        App::param(vm, "RecordingSource").as_deref(),
+        Some("RecordVerb")
+    );
+    let done = &app.on("/vm-done")[0];
+    assert_eq!(App::param(done, "Digits").as_deref(), Some("hangup"));
+    assert!(report.voicemail_sid.is_some() && report.recording_sid.is_none());
+}
+
+#[tokio::test]
+async fn busy_failed_nothing_pressed_hangup_in_menu_and_reject() {
+    for (staff, expected) in [
+        (Staff::Busy, "busy"),
+        (Staff::Fails, "failed"),
+        (Staff::Answers { after_secs: 25 }, "no-answer"),
+    ] {
+        let (sim, app, _) = setup(&menu_and_dial(false)).await;
+        let mut s = Scenario::new("+15550001111", "+15551230001");
+        s.presses = vec![Press::Digits("1".into())];
+        s.staff = staff;
+        s.voicemail_secs = None;
+        sim.play(&s).await.expect("play");
+        assert_eq!(
+            App::param(&app.on("/dial-action")[0], "DialCallStatus").as_deref(),
+            Some(expected),
+            "{staff:?}"
+        );
+    }
+    let (sim, app, _) = setup(&menu_and_dial(false)).await;
+    let report = sim
+        .play(&Scenario::new("+15550001111", "+15551230001"))
+        .await
+        .expect("play");
+    assert_eq!(
+        report.heard.last().map(String::as_str),
+        Some("You pressed nothing"),
+        "Gather timed out, Redirect followed"
+    );
+    assert!(app.on("/menu").is_empty());
+
+    let (sim, app, _) = setup(&menu_and_dial(false)).await;
+    let mut s = Scenario::new("+15550001111", "+15551230001");
+    s.hang_up_in_menu = true;
+    let report = sim.play(&s).await.expect("play");
+    assert!(app.on("/menu").is_empty() && report.dialed.is_empty());
+    assert_eq!(report.final_status, "completed");
+
+    let (sim, app, _) = setup(&[(
+        "/voice",
+        r#"<Response><Reject reason="busy"/></Response>"#.into(),
+    )])
+    .await;
+    let report = sim
+        .play(&Scenario::new("+15550001111", "+15551230001"))
+        .await
+        .expect("play");
+    assert_eq!(report.final_status, "busy");
+    assert_eq!(
+        App::param(&app.on("/status")[0], "CallStatus").as_deref(),
+        Some("busy")
+    );
+}
+
+#[tokio::test]
+async fn bad_twiml_and_server_errors_are_application_errors() {
+    let (sim, _, _) = setup(&[("/voice", "<Response><Say>unclosed".into())]).await;
+    let report = sim
+        .play(&Scenario::new("+15550001111", "+15551230001"))
+        .await
+        .expect("play");
+    assert!(
+        report.errors.iter().any(|e| e.contains("malformed TwiML")),
+        "{:?}",
+        report.errors
+    );
+    let (sim, _, _) = setup(&[(
+        "/voice",
+        r#"<Response><Redirect>/voice</Redirect></Response>"#.into(),
+    )])
+    .await;
+    let report = sim
+        .play(&Scenario::new("+15550001111", "+15551230001"))
+        .await
+        .expect("play");
+    assert!(
+        report.errors.iter().any(|e| e.contains("loop")),
+        "a redirect loop is cut off: {:?}",
+        report.errors
+    );
+    assert!(matches!(
+        sim.play(&Scenario::new("+15550001111", "+15559999999"))
+            .await,
+        Err(twilio_sim::SimError::UnknownNumber(_))
+    ));
+}
+
+fn callback_paths(app: &App) -> Vec<(String, String)> {
+    app.seen()
+        .into_iter()
+        .filter(|s| matches!(s.path.as_str(), "/leg" | "/recording" | "/status"))
+        .map(|s| {
+            (
+                s.path.clone(),
+                App::param(&s, "CallStatus")
+                    .or_else(|| App::param(&s, "RecordingStatus"))
+                    .unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn delivery_modes() {
+    let mut s = Scenario::new("+15550001111", "+15551230001");
+    s.presses = vec![Press::Digits("1".into())];
+    let (sim, app, _) = setup(&menu_and_dial(true)).await;
+    sim.play(&s).await.expect("play");
+    let in_order = callback_paths(&app);
+    assert_eq!(in_order.len(), 6);
+
+    let (sim, app, _) = setup(&menu_and_dial(true)).await;
+    s.delivery = Delivery::Duplicated;
+    sim.play(&s).await.expect("play");
+    let dup = callback_paths(&app);
+    assert_eq!(dup.len(), 12);
+    assert!(
+        dup.chunks(2).all(|p| p[0] == p[1]),
+        "each sent twice in a row"
+    );
+
+    let (sim, app, _) = setup(&menu_and_dial(true)).await;
+    s.delivery = Delivery::Shuffled { seed: 3 };
+    sim.play(&s).await.expect("play");
+    let shuffled = callback_paths(&app);
+    assert_ne!(shuffled, in_order, "a different order");
+    let (mut a, mut b) = (shuffled.clone(), in_order.clone());
+    a.sort();
+    b.sort();
+    assert_eq!(a, b, "the same callbacks");
+    // Report-only callbacks come after every TwiML request when shuffled.
+    let seen = app.seen();
+    let last_twiml = seen
+        .iter()
+        .rposition(|s| {
+            matches!(
+                s.path.as_str(),
+                "/voice" | "/menu" | "/whisper" | "/dial-action"
+            )
+        })
+        .expect("twiml");
+    let first_cb = seen
+        .iter()
+        .position(|s| matches!(s.path.as_str(), "/leg" | "/status"))
+        .expect("callback");
+    assert!(first_cb > last_twiml);
+}
+
+#[tokio::test]
+async fn inbound_sms_is_signed() {
+    let (sim, app, _) = setup(&[(
+        "/sms",
+        "<Response><Message>Thanks!</Message></Response>".into(),
+    )])
+    .await;
+    let (status, body) = sim
+        .send_sms("+15550001111", "+15551230001", "Hello 👋")
+        .await
+        .expect("sms");
+    assert_eq!(status, 200);
+    assert!(body.contains("Thanks!"));
+    let sms = &app.on("/sms")[0];
+    assert!(sms.signature_ok);
+    assert_eq!(App::param(sms, "Body").as_deref(), Some("Hello 👋"));
+    assert_eq!(App::param(sms, "SmsStatus").as_deref(), Some("received"));
+}
+
+/// The REST API through the real client, and its shapes against the OpenAPI spec.
+#[tokio::test]
+async fn rest_api_through_the_twilio_client() {
+    let (sim, app, account) = setup(&menu_and_dial(true)).await;
+    let base = app.base.lock().expect("lock").clone();
+    let token = app.token.clone();
+    let (key, secret) = sim.create_api_key(&account).expect("key");
+    let client = Client::new(
+        Credentials::api_key(&account, key, secret, Some(token.clone())),
+        ClientConfig::with_base(sim.base_url()),
+    )
+    .expect("client");
+
+    assert_eq!(client.fetch_account().await.expect("account").sid, account);
+    assert!(!client.fell_back_to_auth_token(), "the API key is accepted");
+    let bad = Client::new(
+        Credentials::auth_token(&account, "wrong"),
+        ClientConfig::with_base(sim.base_url()),
+    )
+    .expect("client");
+    assert_eq!(
+        bad.fetch_account().await.expect_err("401").status(),
+        Some(401)
+    );
+    let refused_key = Client::new(
+        Credentials::api_key(&account, "SKnope", "nope", Some(token)),
+        ClientConfig::with_base(sim.base_url()),
+    )
+    .expect("client");
+    refused_key
+        .fetch_account()
+        .await
+        .expect("falls back to the token");
+    assert!(refused_key.fell_back_to_auth_token());
+
+    let found = client
+        .search_available_phone_numbers(&AvailableNumberSearch {
+            country_code: "US".into(),
+            area_code: Some("555".into()),
+            page_size: Some(3),
+            ..AvailableNumberSearch::default()
+        })
+        .await
+        .expect("search");
+    assert_eq!(found.len(), 3);
+    for n in &found {
+        client
+            .purchase_incoming_phone_number(&twilio::client::PurchaseNumber {
+                phone_number: Some(n.phone_number.clone()),
+                area_code: None,
+                webhooks: NumberWebhooks::switchboard(&base, "/voice", "/status", "/sms"),
+            })
+            .await
+            .expect("purchase");
+    }
+    let page = client.list_incoming_phone_numbers(2).await.expect("page");
+    assert_eq!(page.incoming_phone_numbers.len(), 2);
+    assert!(page.next_page_uri.is_some());
+    let all = client.all_incoming_phone_numbers(100).await.expect("all");
+    assert_eq!(all.len(), 4);
+    let bought = all
+        .iter()
+        .find(|n| n.phone_number == found[0].phone_number)
+        .expect("bought");
+    assert_eq!(
+        bought.voice_url.as_deref(),
+        Some(format!("{base}/voice").as_str())
+    );
+    let renamed = client
+        .update_incoming_phone_number(
+            &bought.sid,
+            &NumberWebhooks {
+                friendly_name: Some("Renamed".into()),
+                ..NumberWebhooks::default()
+            },
+        )
+        .await
+        .expect("update");
+    assert_eq!(renamed.friendly_name.as_deref(), Some("Renamed"));
+    client
+        .release_incoming_phone_number(&bought.sid)
+        .await
+        .expect("release");
+    assert_eq!(
+        client
+            .fetch_incoming_phone_number(&bought.sid)
+            .await
+            .expect_err("gone")
+            .status(),
+        Some(404)
+    );
+
+    // A call leaves a recording: metadata, media, and a transcript with a summary.
+    let mut s = Scenario::new("+15550001111", "+15551230001");
+    s.presses = vec![Press::Digits("1".into())];
+    s.talk_secs = 20;
+    s.script = vec![(Speaker::Caller, "I'd like to book an appointment".into())];
+    let report = sim.play(&s).await.expect("play");
+    let rec_sid = report.recording_sid.expect("recording");
+    let rec = client.fetch_recording(&rec_sid).await.expect("recording");
+    assert_eq!(rec.duration.as_deref(), Some("20"));
+    let call = client.fetch_call(&report.call_sid).await.expect("call");
+    assert_eq!(call.status, "completed");
+    let media = client
+        .recording_media(&rec_sid, MediaFormat::Wav, Some("bytes=0-43"))
+        .await
+        .expect("media");
+    assert_eq!(media.status, 206);
+    assert_eq!(media.content_type, "audio/x-wav");
+
+    let service = sim
+        .create_intelligence_service(&account, Some(&format!("{base}/ci")))
+        .expect("service");
+    let transcript = client
+        .create_transcript(&CreateTranscript {
+            service_sid: service,
+            recording_sid: rec_sid,
+            customer_key: Some(report.call_sid.clone()),
+        })
+        .await
+        .expect("transcript");
+    for _ in 0..50 {
+        if !app.on("/ci").is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(!app.on("/ci").is_empty(), "the service webhook was called");
+    assert_eq!(
+        client
+            .fetch_transcript(&transcript.sid)
+            .await
+            .expect("fetch")
+            .status,
+        "completed"
+    );
+    let results = client
+        .operator_results(&transcript.sid)
+        .await
+        .expect("results");
+    let summary = results
+        .iter()
+        .find(|r| r.name == "Conversation Summary")
+        .and_then(|r| r.generated_text())
+        .expect("summary");
+    assert!(summary.contains("book"), "{summary}");
+    assert!(
+        results
+            .iter()
+            .any(|r| r.predicted_label.as_deref() == Some("SETUP_APPOINTMENT"))
+    );
+
+    // Messages: queued → sent → delivered, or undelivered with an error code.
+    let sent = client
+        .create_message(&CreateMessage {
+            status_callback: Some(format!("{base}/sms-status")),
+            ..CreateMessage::new("+15557654321", "+15551230001", "See you Tuesday")
+        })
+        .await
+        .expect("message");
+    assert_eq!(sent.status, "queued");
+    let failing = client
+        .create_message(&CreateMessage::new("+15557650000", "+15551230001", "x"))
+        .await
+        .expect("message");
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    assert_eq!(
+        client.fetch_message(&sent.sid).await.expect("fetch").status,
+        "delivered"
+    );
+    let failed = client.fetch_message(&failing.sid).await.expect("fetch");
+    assert_eq!(
+        (failed.status.as_str(), failed.error_code),
+        ("undelivered", Some(30003))
+    );
+    let statuses: Vec<String> = app
+        .on("/sms-status")
+        .iter()
+        .filter_map(|s| App::param(s, "MessageStatus"))
+        .collect();
+    assert_eq!(statuses, ["sent", "delivered"]);
+    assert!(app.on("/sms-status").iter().all(|s| s.signature_ok));
+}
+
+/// Raw JSON of each resource against the spec's schema properties.
+#[tokio::test]
+async fn rest_shapes_match_the_openapi_spec() {
+    let spec_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/twilio-oai/twilio_api_v2010.json");
+    let Ok(text) = std::fs::read_to_string(&spec_path) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have ../shared/twilio-oai"
+        );
+        eprintln!("skipping: no ../shared/twilio-oai beside this checkout");
+        return;
+    };
+    let spec: serde_json::Value = serde_json::from_str(&text).expect("spec");
+    let (sim, _, account) = setup(&menu_and_dial(true)).await;
+    let token = sim_token(&sim, &account);
+    let http = reqwest::Client::new();
+    let get = |path: String| {
+        let http = http.clone();
+        let url = format!("{}{path}", sim.base_url());
+        let (account, token) = (account.clone(), token.clone());
+        async move {
+            let resp = http
+                .get(url)
+                .basic_auth(account, Some(token))
+                .send()
+                .await
+                .expect("get");
+            assert!(resp.status().is_success(), "{}", resp.status());
+            resp.json::<serde_json::Value>().await.expect("json")
+        }
+    };
+    let mut s = Scenario::new("+15550001111", "+15551230001");
+    s.presses = vec![Press::Digits("1".into())];
+    let report = sim.play(&s).await.expect("play");
+    let rec = report.recording_sid.expect("recording");
+    let check = |schema: &str, value: &serde_json::Value| {
+        let props = &spec["components"]["schemas"][schema]["properties"];
+        assert!(props.is_object(), "{schema}");
+        for key in value.as_object().expect("object").keys() {
+            assert!(
+                props.get(key).is_some(),
+                "{schema}: {key} is not in the spec"
+            );
+        }
+    };
+    check(
+        "api.v2010.account",
+        &get(format!("/2010-04-01/Accounts/{account}.json")).await,
+    );
+    let numbers = get(format!(
+        "/2010-04-01/Accounts/{account}/IncomingPhoneNumbers.json"
+    ))
+    .await;
+    let list_props = &spec["paths"]["/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers.json"]
+        ["get"]["responses"]["200"]["content"]["application/json"]["schema"]["properties"];
+    for key in numbers.as_object().expect("page").keys() {
+        assert!(list_props.get(key).is_some(), "number page: {key}");
+    }
+    check(
+        "api.v2010.account.incoming_phone_number",
+        &numbers["incoming_phone_numbers"][0],
+    );
+    check(
+        "api.v2010.account.call",
+        &get(format!(
+            "/2010-04-01/Accounts/{account}/Calls/{}.json",
+            report.call_sid
+        ))
+        .await,
+    );
+    check(
+        "api.v2010.account.recording",
+        &get(format!(
+            "/2010-04-01/Accounts/{account}/Recordings/{rec}.json"
+        ))
+        .await,
+    );
+    let available = get(format!(
+        "/2010-04-01/Accounts/{account}/AvailablePhoneNumbers/US/Local.json"
+    ))
+    .await;
+    check(
+        "api.v2010.account.available_phone_number_country.available_phone_number_local",
+        &available["available_phone_numbers"][0],
+    );
+    // An unknown resource: Twilio's error body.
+    let resp = http
+        .get(format!(
+            "{}/2010-04-01/Accounts/{account}/Calls/CAnope.json",
+            sim.base_url()
+        ))
+        .basic_auth(&account, Some(&token))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(resp.status(), 404);
+    let err: serde_json::Value = resp.json().await.expect("json");
+    assert_eq!(
+        (err["code"].as_i64(), err["status"].as_i64()),
+        (Some(20404), Some(404))
+    );
+    assert!(
+        err["more_info"]
+            .as_str()
+            .is_some_and(|m| m.ends_with("20404"))
+    );
+}
+
+fn sim_token(sim: &Simulator, account: &str) -> String {
+    sim.account_token(account).expect("token")
+}
