@@ -8,6 +8,7 @@ pub mod calls;
 pub mod config;
 pub mod crypto;
 pub mod db;
+pub mod demo;
 pub mod error;
 pub mod http;
 pub mod notifications;

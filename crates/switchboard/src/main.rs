@@ -24,6 +24,18 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Start the service with a simulated Twilio, demo tenants and a week of calls.
+    Demo {
+        /// Calls to play.
+        #[arg(long, default_value_t = 300)]
+        calls: usize,
+        /// Days the calls are spread over.
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+        /// Stop after the traffic instead of serving until Ctrl-C.
+        #[arg(long)]
+        exit: bool,
+    },
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -56,12 +68,13 @@ enum UserCommand {
     },
 }
 
-fn init_logging(json: bool) {
+fn init_logging(json: bool, default_filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false);
+        .with_target(false)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().flatten_event(true).init();
     } else {
@@ -100,7 +113,13 @@ async fn main() -> anyhow::Result<()> {
             std::process::exit(2);
         }
     };
-    init_logging(config.log_json);
+    // The demo prints its own summary; per-request lines would bury it.
+    let default_filter = if matches!(cli.command, Command::Demo { .. }) {
+        "warn"
+    } else {
+        "info"
+    };
+    init_logging(config.log_json, default_filter);
     for name in Config::unknown_variables() {
         tracing::warn!(variable = %name, "unknown SWITCHBOARD_ variable ignored (typo?)");
     }
@@ -116,6 +135,7 @@ async fn main() -> anyhow::Result<()> {
             }
             app.run_until(shutdown_signal()).await;
         }
+        Command::Demo { calls, days, exit } => demo(config, calls, days, exit).await?,
         Command::Migrate => {
             let state = switchboard::AppState::open(config).await?;
             state.db.close().await;
@@ -174,5 +194,88 @@ async fn main() -> anyhow::Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+/// `switchboard demo`: fresh demo data, the simulator as Twilio, traffic, then serve.
+async fn demo(mut config: Config, calls: usize, days: u32, exit: bool) -> anyhow::Result<()> {
+    use std::io::IsTerminal as _;
+    if std::env::var_os("SWITCHBOARD_DATA_DIR").is_none() {
+        config.data_dir = "./data/demo".into();
+    }
+    if config.database_url.is_none() {
+        // The demo starts from nothing each time; the simulator keeps no state either.
+        for f in ["switchboard.db", "switchboard.db-wal", "switchboard.db-shm"] {
+            let _ = std::fs::remove_file(config.data_dir.join(f));
+        }
+    } else {
+        bail!("the demo uses its own SQLite database; unset DATABASE_URL");
+    }
+    let sim = twilio_sim::Simulator::start()
+        .await
+        .context("starting the Twilio simulator")?;
+    let account = sim.create_account("Switchboard demo");
+    config.platform.account_sid = Some(account.sid.clone());
+    config.platform.auth_token = Some(account.auth_token.clone());
+    config.twilio_api_base = sim.base_url().to_owned();
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.bind))?;
+    let addr = listener.local_addr()?;
+    if std::env::var_os("PUBLIC_URL").is_none() && std::env::var_os("BACKEND_URL").is_none() {
+        config.public_url = format!("http://{addr}");
+    }
+    let app = switchboard::App::start_with_listener(config, listener).await?;
+    let setup = switchboard::demo::seed(&app.state, &sim, &account.sid).await?;
+
+    let quiet = !std::io::stderr().is_terminal() || std::env::var_os("CI").is_some();
+    let bar = if quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(calls as u64)
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "playing calls {bar:40.cyan/blue} {pos}/{len} {elapsed}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let ticker = bar.clone();
+    let options = switchboard::demo::TrafficOptions {
+        calls,
+        days,
+        ..Default::default()
+    };
+    let summary =
+        switchboard::demo::play_traffic(&sim, &setup, options, move |n| ticker.inc(n as u64)).await;
+    bar.finish_and_clear();
+
+    println!();
+    println!(
+        "Switchboard demo is serving at {}",
+        app.state.config.public_url
+    );
+    println!("  Twilio simulator: {}", sim.base_url());
+    println!(
+        "  played {} calls ({} with problems) over {days} days",
+        summary.calls, summary.errors
+    );
+    for (_, name, numbers) in &setup.tenants {
+        println!("  tenant {name}: {}", numbers.join(", "));
+    }
+    println!("  logins (password: {}):", switchboard::demo::DEMO_PASSWORD);
+    for login in &setup.logins {
+        println!("    {:<32} {}", login.email, login.label);
+    }
+    println!(
+        "  place a call yourself: twilio-sim call --url {} --to +15551230001 --press 1 --account-sid {} --auth-token {}",
+        app.state.config.public_url, account.sid, account.auth_token
+    );
+    if exit {
+        app.stop().await;
+        return Ok(());
+    }
+    println!("Press Ctrl-C to stop.");
+    app.run_until(shutdown_signal()).await;
     Ok(())
 }

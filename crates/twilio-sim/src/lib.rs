@@ -119,6 +119,25 @@ impl Simulator {
         creds
     }
 
+    /// Adds an account with given credentials (to sign for a Switchboard that already
+    /// knows them). Returns false when the SID is taken.
+    pub fn add_account(&self, sid: &str, auth_token: &str, friendly_name: &str) -> bool {
+        let mut state = self.lock();
+        if state.accounts.contains_key(sid) {
+            return false;
+        }
+        state.accounts.insert(
+            sid.to_owned(),
+            Account {
+                sid: sid.to_owned(),
+                friendly_name: friendly_name.to_owned(),
+                auth_token: auth_token.to_owned(),
+                ..Account::default()
+            },
+        );
+        true
+    }
+
     /// An account's auth token.
     pub fn account_token(&self, account: &str) -> Option<String> {
         self.lock()

@@ -78,3 +78,54 @@ fn user_create_from_stdin_then_duplicate_fails() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn a_short_demo_runs_end_to_end_and_leaves_a_populated_database() {
+    let dir = std::env::temp_dir().join(switchboard::db::new_id("sbdemo"));
+    let out = switchboard()
+        .args(["demo", "--calls", "24", "--days", "3", "--exit"])
+        .env("SWITCHBOARD_DATA_DIR", &dir)
+        .env("SWITCHBOARD_BIND", "127.0.0.1:0")
+        .output()
+        .expect("run demo");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("played 24 calls (0 with problems) over 3 days"),
+        "{stdout}"
+    );
+    for login in [
+        "admin@demo.switchboard",
+        "owner@brightsmiles.demo",
+        "frontdesk@brightsmiles.demo",
+        "owner@rapidrooter.demo",
+    ] {
+        assert!(stdout.contains(login), "{login} printed: {stdout}");
+    }
+    let db = switchboard::db::Db::connect(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.join("switchboard.db").display()
+    ))
+    .await
+    .expect("open the demo database");
+    use sqlx::Row as _;
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n, COUNT(DISTINCT tenant_id) AS tenants,
+                SUM(CASE WHEN outcome = 'answered' THEN 1 ELSE 0 END) AS answered,
+                SUM(CASE WHEN outcome <> 'answered' THEN 1 ELSE 0 END) AS unanswered
+         FROM calls",
+    )
+    .fetch_one(db.pool())
+    .await
+    .expect("count");
+    assert_eq!(row.try_get::<i64, _>("n").expect("n"), 24);
+    assert_eq!(row.try_get::<i64, _>("tenants").expect("tenants"), 2);
+    assert!(row.try_get::<i64, _>("answered").expect("answered") > 0);
+    assert!(row.try_get::<i64, _>("unanswered").expect("unanswered") > 0);
+    db.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

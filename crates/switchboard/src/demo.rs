@@ -1,0 +1,404 @@
+//! `switchboard demo`: the service and the simulator on loopback, two tenants, their
+//! logins, and days of realistic call traffic played through the real webhooks.
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use twilio_sim::{Delivery, Press, Scenario, Simulator, Speaker, Staff};
+
+use crate::AppState;
+use crate::error::AppResult;
+use crate::numbers::NumberInput;
+use crate::routing::paths;
+use crate::telephony::{RoutingMode, TwilioConfigUpdate};
+use crate::tenants::NewTenant;
+use crate::users::{NewUser, Role};
+
+/// The demo's password for every login (it serves on loopback with made-up data).
+pub const DEMO_PASSWORD: &str = "switchboard-demo";
+
+/// A login the demo created.
+#[derive(Debug, Clone)]
+pub struct Login {
+    /// What it is for.
+    pub label: &'static str,
+    /// Email.
+    pub email: &'static str,
+}
+
+/// What the demo set up.
+#[derive(Debug, Clone)]
+pub struct DemoSetup {
+    /// Logins, all with [`DEMO_PASSWORD`].
+    pub logins: Vec<Login>,
+    /// (tenant id, tenant name, tracking numbers).
+    pub tenants: Vec<(String, String, Vec<String>)>,
+}
+
+/// How much traffic to play.
+#[derive(Debug, Clone, Copy)]
+pub struct TrafficOptions {
+    /// Calls in all.
+    pub calls: usize,
+    /// Spread over this many days up to now.
+    pub days: u32,
+    /// RNG seed (the same seed plays the same traffic).
+    pub seed: u64,
+    /// Calls played at once.
+    pub concurrency: usize,
+}
+
+impl Default for TrafficOptions {
+    fn default() -> Self {
+        Self {
+            calls: 300,
+            days: 7,
+            seed: 2026,
+            concurrency: 6,
+        }
+    }
+}
+
+/// What the traffic produced.
+#[derive(Debug, Clone, Default)]
+pub struct TrafficSummary {
+    /// Calls played.
+    pub calls: usize,
+    /// Calls whose play reported an error (should be none).
+    pub errors: usize,
+}
+
+fn update() -> TwilioConfigUpdate {
+    TwilioConfigUpdate::default()
+}
+
+/// Creates the demo's tenants, logins and numbers (on the simulator's platform account).
+pub async fn seed(state: &AppState, sim: &Simulator, account_sid: &str) -> AppResult<DemoSetup> {
+    let db = &state.db;
+    let public = state.config.public_url.clone();
+    let create_user =
+        |email: &'static str, role: Role, tenant: Option<String>, pages: &[&str]| NewUser {
+            email: email.into(),
+            password: DEMO_PASSWORD.into(),
+            role,
+            tenant_id: tenant,
+            allowed_pages: Some(pages.iter().map(|p| (*p).to_owned()).collect()),
+        };
+    crate::users::create(
+        db,
+        create_user("admin@demo.switchboard", Role::Admin, None, &[]),
+    )
+    .await?;
+
+    let dental = crate::tenants::create(
+        db,
+        NewTenant {
+            name: "Bright Smiles Dental".into(),
+            timezone: Some("America/Chicago".into()),
+        },
+    )
+    .await?;
+    let plumbing = crate::tenants::create(
+        db,
+        NewTenant {
+            name: "Rapid Rooter Plumbing".into(),
+            timezone: Some("America/Denver".into()),
+        },
+    )
+    .await?;
+    let number = |n: &str, label: &str| NumberInput {
+        phone_number: n.into(),
+        friendly_name: Some(label.into()),
+        status: None,
+        is_primary: None,
+    };
+    crate::telephony::update(
+        db,
+        &state.secrets,
+        &dental.id,
+        TwilioConfigUpdate {
+            phone_numbers: Some(vec![
+                number("+15551230001", "Google Ads"),
+                number("+15551230002", "Website"),
+            ]),
+            call_routing_mode: Some(Some(RoutingMode::Menu)),
+            forward_number: Some(Some("+15557654321".into())),
+            forward_number_new: Some(Some("+15557650001".into())),
+            forward_number_existing: Some(Some("+15557650002".into())),
+            recording_enabled: Some(Some(true)),
+            transcription_enabled: Some(Some(true)),
+            ..update()
+        },
+    )
+    .await?;
+    crate::telephony::update(
+        db,
+        &state.secrets,
+        &plumbing.id,
+        TwilioConfigUpdate {
+            phone_numbers: Some(vec![number("+15553330001", "Yard signs")]),
+            call_routing_mode: Some(Some(RoutingMode::Forward)),
+            forward_number: Some(Some("+15553339999".into())),
+            recording_enabled: Some(Some(true)),
+            ..update()
+        },
+    )
+    .await?;
+    crate::users::create(
+        db,
+        create_user(
+            "owner@brightsmiles.demo",
+            Role::Customer,
+            Some(dental.id.clone()),
+            &[],
+        ),
+    )
+    .await?;
+    crate::users::create(
+        db,
+        create_user(
+            "frontdesk@brightsmiles.demo",
+            Role::Receptionist,
+            Some(dental.id.clone()),
+            &["dashboard", "call-logs", "contacts", "messages"],
+        ),
+    )
+    .await?;
+    crate::users::create(
+        db,
+        create_user(
+            "owner@rapidrooter.demo",
+            Role::Customer,
+            Some(plumbing.id.clone()),
+            &[],
+        ),
+    )
+    .await?;
+
+    // The simulated Twilio console: the numbers exist on the account and point at us.
+    for (n, label) in [
+        ("+15551230001", "Google Ads"),
+        ("+15551230002", "Website"),
+        ("+15553330001", "Yard signs"),
+    ] {
+        sim.add_number(account_sid, n, label);
+        sim.set_number_webhooks(
+            account_sid,
+            n,
+            &format!("{public}{}", paths::INCOMING),
+            Some(&format!("{public}{}", paths::STATUS)),
+            Some(&format!("{public}{}", paths::SMS)),
+        );
+    }
+    Ok(DemoSetup {
+        logins: vec![
+            Login {
+                label: "platform admin",
+                email: "admin@demo.switchboard",
+            },
+            Login {
+                label: "clinic owner",
+                email: "owner@brightsmiles.demo",
+            },
+            Login {
+                label: "front desk (call logs only)",
+                email: "frontdesk@brightsmiles.demo",
+            },
+            Login {
+                label: "other tenant's owner",
+                email: "owner@rapidrooter.demo",
+            },
+        ],
+        tenants: vec![
+            (
+                dental.id,
+                dental.name,
+                vec!["+15551230001".into(), "+15551230002".into()],
+            ),
+            (plumbing.id, plumbing.name, vec!["+15553330001".into()]),
+        ],
+    })
+}
+
+const FIRST: &[&str] = &[
+    "MARIA", "JAMES", "AISHA", "WEI", "SOFIA", "DAVID", "PRIYA", "LUCAS", "EMMA", "NOAH", "OLIVIA",
+    "LIAM", "AVA", "ETHAN", "MIA",
+];
+const LAST: &[&str] = &[
+    "GARCIA", "SMITH", "KHAN", "CHEN", "ROSSI", "JOHNSON", "PATEL", "MARTIN", "BROWN", "NGUYEN",
+];
+const CITIES: &[(&str, &str, &str)] = &[
+    ("AUSTIN", "TX", "78701"),
+    ("DALLAS", "TX", "75201"),
+    ("CHICAGO", "IL", "60601"),
+    ("DENVER", "CO", "80202"),
+    ("PLANO", "TX", "75023"),
+];
+const CONVERSATIONS: &[&[(Speaker, &str)]] = &[
+    &[
+        (
+            Speaker::Caller,
+            "Hi, I'd like to book a cleaning for next week.",
+        ),
+        (
+            Speaker::Staff,
+            "Sure, we have Tuesday at ten or Thursday at two.",
+        ),
+        (Speaker::Caller, "Tuesday at ten works, thank you."),
+        (Speaker::Staff, "You're booked for Tuesday at ten."),
+    ],
+    &[
+        (Speaker::Caller, "I need to cancel my appointment tomorrow."),
+        (
+            Speaker::Staff,
+            "No problem, I've cancelled it. Would you like to reschedule?",
+        ),
+        (Speaker::Caller, "Not right now, thanks."),
+    ],
+    &[
+        (Speaker::Caller, "What are your hours on Saturday?"),
+        (Speaker::Staff, "We're open nine to one on Saturdays."),
+    ],
+    &[
+        (Speaker::Caller, "How much does a whitening cost?"),
+        (Speaker::Staff, "Whitening starts at two hundred dollars."),
+        (Speaker::Caller, "Okay, I'll think about it."),
+    ],
+    &[
+        (Speaker::Caller, "Can I move my appointment to Friday?"),
+        (
+            Speaker::Staff,
+            "Yes, Friday at eleven is open, I've moved you.",
+        ),
+    ],
+    &[
+        (
+            Speaker::Caller,
+            "My sink is leaking, can someone come today?",
+        ),
+        (
+            Speaker::Staff,
+            "We can send a plumber at three, I'll book it now.",
+        ),
+    ],
+];
+
+fn scenario(rng: &mut StdRng, to: &str, start_ms: i64, repeat_callers: &[String]) -> Scenario {
+    let from = if rng.random_bool(0.3) && !repeat_callers.is_empty() {
+        repeat_callers[rng.random_range(0..repeat_callers.len())].clone()
+    } else {
+        format!("+1555{:07}", rng.random_range(2_000_000..9_999_999))
+    };
+    let mut s = Scenario::new(&from, to);
+    if rng.random_bool(0.6) {
+        s.caller_name = Some(format!(
+            "{} {}",
+            FIRST[rng.random_range(0..FIRST.len())],
+            LAST[rng.random_range(0..LAST.len())]
+        ));
+    }
+    let (city, st, zip) = CITIES[rng.random_range(0..CITIES.len())];
+    s.caller_location = Some((city.into(), st.into(), zip.into(), "US".into()));
+    s.start_ms = Some(start_ms);
+    // Menu choice: new, existing, nothing, or a wrong key.
+    s.presses = match rng.random_range(0..10) {
+        0..=3 => vec![Press::Digits("1".into())],
+        4..=7 => vec![Press::Digits("2".into())],
+        8 => vec![Press::Nothing, Press::Digits("1".into())],
+        _ => vec![Press::Digits("9".into()), Press::Nothing],
+    };
+    s.hang_up_in_menu = rng.random_bool(0.07);
+    s.staff = match rng.random_range(0..100) {
+        0..=61 => Staff::Answers {
+            after_secs: rng.random_range(3..20),
+        },
+        62..=86 => Staff::NoAnswer,
+        87..=95 => Staff::Busy,
+        _ => Staff::Fails,
+    };
+    s.talk_secs = rng.random_range(25..420);
+    s.voicemail_secs = rng.random_bool(0.65).then(|| rng.random_range(8..70));
+    s.voicemail_text = s
+        .voicemail_secs
+        .map(|_| "Hi, please call me back about an appointment.".into());
+    let convo = CONVERSATIONS[rng.random_range(0..CONVERSATIONS.len())];
+    s.script = convo
+        .iter()
+        .map(|(who, line)| (*who, (*line).to_owned()))
+        .collect();
+    // Now and then Twilio delivers late or twice; the call record does not care.
+    s.delivery = match rng.random_range(0..20) {
+        0 => Delivery::Duplicated,
+        1 => Delivery::Shuffled { seed: rng.random() },
+        _ => Delivery::InOrder,
+    };
+    s
+}
+
+/// A start time within the last `days` days, mostly in business hours (US Central).
+fn start_time(rng: &mut StdRng, now_ms: i64, days: u32) -> i64 {
+    let day = i64::from(rng.random_range(0..days.max(1)));
+    let local_hour = if rng.random_bool(0.85) {
+        rng.random_range(8..18)
+    } else {
+        rng.random_range(0..24)
+    };
+    let minute = rng.random_range(0..60);
+    let midnight_utc = now_ms - now_ms.rem_euclid(86_400_000) - day * 86_400_000;
+    // Central time is UTC-6 in winter.
+    let start = midnight_utc + (local_hour + 6) * 3_600_000 + minute * 60_000;
+    // Calls run up to ~10 minutes; none should end in the future.
+    start.min(now_ms - 15 * 60_000)
+}
+
+/// Plays `options.calls` calls to the demo's numbers, calling `progress` after each.
+pub async fn play_traffic(
+    sim: &Simulator,
+    setup: &DemoSetup,
+    options: TrafficOptions,
+    progress: impl Fn(usize) + Send + Sync + 'static,
+) -> TrafficSummary {
+    let mut rng = StdRng::seed_from_u64(options.seed);
+    let repeat_callers: Vec<String> = (0..40).map(|i| format!("+1555200{i:04}")).collect();
+    let now = jiff::Timestamp::now().as_millisecond();
+    let mut scenarios = Vec::with_capacity(options.calls);
+    for _ in 0..options.calls {
+        let (_, _, numbers) = if rng.random_bool(0.8) {
+            &setup.tenants[0]
+        } else {
+            &setup.tenants[1]
+        };
+        let to = numbers[rng.random_range(0..numbers.len())].clone();
+        let start = start_time(&mut rng, now, options.days);
+        scenarios.push(scenario(&mut rng, &to, start, &repeat_callers));
+    }
+    let progress = std::sync::Arc::new(progress);
+    let semaphore = std::sync::Arc::new(tokio::sync::Semaphore::new(options.concurrency.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for s in scenarios {
+        let sim = sim.clone();
+        let permit = semaphore.clone();
+        let progress = progress.clone();
+        tasks.spawn(async move {
+            let _permit = permit.acquire_owned().await;
+            let errors = match sim.play(&s).await {
+                Ok(report) if report.errors.is_empty() => 0,
+                Ok(report) => {
+                    tracing::warn!(errors = ?report.errors, "demo call reported problems");
+                    1
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "demo call could not be placed");
+                    1
+                }
+            };
+            progress(1);
+            errors
+        });
+    }
+    let mut summary = TrafficSummary::default();
+    while let Some(result) = tasks.join_next().await {
+        summary.calls += 1;
+        summary.errors += result.unwrap_or(1);
+    }
+    summary
+}
