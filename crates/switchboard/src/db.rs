@@ -51,6 +51,8 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// The SQLite file's write-ahead log, when SQLite.
+    wal_path: Option<std::path::PathBuf>,
 }
 
 impl Db {
@@ -75,10 +77,14 @@ impl Db {
                     .max_connections(8)
                     .min_connections(1)
                     .acquire_timeout(Duration::from_secs(10))
+                    // A local file does not go stale: no ping on every checkout.
+                    .test_before_acquire(false)
                     .after_connect(|conn, _| {
                         Box::pin(async move {
                             conn.execute(
-                                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;",
+                                // Checkpoints run in the background (Db::checkpoint), not inside
+                                // a committing request.
+                                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000; PRAGMA wal_autocheckpoint=0;",
                             )
                             .await?;
                             Ok(())
@@ -96,7 +102,15 @@ impl Db {
             }
         }
         .map_err(DbError::Connect)?;
-        let db = Self { pool, backend };
+        let wal_path = (backend == Backend::Sqlite)
+            .then(|| sqlite_path(url))
+            .flatten()
+            .map(|p| std::path::PathBuf::from(format!("{p}-wal")));
+        let db = Self {
+            pool,
+            backend,
+            wal_path,
+        };
         db.migrate().await?;
         Ok(db)
     }
@@ -120,6 +134,40 @@ impl Db {
         self.backend
     }
 
+    /// Copies the SQLite write-ahead log into the database without blocking writers
+    /// (PASSIVE), and truncates it when it has grown large. A no-op on PostgreSQL.
+    pub async fn checkpoint(&self) -> Result<(), sqlx::Error> {
+        if self.backend != Backend::Sqlite {
+            return Ok(());
+        }
+        sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Bytes in the SQLite write-ahead log (0 on PostgreSQL).
+    pub fn wal_bytes(&self) -> u64 {
+        self.wal_path
+            .as_ref()
+            .and_then(|p| std::fs::metadata(p).ok())
+            .map_or(0, |m| m.len())
+    }
+
+    /// Placeholders `first..first+count` for a generated statement whose parameters
+    /// appear once each, in ascending order. PostgreSQL gets `$n`; SQLite gets plain
+    /// `?`, because sqlx resolves every named parameter through a lookup that is linear
+    /// in the statement's parameter count (quadratic for a multi-row insert).
+    pub fn placeholders(&self, first: usize, count: usize) -> String {
+        match self.backend {
+            Backend::Sqlite => vec!["?"; count].join(", "),
+            Backend::Postgres => (first..first + count)
+                .map(|n| format!("${n}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
+
     /// Whether the database answers (for `/readyz`).
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
@@ -131,16 +179,21 @@ impl Db {
     }
 }
 
-fn ensure_sqlite_dir(url: &str) -> Result<(), DbError> {
+/// The file a `sqlite:` URL names, if any.
+fn sqlite_path(url: &str) -> Option<&str> {
     let path = url
         .trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:")
         .split('?')
         .next()
         .unwrap_or_default();
-    if path.is_empty() || path == ":memory:" {
+    (!path.is_empty() && path != ":memory:").then_some(path)
+}
+
+fn ensure_sqlite_dir(url: &str) -> Result<(), DbError> {
+    let Some(path) = sqlite_path(url) else {
         return Ok(());
-    }
+    };
     if let Some(parent) = std::path::Path::new(path).parent()
         && !parent.as_os_str().is_empty()
     {
@@ -159,15 +212,11 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// RFC 3339 UTC text for a stored time.
+/// RFC 3339 UTC text for a stored time, always with milliseconds so that the text
+/// sorts like the time.
 pub fn rfc3339(ms: i64) -> String {
-    let nanos = i128::from(ms) * 1_000_000;
-    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
         .unwrap_or_default()
 }
 
@@ -191,8 +240,27 @@ mod tests {
 
     #[test]
     fn times_format_as_rfc3339_utc() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(rfc3339(1_764_000_000_123), "2025-11-24T16:00:00.123Z");
+        assert_eq!(rfc3339(1_764_000_000_100), "2025-11-24T16:00:00.100Z");
+        assert!(
+            rfc3339(1_764_000_000_100) < rfc3339(1_764_000_000_123),
+            "text sorts like time"
+        );
+    }
+
+    #[tokio::test]
+    async fn placeholders_per_backend() {
+        let fake = |backend| Db {
+            pool: sqlx::any::AnyPoolOptions::new()
+                .connect_lazy("sqlite::memory:")
+                .unwrap_or_else(|_| unreachable!()),
+            backend,
+            wal_path: None,
+        };
+        sqlx::any::install_default_drivers();
+        assert_eq!(fake(Backend::Postgres).placeholders(4, 3), "$4, $5, $6");
+        assert_eq!(fake(Backend::Sqlite).placeholders(4, 3), "?, ?, ?");
     }
 
     #[test]

@@ -24,6 +24,18 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Measure the performance goals on this machine and print the figures.
+    Bench {
+        /// webhooks, calls, process (all when none given).
+        #[arg(value_parser = ["webhooks", "calls", "process"])]
+        which: Vec<String>,
+        /// Calls to load for the list and stats run.
+        #[arg(long, default_value_t = 1_000_000)]
+        calls: usize,
+        /// Requests per webhook throughput run.
+        #[arg(long, default_value_t = 20_000)]
+        requests: usize,
+    },
     /// Start the service with a simulated Twilio, demo tenants and a week of calls.
     Demo {
         /// Calls to play.
@@ -113,8 +125,9 @@ async fn main() -> anyhow::Result<()> {
             std::process::exit(2);
         }
     };
-    // The demo prints its own summary; per-request lines would bury it.
-    let default_filter = if matches!(cli.command, Command::Demo { .. }) {
+    // The demo and the benchmarks print their own figures; per-request lines would bury
+    // them (and, for the benchmarks, be part of what is measured).
+    let default_filter = if matches!(cli.command, Command::Demo { .. } | Command::Bench { .. }) {
         "warn"
     } else {
         "info"
@@ -136,6 +149,27 @@ async fn main() -> anyhow::Result<()> {
             app.run_until(shutdown_signal()).await;
         }
         Command::Demo { calls, days, exit } => demo(config, calls, days, exit).await?,
+        Command::Bench {
+            which,
+            calls,
+            requests,
+        } => {
+            let options = switchboard::bench::BenchOptions {
+                calls,
+                requests,
+                ..Default::default()
+            };
+            let all = which.is_empty();
+            if all || which.iter().any(|w| w == "process") {
+                switchboard::bench::process().await?;
+            }
+            if all || which.iter().any(|w| w == "webhooks") {
+                switchboard::bench::webhooks(options).await?;
+            }
+            if all || which.iter().any(|w| w == "calls") {
+                switchboard::bench::calls(options).await?;
+            }
+        }
         Command::Migrate => {
             let state = switchboard::AppState::open(config).await?;
             state.db.close().await;

@@ -35,6 +35,23 @@ impl E164 {
         }
     }
 
+    /// A number as a lookup key: canonical E.164 as Twilio sends it (`+` and 8–15
+    /// digits) is taken as is, without libphonenumber's cost on every webhook; other
+    /// spellings go through [`E164::parse`]. Only for finding numbers we stored, which
+    /// were validated when they were configured.
+    pub fn lookup_key(input: &str) -> Option<Self> {
+        match input.strip_prefix('+') {
+            Some(digits)
+                if (8..=15).contains(&digits.len())
+                    && digits.bytes().all(|b| b.is_ascii_digit())
+                    && !digits.starts_with('0') =>
+            {
+                Some(Self(input.to_owned()))
+            }
+            _ => Self::parse(input),
+        }
+    }
+
     /// The E.164 text.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -331,6 +348,19 @@ mod tests {
             ])
             .is_err()
         );
+    }
+
+    #[test]
+    fn lookup_keys_agree_with_parse_on_canonical_numbers() {
+        for n in ["+15551230001", "+442079460958", "+61291234567"] {
+            assert_eq!(E164::lookup_key(n), E164::parse(n), "{n}");
+        }
+        assert_eq!(
+            E164::lookup_key("5551230001").map(|n| n.0),
+            Some("+15551230001".to_owned())
+        );
+        assert_eq!(E164::lookup_key("+0123"), None);
+        assert_eq!(E164::lookup_key("client:alice"), None);
     }
 
     proptest! {

@@ -61,9 +61,9 @@ pub async fn tenant_of_call(db: &Db, call_sid: &str) -> AppResult<Option<String>
     Ok(row.map(|r| r.try_get("tenant_id")).transpose()?)
 }
 
-/// Appends an event and refolds the call. `tenant_id` is `None` for a verified
-/// request to a number no tenant owns: it is kept for admins, never as a call.
-/// Returns the call's new record (or `None` when unrouted).
+/// Appends an event and refolds the call on its own (outside the batching writer;
+/// tests and tools use it). `tenant_id` is `None` for a verified request to a number no
+/// tenant owns: it is kept for admins, never as a call.
 pub async fn record_event(
     db: &Db,
     tenant_id: Option<&str>,
@@ -71,47 +71,192 @@ pub async fn record_event(
     kind: EventKind,
     params: &[(String, String)],
 ) -> AppResult<Option<CallRecord>> {
-    let payload = serde_json::to_string(params).map_err(AppError::internal)?;
+    let item = NewEvent {
+        tenant_id: tenant_id.map(str::to_owned),
+        call_sid: call_sid.to_owned(),
+        kind,
+        params: params.to_vec(),
+    };
+    let mut results = write_batch(db, std::slice::from_ref(&item)).await?;
+    Ok(results.pop().flatten())
+}
+
+/// One event to store.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// The owning tenant, `None` when unrouted.
+    pub tenant_id: Option<String>,
+    /// The call it belongs to (the parent call for leg events).
+    pub call_sid: String,
+    /// What it is.
+    pub kind: EventKind,
+    /// The parameters Twilio sent.
+    pub params: Vec<(String, String)>,
+}
+
+struct Pending {
+    event: NewEvent,
+    done: tokio::sync::oneshot::Sender<AppResult<Option<CallRecord>>>,
+}
+
+/// Stores events with group commit: every event waiting when the writer is free goes
+/// into one transaction, each affected call is refolded once, and each request is
+/// answered after the commit. One writer means SQLite never busy-waits on its lock,
+/// and a commit's cost is shared by everything in it.
+#[derive(Clone)]
+pub struct EventWriter {
+    queue: tokio::sync::mpsc::Sender<Pending>,
+}
+
+/// Most events in one transaction.
+const MAX_BATCH: usize = 256;
+
+impl EventWriter {
+    /// Starts the writer task for `db`.
+    pub fn start(db: Db) -> Self {
+        let (queue, mut rx) = tokio::sync::mpsc::channel::<Pending>(4096);
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(p) => batch.push(p),
+                        Err(_) => break,
+                    }
+                }
+                let events: Vec<NewEvent> = batch.iter().map(|p| p.event.clone()).collect();
+                match write_batch(&db, &events).await {
+                    Ok(results) => {
+                        for (p, r) in batch.into_iter().zip(results) {
+                            let _ = p.done.send(Ok(r));
+                        }
+                    }
+                    // One bad event must not fail the others: retry each alone.
+                    Err(_) if batch.len() > 1 => {
+                        for p in batch {
+                            let result = write_batch(&db, std::slice::from_ref(&p.event))
+                                .await
+                                .map(|mut r| r.pop().flatten());
+                            let _ = p.done.send(result);
+                        }
+                    }
+                    Err(e) => {
+                        for p in batch {
+                            let _ = p.done.send(Err(AppError::Internal(e.to_string().into())));
+                        }
+                    }
+                }
+            }
+        });
+        Self { queue }
+    }
+
+    /// Stores one event durably and returns its call's new record (`None` when unrouted).
+    pub async fn record(&self, event: NewEvent) -> AppResult<Option<CallRecord>> {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        self.queue
+            .send(Pending { event, done })
+            .await
+            .map_err(|_| AppError::Internal("the event writer has stopped".into()))?;
+        wait.await
+            .map_err(|_| AppError::Internal("the event writer dropped a request".into()))?
+    }
+}
+
+/// Appends `events` and refolds their calls in one transaction; results in order.
+async fn write_batch(db: &Db, events: &[NewEvent]) -> AppResult<Vec<Option<CallRecord>>> {
     let received_at = now_ms();
     let mut tx = db.pool().begin().await?;
     if db.backend() == Backend::Postgres {
-        // Serialise folds of one call across processes; SQLite's write lock does this.
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
-            .bind(call_sid)
-            .execute(&mut *tx)
-            .await?;
+        // Serialise folds of a call across processes; sorted, so two batches cannot
+        // deadlock. SQLite's single write lock does this by itself.
+        let mut sids: Vec<&str> = events.iter().map(|e| e.call_sid.as_str()).collect();
+        sids.sort_unstable();
+        sids.dedup();
+        for sid in sids {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                .bind(sid)
+                .execute(&mut *tx)
+                .await?;
+        }
     }
-    sqlx::query(
-        "INSERT INTO call_events (tenant_id, call_sid, kind, dedupe_key, payload, received_at)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (dedupe_key) DO NOTHING",
-    )
-    .bind(tenant_id)
-    .bind(call_sid)
-    .bind(kind.as_str())
-    .bind(dedupe_key(call_sid, kind, params))
-    .bind(&payload)
-    .bind(received_at)
-    .execute(&mut *tx)
-    .await?;
-    let Some(tenant_id) = tenant_id else {
-        tx.commit().await?;
-        return Ok(None);
-    };
-    let rows = sqlx::query(
-        "SELECT kind, payload, received_at FROM call_events WHERE call_sid = $1 AND tenant_id = $2",
-    )
-    .bind(call_sid)
-    .bind(tenant_id)
-    .fetch_all(&mut *tx)
-    .await?;
-    let events = rows
+    let payloads = events
         .iter()
-        .filter_map(|r| event_from_row(r).ok())
-        .collect::<Vec<_>>();
-    let record = fold::fold(&events);
-    upsert(&mut tx, tenant_id, call_sid, &record).await?;
+        .map(|e| serde_json::to_string(&e.params).map_err(AppError::internal))
+        .collect::<AppResult<Vec<_>>>()?;
+    for (chunk_events, chunk_payloads) in events.chunks(64).zip(payloads.chunks(64)) {
+        let mut sql = String::from(
+            "INSERT INTO call_events (tenant_id, call_sid, kind, dedupe_key, payload, received_at) VALUES ",
+        );
+        let rows: Vec<String> = (0..chunk_events.len())
+            .map(|i| format!("({})", db.placeholders(i * 6 + 1, 6)))
+            .collect();
+        sql.push_str(&rows.join(", "));
+        sql.push_str(" ON CONFLICT (dedupe_key) DO NOTHING");
+        let mut q = sqlx::query(&sql);
+        for (e, payload) in chunk_events.iter().zip(chunk_payloads) {
+            q = q
+                .bind(e.tenant_id.as_deref())
+                .bind(e.call_sid.as_str())
+                .bind(e.kind.as_str())
+                .bind(dedupe_key(&e.call_sid, e.kind, &e.params))
+                .bind(payload.as_str())
+                .bind(received_at);
+        }
+        q.execute(&mut *tx).await?;
+    }
+
+    // Refold every routed call the batch touched, once.
+    let mut routed: Vec<(&str, &str)> = events
+        .iter()
+        .filter_map(|e| e.tenant_id.as_deref().map(|t| (e.call_sid.as_str(), t)))
+        .collect();
+    routed.sort_unstable();
+    routed.dedup();
+    let mut records: std::collections::HashMap<(String, String), CallRecord> =
+        std::collections::HashMap::new();
+    for chunk in routed.chunks(200) {
+        let sql = format!(
+            "SELECT call_sid, tenant_id, kind, payload, received_at FROM call_events WHERE call_sid IN ({})",
+            db.placeholders(1, chunk.len())
+        );
+        let mut q = sqlx::query(&sql);
+        for (sid, _) in chunk {
+            q = q.bind(*sid);
+        }
+        let mut by_call: std::collections::HashMap<(String, String), Vec<Event>> =
+            std::collections::HashMap::new();
+        for row in q.fetch_all(&mut *tx).await? {
+            let tenant: Option<String> = row.try_get("tenant_id")?;
+            let Some(tenant) = tenant else { continue };
+            let sid: String = row.try_get("call_sid")?;
+            by_call
+                .entry((sid, tenant))
+                .or_default()
+                .push(event_from_row(&row)?);
+        }
+        let mut folded: Vec<(&str, &str, CallRecord)> = Vec::with_capacity(chunk.len());
+        for (sid, tenant) in chunk {
+            let key = ((*sid).to_owned(), (*tenant).to_owned());
+            let events = by_call.remove(&key).unwrap_or_default();
+            folded.push((sid, tenant, fold::fold(&events)));
+        }
+        for rows in folded.chunks(UPSERT_ROWS) {
+            upsert(db, &mut tx, rows).await?;
+        }
+        for (sid, tenant, record) in folded {
+            records.insert((sid.to_owned(), tenant.to_owned()), record);
+        }
+    }
     tx.commit().await?;
-    Ok(Some(record))
+    Ok(events
+        .iter()
+        .map(|e| {
+            e.tenant_id
+                .as_ref()
+                .and_then(|t| records.get(&(e.call_sid.clone(), t.clone())).cloned())
+        })
+        .collect())
 }
 
 fn event_from_row(r: &sqlx::any::AnyRow) -> Result<Event, AppError> {
@@ -125,23 +270,31 @@ fn event_from_row(r: &sqlx::any::AnyRow) -> Result<Event, AppError> {
     })
 }
 
+/// Calls upserted per statement (31 parameters each; well under both databases' limits).
+const UPSERT_ROWS: usize = 100;
+const UPSERT_COLUMNS: usize = 31;
+
+/// Replaces the projection rows of several calls in one statement.
 async fn upsert(
+    db: &Db,
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    tenant_id: &str,
-    call_sid: &str,
-    r: &CallRecord,
+    rows: &[(&str, &str, CallRecord)],
 ) -> AppResult<()> {
-    let twilio_number = r.to.as_deref().map(|to| {
-        crate::numbers::E164::parse(to).map_or_else(|| to.to_owned(), |n| n.as_str().to_owned())
-    });
-    sqlx::query(
+    let placeholders: Vec<String> = (0..rows.len())
+        .map(|i| {
+            format!(
+                "({})",
+                db.placeholders(i * UPSERT_COLUMNS + 1, UPSERT_COLUMNS)
+            )
+        })
+        .collect();
+    let sql = format!(
         "INSERT INTO calls (call_sid, tenant_id, twilio_number, from_number, to_number, direction, status, dial_status,
             outcome, talk_seconds, call_seconds, menu_choice, started_at, answered_at, ended_at, ringing_seconds,
             recording_sid, recording_url, recording_seconds, voicemail_sid, voicemail_url, voicemail_seconds,
             caller_name, caller_city, caller_state, caller_zip, caller_country, price, price_unit, transcript_text,
             updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
-            $23, $24, $25, $26, $27, $28, $29, $30, $31)
+         VALUES {}
          ON CONFLICT (call_sid) DO UPDATE SET
             twilio_number = excluded.twilio_number, from_number = excluded.from_number, to_number = excluded.to_number,
             direction = excluded.direction, status = excluded.status, dial_status = excluded.dial_status,
@@ -154,40 +307,50 @@ async fn upsert(
             caller_name = excluded.caller_name, caller_city = excluded.caller_city, caller_state = excluded.caller_state,
             caller_zip = excluded.caller_zip, caller_country = excluded.caller_country, price = excluded.price,
             price_unit = excluded.price_unit, transcript_text = excluded.transcript_text, updated_at = excluded.updated_at",
-    )
-    .bind(call_sid)
-    .bind(tenant_id)
-    .bind(twilio_number)
-    .bind(r.from.as_deref())
-    .bind(r.to.as_deref())
-    .bind(r.direction.as_deref())
-    .bind(r.status.as_deref())
-    .bind(r.dial_status.as_deref())
-    .bind(&r.outcome)
-    .bind(r.talk_seconds)
-    .bind(r.call_seconds)
-    .bind(r.menu_choice.as_deref())
-    .bind(r.started_at)
-    .bind(r.answered_at)
-    .bind(r.ended_at)
-    .bind(r.ringing_seconds)
-    .bind(r.recording_sid.as_deref())
-    .bind(r.recording_url.as_deref())
-    .bind(r.recording_seconds)
-    .bind(r.voicemail_sid.as_deref())
-    .bind(r.voicemail_url.as_deref())
-    .bind(r.voicemail_seconds)
-    .bind(r.caller_name.as_deref())
-    .bind(r.caller_city.as_deref())
-    .bind(r.caller_state.as_deref())
-    .bind(r.caller_zip.as_deref())
-    .bind(r.caller_country.as_deref())
-    .bind(r.price.as_deref())
-    .bind(r.price_unit.as_deref())
-    .bind(r.transcript_text.as_deref())
-    .bind(now_ms())
-    .execute(&mut **tx)
-    .await?;
+        placeholders.join(", ")
+    );
+    let now = now_ms();
+    let mut q = sqlx::query(&sql);
+    for (call_sid, tenant_id, r) in rows {
+        // Twilio sends `To` in E.164 already; anything else is normalised if it can be.
+        let twilio_number = r.to.as_deref().map(|to| {
+            crate::numbers::E164::lookup_key(to)
+                .map_or_else(|| to.to_owned(), |n| n.as_str().to_owned())
+        });
+        q = q
+            .bind(*call_sid)
+            .bind(*tenant_id)
+            .bind(twilio_number)
+            .bind(r.from.clone())
+            .bind(r.to.clone())
+            .bind(r.direction.clone())
+            .bind(r.status.clone())
+            .bind(r.dial_status.clone())
+            .bind(r.outcome.clone())
+            .bind(r.talk_seconds)
+            .bind(r.call_seconds)
+            .bind(r.menu_choice.clone())
+            .bind(r.started_at)
+            .bind(r.answered_at)
+            .bind(r.ended_at)
+            .bind(r.ringing_seconds)
+            .bind(r.recording_sid.clone())
+            .bind(r.recording_url.clone())
+            .bind(r.recording_seconds)
+            .bind(r.voicemail_sid.clone())
+            .bind(r.voicemail_url.clone())
+            .bind(r.voicemail_seconds)
+            .bind(r.caller_name.clone())
+            .bind(r.caller_city.clone())
+            .bind(r.caller_state.clone())
+            .bind(r.caller_zip.clone())
+            .bind(r.caller_country.clone())
+            .bind(r.price.clone())
+            .bind(r.price_unit.clone())
+            .bind(r.transcript_text.clone())
+            .bind(now);
+    }
+    q.execute(&mut **tx).await?;
     Ok(())
 }
 

@@ -122,7 +122,9 @@ pub(crate) async fn update_tenant(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<TenantUpdate>,
 ) -> AppResult<Json<Tenant>> {
-    Ok(Json(tenants::update(&state.db, &id, body).await?))
+    let tenant = tenants::update(&state.db, &id, body).await?;
+    state.routing_cache.invalidate();
+    Ok(Json(tenant))
 }
 
 pub(crate) async fn delete_tenant(
@@ -131,6 +133,7 @@ pub(crate) async fn delete_tenant(
     Path(id): Path<String>,
 ) -> AppResult<StatusCode> {
     tenants::delete(&state.db, &id).await?;
+    state.routing_cache.invalidate();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -214,6 +217,7 @@ pub(crate) async fn put_twilio_config(
 ) -> AppResult<Json<TwilioConfigView>> {
     principal.tenant_scope(&state, &company_id, None).await?;
     let view = telephony::update(&state.db, &state.secrets, &company_id, body).await?;
+    state.routing_cache.invalidate();
     tracing::info!(tenant = %company_id, by = %principal.user.id, "telephony settings changed");
     Ok(Json(view))
 }

@@ -20,7 +20,10 @@ use twilio::webhook::{
     RecordingStatusCallback, WebhookError,
 };
 
+use std::sync::Arc;
+
 use crate::AppState;
+use crate::cache::TenantContext;
 use crate::calls::{self, EventKind};
 use crate::error::{AppError, AppResult};
 use crate::numbers::E164;
@@ -58,21 +61,63 @@ impl Verified {
     }
 }
 
-async fn resolve_tenant(state: &AppState, params: &Params) -> AppResult<Option<String>> {
-    for sid in [params.get("ParentCallSid"), params.get("CallSid")]
-        .into_iter()
-        .flatten()
-    {
-        if let Some(t) = calls::tenant_of_call(&state.db, sid).await? {
-            return Ok(Some(t));
+/// The tenant that owns a number, through the cache.
+async fn number_owner(state: &AppState, number: &E164) -> AppResult<Option<String>> {
+    let key = number.as_str().to_owned();
+    if let Some(owner) = state.routing_cache.number_owner.get(&key) {
+        return Ok(owner);
+    }
+    let owner = crate::numbers::owner_of(&state.db, number).await?;
+    state.routing_cache.number_owner.insert(key, owner.clone());
+    Ok(owner)
+}
+
+/// A tenant's routing settings and webhook token, through the cache.
+async fn tenant_context(state: &AppState, tenant: &str) -> AppResult<Arc<TenantContext>> {
+    if let Some(ctx) = state.routing_cache.tenant.get(&tenant.to_owned()) {
+        return Ok(ctx);
+    }
+    let ctx = Arc::new(TenantContext {
+        settings: crate::telephony::effective(&state.db, tenant, &state.config.routing).await?,
+        webhook_token: crate::telephony::webhook_token(
+            &state.db,
+            &state.secrets,
+            &state.config.platform,
+            Some(tenant),
+        )
+        .await?,
+    });
+    state
+        .routing_cache
+        .tenant
+        .insert(tenant.to_owned(), ctx.clone());
+    Ok(ctx)
+}
+
+/// A call we know belongs to its tenant; a new call to the owner of `To`; failing
+/// that, the tenant whose own account is `AccountSid`. A new call's request skips the
+/// lookup of calls we know.
+async fn resolve_tenant(
+    state: &AppState,
+    params: &Params,
+    new_call: bool,
+) -> AppResult<Option<String>> {
+    if !new_call {
+        for sid in [params.get("ParentCallSid"), params.get("CallSid")]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(t) = calls::tenant_of_call(&state.db, sid).await? {
+                return Ok(Some(t));
+            }
         }
     }
     if params.get("ParentCallSid").is_none()
         && let Some(to) = params
             .get("To")
             .or_else(|| params.get("Called"))
-            .and_then(E164::parse)
-        && let Some(t) = crate::numbers::owner_of(&state.db, &to).await?
+            .and_then(E164::lookup_key)
+        && let Some(t) = number_owner(state, &to).await?
     {
         return Ok(Some(t));
     }
@@ -104,7 +149,12 @@ async fn verify(
         Params::parse_form(&body)
     }
     .map_err(bad_payload)?;
-    let tenant_id = resolve_tenant(state, &params).await?;
+    // The first request of a call: no Digits, no menu attempt, at the VoiceUrl.
+    let new_call = uri.path().ends_with("/voice") || uri.path().ends_with("/voice/incoming");
+    let new_call = new_call
+        && params.get("Digits").is_none()
+        && query.as_deref().is_none_or(|q| !q.contains("attempt="));
+    let tenant_id = resolve_tenant(state, &params, new_call).await?;
 
     if state.config.insecure_skip_signature {
         return Ok(Verified {
@@ -117,13 +167,10 @@ async fn verify(
         .get(twilio::signature::SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok())
         .ok_or(AppError::Forbidden("missing X-Twilio-Signature"))?;
-    let token = crate::telephony::webhook_token(
-        &state.db,
-        &state.secrets,
-        &state.config.platform,
-        tenant_id.as_deref(),
-    )
-    .await?
+    let token = match tenant_id.as_deref() {
+        Some(t) => tenant_context(state, t).await?.webhook_token.clone(),
+        None => state.config.platform.auth_token.clone(),
+    }
     .ok_or(AppError::Forbidden(
         "no auth token is configured to verify this account's webhooks",
     ))?;
@@ -163,7 +210,15 @@ async fn record(
     kind: EventKind,
     params: &Params,
 ) -> AppResult<Option<calls::CallRecord>> {
-    calls::record_event(&state.db, tenant, call_sid, kind, params.pairs()).await
+    state
+        .events
+        .record(calls::NewEvent {
+            tenant_id: tenant.map(str::to_owned),
+            call_sid: call_sid.to_owned(),
+            kind,
+            params: params.pairs().to_vec(),
+        })
+        .await
 }
 
 fn into_response(result: AppResult<Response>) -> Response {
@@ -188,11 +243,8 @@ async fn unrouted(
     ))
 }
 
-async fn settings(
-    state: &AppState,
-    tenant: &str,
-) -> AppResult<crate::telephony::EffectiveSettings> {
-    crate::telephony::effective(&state.db, tenant, &state.config.routing).await
+async fn settings(state: &AppState, tenant: &str) -> AppResult<Arc<TenantContext>> {
+    tenant_context(state, tenant).await
 }
 
 /// `POST /api/twilio/voice/incoming`: a call arrives, or the menu comes back.
@@ -222,14 +274,14 @@ pub(crate) async fn incoming(
                 .unwrap_or(0)
                 .min(routing::MENU_ATTEMPTS);
             let s = settings(&state, tenant).await?;
-            let tracking = E164::parse(&call.call.to)
+            let tracking = E164::lookup_key(&call.call.to)
                 .map_or_else(|| call.call.to.clone(), |n| n.as_str().to_owned());
             let step = Step::Incoming {
                 attempt,
                 digits: call.digits.clone(),
             };
             Ok(twiml(&routing::respond(
-                &s,
+                &s.settings,
                 &state.config.public_url,
                 &tracking,
                 &step,
@@ -291,7 +343,7 @@ pub(crate) async fn dial_status(
                 let s = settings(&state, tenant).await?;
                 let step = Step::DialEnded { answered };
                 return Ok(twiml(&routing::respond(
-                    &s,
+                    &s.settings,
                     &state.config.public_url,
                     "",
                     &step,
@@ -346,7 +398,7 @@ pub(crate) async fn whisper(
                 choice: v.query_param("choice"),
             };
             Ok(twiml(&routing::respond(
-                &s,
+                &s.settings,
                 &state.config.public_url,
                 "",
                 &step,
@@ -387,7 +439,7 @@ pub(crate) async fn voicemail(
                 Step::Voicemail
             };
             Ok(twiml(&routing::respond(
-                &s,
+                &s.settings,
                 &state.config.public_url,
                 "",
                 &step,
