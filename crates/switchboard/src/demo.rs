@@ -65,7 +65,17 @@ pub struct TrafficSummary {
     pub calls: usize,
     /// Calls whose play reported an error (should be none).
     pub errors: usize,
+    /// Inbound texts sent.
+    pub texts: usize,
 }
+
+const TEXTS: &[&str] = &[
+    "Hi, can I move my appointment to Thursday?",
+    "Do you take Delta Dental insurance?",
+    "Running 10 minutes late, sorry!",
+    "What time do you open on Saturday?",
+    "Please call me back about my bill.",
+];
 
 fn update() -> TwilioConfigUpdate {
     TwilioConfigUpdate::default()
@@ -126,6 +136,9 @@ pub async fn seed(state: &AppState, sim: &Simulator, account_sid: &str) -> AppRe
             forward_number_existing: Some(Some("+15557650002".into())),
             recording_enabled: Some(Some(true)),
             transcription_enabled: Some(Some(true)),
+            auto_reply_message: Some(Some(
+                "Thanks for texting Bright Smiles Dental! We'll reply during office hours.".into(),
+            )),
             ..update()
         },
     )
@@ -399,6 +412,23 @@ pub async fn play_traffic(
     while let Some(result) = tasks.join_next().await {
         summary.calls += 1;
         summary.errors += result.unwrap_or(1);
+    }
+    // Some texts to the clinic's numbers.
+    let dental_numbers = &setup.tenants[0].2;
+    for i in 0..(options.calls / 12).max(1) {
+        let from = &repeat_callers[i % repeat_callers.len()];
+        let to = &dental_numbers[i % dental_numbers.len()];
+        match sim.send_sms(from, to, TEXTS[i % TEXTS.len()]).await {
+            Ok((200, _)) => summary.texts += 1,
+            Ok((status, _)) => {
+                tracing::warn!(status, "demo text was refused");
+                summary.errors += 1;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "demo text could not be sent");
+                summary.errors += 1;
+            }
+        }
     }
     summary
 }

@@ -13,6 +13,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod http;
+pub mod messaging;
 pub mod notifications;
 pub mod numbers;
 pub mod routing;

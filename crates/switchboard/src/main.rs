@@ -291,8 +291,8 @@ async fn demo(mut config: Config, calls: usize, days: u32, exit: bool) -> anyhow
     );
     println!("  Twilio simulator: {}", sim.base_url());
     println!(
-        "  played {} calls ({} with problems) over {days} days",
-        summary.calls, summary.errors
+        "  played {} calls and {} texts ({} with problems) over {days} days",
+        summary.calls, summary.texts, summary.errors
     );
     for (_, name, numbers) in &setup.tenants {
         println!("  tenant {name}: {}", numbers.join(", "));

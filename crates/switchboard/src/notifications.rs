@@ -25,7 +25,7 @@ pub fn parse_section(s: &str) -> Option<&'static str> {
 pub struct UnreadCounts {
     /// Calls started since the call log was last opened.
     pub call_logs: i64,
-    /// Inbound messages since messages were last opened.
+    /// Inbound texts since messages were last opened.
     pub messages: i64,
     /// Voicemails since voicemails were last opened.
     pub voicemails: i64,
@@ -51,8 +51,12 @@ pub async fn unread(db: &Db, user_id: &str, tenant_id: &str) -> AppResult<Unread
     let voicemails_since = last_read(db, user_id, "voicemails").await?;
     Ok(UnreadCounts {
         call_logs: crate::calls::count_started_after(db, tenant_id, calls_since, None).await?,
-        // Messages arrive with the messaging issue; until then there are none.
-        messages: 0,
+        messages: crate::messaging::count_inbound_after(
+            db,
+            tenant_id,
+            last_read(db, user_id, "messages").await?,
+        )
+        .await?,
         voicemails: crate::calls::count_started_after(
             db,
             tenant_id,

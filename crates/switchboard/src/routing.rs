@@ -27,6 +27,8 @@ pub mod paths {
     pub const TRANSCRIPTION: &str = "/api/twilio/voice/transcription";
     /// Inbound SMS.
     pub const SMS: &str = "/api/twilio/sms";
+    /// Outbound SMS status.
+    pub const SMS_STATUS: &str = "/api/twilio/sms/status";
 }
 
 const DISCLOSURE: &str = "This call may be recorded for quality and training purposes.";

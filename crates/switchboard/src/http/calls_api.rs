@@ -298,6 +298,9 @@ pub(crate) async fn unread_counts(
         counts.call_logs = 0;
         counts.voicemails = 0;
     }
+    if !principal.user.may_open("messages") {
+        counts.messages = 0;
+    }
     Ok(Json(counts))
 }
 

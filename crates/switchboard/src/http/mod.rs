@@ -151,7 +151,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/twilio/voice/transcription",
             post(webhooks::transcription),
-        );
+        )
+        .route("/api/twilio/sms", post(webhooks::sms))
+        .route("/api/webhooks/twilio/sms", post(webhooks::sms))
+        .route("/api/twilio/sms/status", post(webhooks::sms_status));
 
     let ids = RequestIds {
         prefix: crate::db::new_id("req").trim_start_matches("req_")[..8].to_owned(),

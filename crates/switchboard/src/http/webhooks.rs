@@ -14,10 +14,10 @@ use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use twilio::signature::RequestValidator;
-use twilio::twiml::{Hangup, Say, VoiceResponse};
+use twilio::twiml::{Hangup, Message, MessagingResponse, Say, VoiceResponse};
 use twilio::webhook::{
-    CallStatusCallback, DialAction, IncomingCall, NumberStatus, Params, RealtimeTranscription,
-    RecordingStatusCallback, WebhookError,
+    CallStatusCallback, DialAction, InboundSms, IncomingCall, NumberStatus, Params,
+    RealtimeTranscription, RecordingStatusCallback, SmsStatusCallback, WebhookError,
 };
 
 use std::sync::Arc;
@@ -127,6 +127,24 @@ async fn resolve_tenant(
     }
 }
 
+/// A text's tenant: the one that has it already (a status), else the owner of `To`
+/// (inbound), else the owner of `From` (the status of a text we sent).
+async fn resolve_sms_tenant(state: &AppState, params: &Params) -> AppResult<Option<String>> {
+    if let Some(sid) = params.get("MessageSid").or_else(|| params.get("SmsSid"))
+        && let Some(t) = crate::messaging::tenant_of(&state.db, sid).await?
+    {
+        return Ok(Some(t));
+    }
+    for number in [params.get("To"), params.get("From")].into_iter().flatten() {
+        if let Some(n) = E164::lookup_key(number)
+            && let Some(t) = number_owner(state, &n).await?
+        {
+            return Ok(Some(t));
+        }
+    }
+    Ok(None)
+}
+
 /// Steps 1–3 of the pipeline.
 async fn verify(
     state: &AppState,
@@ -154,7 +172,11 @@ async fn verify(
     let new_call = new_call
         && params.get("Digits").is_none()
         && query.as_deref().is_none_or(|q| !q.contains("attempt="));
-    let tenant_id = resolve_tenant(state, &params, new_call).await?;
+    let tenant_id = if uri.path().contains("/sms") {
+        resolve_sms_tenant(state, &params).await?
+    } else {
+        resolve_tenant(state, &params, new_call).await?
+    };
 
     if state.config.insecure_skip_signature {
         return Ok(Verified {
@@ -511,4 +533,82 @@ pub(crate) async fn transcription(
         }
         .await,
     )
+}
+
+/// `POST /api/twilio/sms`: an inbound text. Stored, then answered with the tenant's
+/// auto-reply when one is set.
+pub(crate) async fn sms(
+    State(state): State<AppState>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let v = verified!(state, method, uri, headers, body);
+    into_response(
+        async {
+            let text = InboundSms::from_params(v.params.clone()).map_err(bad_payload)?;
+            let reply = MessagingResponse::new();
+            let Some(tenant) = v.tenant_id.as_deref() else {
+                tracing::warn!("text to a number no tenant owns");
+                return Ok(messaging_twiml(&reply));
+            };
+            crate::messaging::record_inbound(
+                &state.db,
+                tenant,
+                &crate::messaging::Inbound {
+                    message_sid: &text.message_sid,
+                    from: &text.from,
+                    to: &text.to,
+                    body: &text.body,
+                    num_media: i64::try_from(text.media.len()).unwrap_or(0),
+                },
+            )
+            .await?;
+            let auto_reply = crate::telephony::view(&state.db, tenant)
+                .await?
+                .auto_reply_message;
+            Ok(messaging_twiml(&match auto_reply {
+                Some(message) => reply.push(Message::new(message)),
+                None => reply,
+            }))
+        }
+        .await,
+    )
+}
+
+/// `POST /api/twilio/sms/status`: a sent text's delivery status.
+pub(crate) async fn sms_status(
+    State(state): State<AppState>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let v = verified!(state, method, uri, headers, body);
+    into_response(
+        async {
+            let status = SmsStatusCallback::from_params(v.params.clone()).map_err(bad_payload)?;
+            let known = crate::messaging::apply_status(
+                &state.db,
+                &status.message_sid,
+                status.status.as_str(),
+                status.error_code.as_deref(),
+            )
+            .await?;
+            if !known {
+                tracing::info!("status for a text we do not know; ignored");
+            }
+            Ok(messaging_twiml(&MessagingResponse::new()))
+        }
+        .await,
+    )
+}
+
+fn messaging_twiml(response: &MessagingResponse) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
+        response.to_xml(),
+    )
+        .into_response()
 }

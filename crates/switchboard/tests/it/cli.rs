@@ -95,7 +95,7 @@ async fn a_short_demo_runs_end_to_end_and_leaves_a_populated_database() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stdout.contains("played 24 calls (0 with problems) over 3 days"),
+        stdout.contains("played 24 calls and 2 texts (0 with problems) over 3 days"),
         "{stdout}"
     );
     for login in [
@@ -126,6 +126,11 @@ async fn a_short_demo_runs_end_to_end_and_leaves_a_populated_database() {
     assert_eq!(row.try_get::<i64, _>("tenants").expect("tenants"), 2);
     assert!(row.try_get::<i64, _>("answered").expect("answered") > 0);
     assert!(row.try_get::<i64, _>("unanswered").expect("unanswered") > 0);
+    let texts = sqlx::query("SELECT COUNT(*) AS n FROM messages WHERE direction = 'inbound'")
+        .fetch_one(db.pool())
+        .await
+        .expect("texts");
+    assert_eq!(texts.try_get::<i64, _>("n").expect("n"), 2);
     db.close().await;
     let _ = std::fs::remove_dir_all(&dir);
 }

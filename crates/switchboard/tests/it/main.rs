@@ -10,4 +10,5 @@ mod calls;
 mod cli;
 mod common;
 mod isolation;
+mod messages;
 mod telephony_config;

@@ -1,0 +1,191 @@
+//! Texts: inbound through the simulator, delivery statuses, unread counts.
+
+use reqwest::StatusCode;
+use serde_json::json;
+use twilio::client::{Client, ClientConfig, CreateMessage, Credentials};
+
+use crate::calls::{TRACKING, call_world};
+
+#[tokio::test]
+async fn inbound_texts_are_stored_counted_and_auto_replied() {
+    let w = call_world().await;
+    w.sim.set_number_webhooks(
+        &w.account.sid,
+        TRACKING,
+        &w.t.url("/api/twilio/voice/incoming"),
+        Some(&w.t.url("/api/twilio/voice/status-callback")),
+        Some(&w.t.url("/api/twilio/sms")),
+    );
+    let (status, body) = w
+        .sim
+        .send_sms("+15550009999", TRACKING, "Can I book for Friday? 🙂")
+        .await
+        .expect("sms");
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        !body.contains("<Message>"),
+        "no auto-reply configured: {body}"
+    );
+    let (_, unread) =
+        w.t.get("/api/customer-notifications/unread-counts", &w.owner)
+            .await;
+    assert_eq!(unread["messages"], 1);
+
+    let (status, _) =
+        w.t.put(
+            &format!("/api/companies/{}/twilio/config", w.tenant),
+            &w.owner,
+            json!({"autoReplyMessage": "Thanks! We'll text you back shortly."}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = w
+        .sim
+        .send_sms("+15550008888", TRACKING, "Hello?")
+        .await
+        .expect("sms");
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("<Message>Thanks! We&apos;ll text you back shortly.</Message>")
+            || body.contains("<Message>Thanks! We'll text you back shortly.</Message>"),
+        "{body}"
+    );
+    let (_, unread) =
+        w.t.get("/api/customer-notifications/unread-counts", &w.owner)
+            .await;
+    assert_eq!(unread["messages"], 2);
+    let desk =
+        w.t.user(
+            &w.admin,
+            "desk@texts.test",
+            "receptionist",
+            &w.tenant,
+            &["call-logs"],
+        )
+        .await;
+    let (_, unread) =
+        w.t.get("/api/customer-notifications/unread-counts", &desk)
+            .await;
+    assert_eq!(unread["messages"], 0, "no messages page, no badge");
+    let (status, _) =
+        w.t.post(
+            "/api/customer-notifications/mark-read/messages",
+            &w.owner,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, unread) =
+        w.t.get("/api/customer-notifications/unread-counts", &w.owner)
+            .await;
+    assert_eq!(unread["messages"], 0);
+
+    // A forged text is refused and stored nothing.
+    let resp =
+        w.t.http
+            .post(w.t.url("/api/twilio/sms"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-twilio-signature", "forged")
+            .body(format!(
+                "MessageSid=SMforged&AccountSid={}&From=%2B15550007777&To=%2B15551230001&Body=hi",
+                w.account.sid
+            ))
+            .send()
+            .await
+            .expect("send");
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert!(
+        switchboard::messaging::status_of(&w.t.app.state.db, "SMforged")
+            .await
+            .expect("query")
+            .is_none()
+    );
+    w.t.stop().await;
+}
+
+#[tokio::test]
+async fn delivery_statuses_only_move_forward() {
+    let w = call_world().await;
+    let client = Client::new(
+        Credentials::auth_token(&w.account.sid, &w.account.auth_token),
+        ClientConfig::with_base(w.sim.base_url()),
+    )
+    .expect("client");
+    let mut sids = Vec::new();
+    for to in ["+15557654321", "+15557650000"] {
+        let sent = client
+            .create_message(&CreateMessage {
+                status_callback: Some(w.t.url("/api/twilio/sms/status")),
+                ..CreateMessage::new(to, TRACKING, "Reminder: cleaning tomorrow at 10.")
+            })
+            .await
+            .expect("send");
+        switchboard::messaging::record_outbound(
+            &w.t.app.state.db,
+            &w.tenant,
+            &sent.sid,
+            TRACKING,
+            to,
+            "Reminder",
+            &sent.status,
+        )
+        .await
+        .expect("record");
+        sids.push(sent.sid);
+    }
+    let db = &w.t.app.state.db;
+    let mut statuses = Vec::new();
+    for _ in 0..100 {
+        statuses.clear();
+        for sid in &sids {
+            statuses.push(
+                switchboard::messaging::status_of(db, sid)
+                    .await
+                    .expect("status")
+                    .expect("known"),
+            );
+        }
+        if statuses.iter().all(|(s, _)| s != "queued" && s != "sent") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(statuses[0], ("delivered".to_owned(), None));
+    assert_eq!(
+        statuses[1],
+        ("undelivered".to_owned(), Some("30003".to_owned()))
+    );
+
+    // A late 'sent' does not undo 'delivered'.
+    let params: Vec<(String, String)> = [
+        ("MessageSid", sids[0].as_str()),
+        ("AccountSid", w.account.sid.as_str()),
+        ("MessageStatus", "sent"),
+        ("From", TRACKING),
+        ("To", "+15557654321"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let url = w.t.url("/api/twilio/sms/status");
+    let signature = twilio::signature::RequestValidator::new(&w.account.auth_token)
+        .compute_signature(&url, &params);
+    let resp =
+        w.t.http
+            .post(&url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-twilio-signature", signature)
+            .body(serde_urlencoded::to_string(&params).expect("form"))
+            .send()
+            .await
+            .expect("send");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        switchboard::messaging::status_of(db, &sids[0])
+            .await
+            .expect("status")
+            .map(|s| s.0),
+        Some("delivered".to_owned())
+    );
+    w.t.stop().await;
+}
