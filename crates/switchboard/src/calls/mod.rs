@@ -6,6 +6,7 @@
 //! that concurrent callbacks of one call cannot overwrite each other with a stale fold.
 
 pub mod fold;
+pub mod rollups;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -213,6 +214,8 @@ async fn write_batch(db: &Db, events: &[NewEvent]) -> AppResult<Vec<Option<CallR
         .collect();
     routed.sort_unstable();
     routed.dedup();
+    let mut zones: std::collections::HashMap<String, jiff::tz::TimeZone> =
+        std::collections::HashMap::new();
     let mut records: std::collections::HashMap<(String, String), CallRecord> =
         std::collections::HashMap::new();
     for chunk in routed.chunks(200) {
@@ -241,9 +244,33 @@ async fn write_batch(db: &Db, events: &[NewEvent]) -> AppResult<Vec<Option<CallR
             let events = by_call.remove(&key).unwrap_or_default();
             folded.push((sid, tenant, fold::fold(&events)));
         }
+        // Keep the rollups in step: take away each call's old contribution, add the new.
+        let sql = format!(
+            "SELECT {} FROM calls WHERE call_sid IN ({})",
+            rollups::ROW_COLUMNS,
+            db.placeholders(1, chunk.len())
+        );
+        let mut q = sqlx::query(&sql);
+        for (sid, _) in chunk {
+            q = q.bind(*sid);
+        }
+        let mut deltas = rollups::Deltas::default();
+        for row in q.fetch_all(&mut *tx).await? {
+            let tenant: String = row.try_get("tenant_id")?;
+            let tz = zone(db, &mut zones, &tenant).await?;
+            deltas.add(rollups::from_row(&row, &tz)?, -1);
+        }
+        for (_, tenant, record) in &folded {
+            let tz = zone(db, &mut zones, tenant).await?;
+            deltas.add(
+                rollups::from_record(tenant, tracking_number(record).as_deref(), record, &tz),
+                1,
+            );
+        }
         for rows in folded.chunks(UPSERT_ROWS) {
             upsert(db, &mut tx, rows).await?;
         }
+        deltas.apply(db, &mut tx).await?;
         for (sid, tenant, record) in folded {
             records.insert((sid.to_owned(), tenant.to_owned()), record);
         }
@@ -267,6 +294,28 @@ fn event_from_row(r: &sqlx::any::AnyRow) -> Result<Event, AppError> {
             .ok_or_else(|| AppError::Internal(format!("unknown event kind {kind}").into()))?,
         params: serde_json::from_str(&payload).map_err(AppError::internal)?,
         received_at: r.try_get("received_at")?,
+    })
+}
+
+/// A tenant's zone, looked up once per batch.
+async fn zone(
+    db: &Db,
+    zones: &mut std::collections::HashMap<String, jiff::tz::TimeZone>,
+    tenant: &str,
+) -> AppResult<jiff::tz::TimeZone> {
+    if let Some(tz) = zones.get(tenant) {
+        return Ok(tz.clone());
+    }
+    let tz = rollups::tenant_zone(db, tenant).await?;
+    zones.insert(tenant.to_owned(), tz.clone());
+    Ok(tz)
+}
+
+/// The tracking number of a call: `To`, normalised when it can be (Twilio sends E.164).
+fn tracking_number(r: &CallRecord) -> Option<String> {
+    r.to.as_deref().map(|to| {
+        crate::numbers::E164::lookup_key(to)
+            .map_or_else(|| to.to_owned(), |n| n.as_str().to_owned())
     })
 }
 
@@ -312,11 +361,7 @@ async fn upsert(
     let now = now_ms();
     let mut q = sqlx::query(&sql);
     for (call_sid, tenant_id, r) in rows {
-        // Twilio sends `To` in E.164 already; anything else is normalised if it can be.
-        let twilio_number = r.to.as_deref().map(|to| {
-            crate::numbers::E164::lookup_key(to)
-                .map_or_else(|| to.to_owned(), |n| n.as_str().to_owned())
-        });
+        let twilio_number = tracking_number(r);
         q = q
             .bind(*call_sid)
             .bind(*tenant_id)
@@ -496,17 +541,15 @@ pub enum Scope {
     All,
 }
 
-fn parse_bound(s: &str, end: bool) -> Option<i64> {
+/// A bound: an RFC 3339 time, or a date meaning the tenant's local day.
+fn parse_bound(s: &str, end: bool, tz: &jiff::tz::TimeZone) -> Option<i64> {
     if let Ok(ts) = s.parse::<jiff::Timestamp>() {
         return Some(ts.as_millisecond());
     }
     let date: jiff::civil::Date = s.parse().ok()?;
-    let day = date
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .ok()?
-        .timestamp()
-        .as_millisecond();
-    Some(if end { day + 86_400_000 - 1 } else { day })
+    let day = if end { date.tomorrow().ok()? } else { date };
+    let start = day.to_zoned(tz.clone()).ok()?.timestamp().as_millisecond();
+    Some(if end { start - 1 } else { start })
 }
 
 /// A WHERE clause with its bound values, built once for list, count and stats.
@@ -516,7 +559,7 @@ struct Where {
     ints: Vec<i64>,
 }
 
-fn build_where(scope: &Scope, f: &CallFilter) -> AppResult<Where> {
+fn build_where(scope: &Scope, f: &CallFilter, tz: &jiff::tz::TimeZone) -> AppResult<Where> {
     let mut clauses: Vec<String> = Vec::new();
     let mut texts: Vec<String> = Vec::new();
     let mut ints: Vec<i64> = Vec::new();
@@ -530,7 +573,7 @@ fn build_where(scope: &Scope, f: &CallFilter) -> AppResult<Where> {
     }
     let mut errors = crate::error::FieldErrors::new();
     if let Some(s) = f.start_date.as_deref().filter(|s| !s.is_empty()) {
-        match parse_bound(s, false) {
+        match parse_bound(s, false, tz) {
             Some(ms) => {
                 ints.push(ms);
                 clauses.push(format!("started_at >= $I{}", ints.len()));
@@ -544,7 +587,7 @@ fn build_where(scope: &Scope, f: &CallFilter) -> AppResult<Where> {
         }
     }
     if let Some(s) = f.end_date.as_deref().filter(|s| !s.is_empty()) {
-        match parse_bound(s, true) {
+        match parse_bound(s, true, tz) {
             Some(ms) => {
                 ints.push(ms);
                 clauses.push(format!("started_at <= $I{}", ints.len()));
@@ -657,6 +700,7 @@ pub async fn list(
     db: &Db,
     scope: &Scope,
     f: &CallFilter,
+    tz: &jiff::tz::TimeZone,
 ) -> AppResult<(Vec<CallLog>, i64, i64, i64)> {
     let limit = f.limit.unwrap_or(50);
     let offset = f.offset.unwrap_or(0);
@@ -670,7 +714,7 @@ pub async fn list(
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }
-    let w = build_where(scope, f)?;
+    let w = build_where(scope, f, tz)?;
     let n = w.texts.len() + w.ints.len();
     let sql = format!(
         "SELECT {LOG_COLUMNS} FROM calls WHERE {} ORDER BY started_at DESC, call_sid DESC LIMIT ${} OFFSET ${}",
@@ -687,11 +731,17 @@ pub async fn list(
         .iter()
         .map(log_from_row)
         .collect::<Result<Vec<_>, _>>()?;
-    let count_sql = format!("SELECT COUNT(*) AS n FROM calls WHERE {}", w.sql);
-    let total: i64 = bind_where(sqlx::query(&count_sql), &w)
-        .fetch_one(db.pool())
-        .await?
-        .try_get("n")?;
+    // Totals come from the rollups when the filter allows; a scan otherwise.
+    let total: i64 = match (scope, rollups::rollup_filter(f)) {
+        (Scope::Tenant(t), Some(rf)) => rollups::total(db, t, &rf).await?,
+        _ => {
+            let count_sql = format!("SELECT COUNT(*) AS n FROM calls WHERE {}", w.sql);
+            bind_where(sqlx::query(&count_sql), &w)
+                .fetch_one(db.pool())
+                .await?
+                .try_get("n")?
+        }
+    };
     Ok((logs, total, limit, offset))
 }
 
@@ -829,10 +879,14 @@ pub async fn stats(
     db: &Db,
     scope: &Scope,
     f: &CallFilter,
-    utc_offset_ms: i64,
+    tz: &jiff::tz::TimeZone,
     friendly: &[(String, Option<String>)],
 ) -> AppResult<Stats> {
-    let w = build_where(scope, f)?;
+    if let (Scope::Tenant(t), Some(rf)) = (scope, rollups::rollup_filter(f)) {
+        return rollups::stats(db, t, &rf, friendly).await;
+    }
+    let utc_offset_ms = i64::from(tz.to_offset(jiff::Timestamp::now()).seconds()) * 1000;
+    let w = build_where(scope, f, tz)?;
     let n = w.texts.len() + w.ints.len();
     let sql = format!(
         "SELECT {AGGREGATES},
@@ -918,6 +972,10 @@ pub async fn stats(
 pub async fn delete_for_tenant(db: &Db, tenant_id: &str) -> AppResult<u64> {
     let mut tx = db.pool().begin().await?;
     sqlx::query("DELETE FROM call_events WHERE tenant_id = $1")
+        .bind(tenant_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM call_rollups WHERE tenant_id = $1")
         .bind(tenant_id)
         .execute(&mut *tx)
         .await?;

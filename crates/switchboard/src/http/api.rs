@@ -122,8 +122,13 @@ pub(crate) async fn update_tenant(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<TenantUpdate>,
 ) -> AppResult<Json<Tenant>> {
+    let before = tenants::get(&state.db, &id).await?;
     let tenant = tenants::update(&state.db, &id, body).await?;
     state.routing_cache.invalidate();
+    if tenant.timezone != before.timezone {
+        // Stats count the tenant's local days.
+        crate::calls::rollups::rebuild(&state.db, &id).await?;
+    }
     Ok(Json(tenant))
 }
 

@@ -46,6 +46,14 @@ fn query<T: serde::de::DeserializeOwned>(
         .map_err(|e| AppError::BadRequest(e.body_text()))
 }
 
+/// The zone dates are read in: the tenant's, or UTC across tenants.
+async fn zone(state: &AppState, scope: &Scope) -> AppResult<jiff::tz::TimeZone> {
+    match scope {
+        Scope::Tenant(t) => calls::rollups::tenant_zone(&state.db, t).await,
+        Scope::All => Ok(jiff::tz::TimeZone::UTC),
+    }
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct CallLogPage {
@@ -62,7 +70,8 @@ pub(crate) async fn list(
 ) -> AppResult<Json<CallLogPage>> {
     let filter = query(q)?;
     let scope = scope(&state, &principal, filter.customer_id.as_deref()).await?;
-    let (call_logs, total, limit, offset) = calls::list(&state.db, &scope, &filter).await?;
+    let tz = zone(&state, &scope).await?;
+    let (call_logs, total, limit, offset) = calls::list(&state.db, &scope, &filter, &tz).await?;
     Ok(Json(CallLogPage {
         call_logs,
         total,
@@ -114,22 +123,17 @@ pub(crate) async fn stats(
 ) -> AppResult<Json<calls::Stats>> {
     let filter = query(q)?;
     let scope = scope(&state, &principal, filter.customer_id.as_deref()).await?;
-    let (offset, names) = match &scope {
-        Scope::Tenant(t) => {
-            let tenant = crate::tenants::get(&state.db, t).await?;
-            let tz = jiff::tz::TimeZone::get(&tenant.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
-            let offset = i64::from(tz.to_offset(jiff::Timestamp::now()).seconds()) * 1000;
-            let names = crate::numbers::list_for_tenant(&state.db, t)
-                .await?
-                .into_iter()
-                .map(|n| (n.phone_number, n.friendly_name))
-                .collect::<Vec<_>>();
-            (offset, names)
-        }
-        Scope::All => (0, Vec::new()),
+    let names = match &scope {
+        Scope::Tenant(t) => crate::numbers::list_for_tenant(&state.db, t)
+            .await?
+            .into_iter()
+            .map(|n| (n.phone_number, n.friendly_name))
+            .collect::<Vec<_>>(),
+        Scope::All => Vec::new(),
     };
+    let tz = zone(&state, &scope).await?;
     Ok(Json(
-        calls::stats(&state.db, &scope, &filter, offset, &names).await?,
+        calls::stats(&state.db, &scope, &filter, &tz, &names).await?,
     ))
 }
 

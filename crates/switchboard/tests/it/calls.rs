@@ -883,3 +883,91 @@ async fn another_tenant_reaches_none_of_these_calls() {
     assert_eq!((status, &body["deleted"]), (StatusCode::OK, &json!(2)));
     w.t.stop().await;
 }
+
+#[tokio::test]
+async fn rollup_stats_equal_a_scan_of_the_calls() {
+    let w = call_world().await;
+    let outcomes = [
+        Staff::Answers { after_secs: 3 },
+        Staff::NoAnswer,
+        Staff::Busy,
+        Staff::Answers { after_secs: 9 },
+    ];
+    for (i, staff) in outcomes.iter().enumerate() {
+        let mut s = caller();
+        s.presses = vec![Press::Digits(if i % 2 == 0 { "1" } else { "2" }.into())];
+        s.staff = *staff;
+        s.talk_secs = 30 + i as u32 * 10;
+        s.voicemail_secs = (i == 1).then_some(14);
+        // A retried, shuffled delivery changes rows after they were first counted.
+        s.delivery = if i == 3 {
+            Delivery::Shuffled { seed: 5 }
+        } else {
+            Delivery::Duplicated
+        };
+        w.play(&s).await;
+    }
+    // `q` forces the scan; every caller's number contains 555.
+    for status in [
+        "",
+        "&status=answered",
+        "&status=missed",
+        "&status=voicemail",
+    ] {
+        let (_, fast) =
+            w.t.get(
+                &format!("/api/twilio/call-logs/stats?x=1{status}"),
+                &w.owner,
+            )
+            .await;
+        let (_, scan) =
+            w.t.get(
+                &format!("/api/twilio/call-logs/stats?q=555{status}"),
+                &w.owner,
+            )
+            .await;
+        for field in [
+            "total",
+            "answered",
+            "missed",
+            "voicemails",
+            "avgDuration",
+            "byMenuChoice",
+            "byDay",
+            "byNumber",
+        ] {
+            assert_eq!(fast[field], scan[field], "{field} with '{status}'");
+        }
+        let (_, fast_page) =
+            w.t.get(&format!("/api/twilio/call-logs?x=1{status}"), &w.owner)
+                .await;
+        let (_, scan_page) =
+            w.t.get(&format!("/api/twilio/call-logs?q=555{status}"), &w.owner)
+                .await;
+        assert_eq!(
+            fast_page["total"], scan_page["total"],
+            "list total with '{status}'"
+        );
+    }
+    let (_, stats) = w.t.get("/api/twilio/call-logs/stats", &w.owner).await;
+    assert_eq!(
+        (stats["total"].as_i64(), stats["answered"].as_i64()),
+        (Some(4), Some(2))
+    );
+
+    // Moving the tenant to another zone rebuilds the local days.
+    let (status, _) =
+        w.t.call(
+            reqwest::Method::PATCH,
+            &format!("/api/admin/tenants/{}", w.tenant),
+            Some(&w.admin),
+            Some(json!({"timezone": "Pacific/Kiritimati"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, after) = w.t.get("/api/twilio/call-logs/stats", &w.owner).await;
+    let (_, scan) = w.t.get("/api/twilio/call-logs/stats?q=555", &w.owner).await;
+    assert_eq!(after["total"], 4);
+    assert_eq!(after["byDay"], scan["byDay"]);
+    w.t.stop().await;
+}

@@ -1,0 +1,463 @@
+//! Call counts per tenant, local day, tracking number, direction, outcome and menu
+//! choice (`call_rollups`), kept in step with `calls` inside the writer's transaction.
+//!
+//! Each call contributes one to exactly one key. When the writer refolds a call it
+//! subtracts the old row's contribution and adds the new one, so the sums always equal
+//! what a scan of `calls` would give. Days are the tenant's local days at the call's
+//! start; a change of the tenant's time zone rebuilds its rollups.
+
+use std::collections::HashMap;
+
+use sqlx::Row as _;
+
+use super::{CallFilter, CallRecord, DayStats, MenuCounts, NumberStats, Stats};
+use crate::db::{Db, rfc3339};
+use crate::error::AppResult;
+
+/// The tenant's local day number (days since 1970-01-01 in its zone) of `ms`.
+pub fn local_day(ms: i64, tz: &jiff::tz::TimeZone) -> i64 {
+    let offset = jiff::Timestamp::from_millisecond(ms)
+        .map(|t| i64::from(tz.to_offset(t).seconds()) * 1000)
+        .unwrap_or(0);
+    (ms + offset).div_euclid(86_400_000)
+}
+
+/// The day number of a calendar date.
+pub fn date_day(date: jiff::civil::Date) -> Option<i64> {
+    let utc = date.to_zoned(jiff::tz::TimeZone::UTC).ok()?;
+    Some(utc.timestamp().as_second().div_euclid(86_400))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    tenant: String,
+    day: i64,
+    number: String,
+    direction: &'static str,
+    outcome: String,
+    menu: String,
+}
+
+/// What one call adds to its key.
+#[derive(Debug, Clone)]
+pub(super) struct Contribution {
+    key: Key,
+    talk: i64,
+    booked: i64,
+}
+
+fn direction_of(direction: Option<&str>) -> &'static str {
+    if direction.is_some_and(|d| d.starts_with("outbound")) {
+        "outbound"
+    } else {
+        "inbound"
+    }
+}
+
+/// What a call contributes, from whichever form it is in.
+struct Facts<'a> {
+    tenant: &'a str,
+    started_at: i64,
+    number: Option<&'a str>,
+    direction: Option<&'a str>,
+    outcome: &'a str,
+    menu: Option<&'a str>,
+    talk: i64,
+    booked: Option<i64>,
+}
+
+fn contribution(f: Facts<'_>, tz: &jiff::tz::TimeZone) -> Contribution {
+    Contribution {
+        key: Key {
+            tenant: f.tenant.to_owned(),
+            day: local_day(f.started_at, tz),
+            number: f.number.unwrap_or_default().to_owned(),
+            direction: direction_of(f.direction),
+            outcome: f.outcome.to_owned(),
+            menu: f.menu.unwrap_or_default().to_owned(),
+        },
+        talk: if f.outcome == "answered" { f.talk } else { 0 },
+        booked: i64::from(f.booked.is_some_and(|b| b != 0)),
+    }
+}
+
+/// The columns of `calls` a contribution needs.
+pub(super) const ROW_COLUMNS: &str = "call_sid, tenant_id, started_at, twilio_number, direction, outcome, menu_choice, talk_seconds, appointment_booked";
+
+/// The contribution of a stored `calls` row (selected with [`ROW_COLUMNS`]).
+pub(super) fn from_row(
+    row: &sqlx::any::AnyRow,
+    tz: &jiff::tz::TimeZone,
+) -> Result<Contribution, sqlx::Error> {
+    let tenant: String = row.try_get("tenant_id")?;
+    let number: Option<String> = row.try_get("twilio_number")?;
+    let direction: Option<String> = row.try_get("direction")?;
+    let outcome: String = row.try_get("outcome")?;
+    let menu: Option<String> = row.try_get("menu_choice")?;
+    Ok(contribution(
+        Facts {
+            tenant: &tenant,
+            started_at: row.try_get("started_at")?,
+            number: number.as_deref(),
+            direction: direction.as_deref(),
+            outcome: &outcome,
+            menu: menu.as_deref(),
+            talk: row.try_get("talk_seconds")?,
+            booked: row.try_get("appointment_booked")?,
+        },
+        tz,
+    ))
+}
+
+/// The contribution of a freshly folded record.
+pub(super) fn from_record(
+    tenant: &str,
+    number: Option<&str>,
+    r: &CallRecord,
+    tz: &jiff::tz::TimeZone,
+) -> Contribution {
+    contribution(
+        Facts {
+            tenant,
+            started_at: r.started_at,
+            number,
+            direction: r.direction.as_deref(),
+            outcome: &r.outcome,
+            menu: r.menu_choice.as_deref(),
+            talk: r.talk_seconds,
+            booked: None,
+        },
+        tz,
+    )
+}
+
+/// Net changes per key: new contributions minus old ones.
+#[derive(Debug, Default)]
+pub(super) struct Deltas(HashMap<Key, (i64, i64, i64)>);
+
+impl Deltas {
+    pub(super) fn add(&mut self, c: Contribution, sign: i64) {
+        let entry = self.0.entry(c.key).or_insert((0, 0, 0));
+        entry.0 += sign;
+        entry.1 += sign * c.talk;
+        entry.2 += sign * c.booked;
+    }
+
+    /// Applies the non-zero changes inside the writer's transaction.
+    pub(super) async fn apply(
+        self,
+        db: &Db,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    ) -> AppResult<()> {
+        let rows: Vec<(Key, (i64, i64, i64))> = self
+            .0
+            .into_iter()
+            .filter(|(_, d)| *d != (0, 0, 0))
+            .collect();
+        for chunk in rows.chunks(200) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| format!("({})", db.placeholders(i * 9 + 1, 9)))
+                .collect();
+            let sql = format!(
+                "INSERT INTO call_rollups (tenant_id, day, twilio_number, direction, outcome, menu_choice, calls, talk_seconds, booked)
+                 VALUES {}
+                 ON CONFLICT (tenant_id, day, twilio_number, direction, outcome, menu_choice) DO UPDATE SET
+                    calls = call_rollups.calls + excluded.calls,
+                    talk_seconds = call_rollups.talk_seconds + excluded.talk_seconds,
+                    booked = call_rollups.booked + excluded.booked",
+                values.join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for (k, (calls, talk, booked)) in chunk {
+                q = q
+                    .bind(k.tenant.as_str())
+                    .bind(k.day)
+                    .bind(k.number.as_str())
+                    .bind(k.direction)
+                    .bind(k.outcome.as_str())
+                    .bind(k.menu.as_str())
+                    .bind(*calls)
+                    .bind(*talk)
+                    .bind(*booked);
+            }
+            q.execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Recomputes a tenant's rollups from its calls (after a time-zone change, or a bulk
+/// load that bypassed the writer).
+pub async fn rebuild(db: &Db, tenant_id: &str) -> AppResult<()> {
+    let tz = tenant_zone(db, tenant_id).await?;
+    let rows = sqlx::query(&format!(
+        "SELECT {ROW_COLUMNS} FROM calls WHERE tenant_id = $1"
+    ))
+    .bind(tenant_id)
+    .fetch_all(db.pool())
+    .await?;
+    let mut deltas = Deltas::default();
+    for row in &rows {
+        deltas.add(from_row(row, &tz)?, 1);
+    }
+    let mut tx = db.pool().begin().await?;
+    sqlx::query("DELETE FROM call_rollups WHERE tenant_id = $1")
+        .bind(tenant_id)
+        .execute(&mut *tx)
+        .await?;
+    deltas.apply(db, &mut tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A tenant's time zone (UTC if unknown).
+pub async fn tenant_zone(db: &Db, tenant_id: &str) -> AppResult<jiff::tz::TimeZone> {
+    let tenant = crate::tenants::get(db, tenant_id).await?;
+    Ok(jiff::tz::TimeZone::get(&tenant.timezone).unwrap_or(jiff::tz::TimeZone::UTC))
+}
+
+/// A filter the rollups can answer exactly: dates (not times), direction, outcome and
+/// tracking number; no text search.
+pub(super) struct RollupFilter {
+    start_day: Option<i64>,
+    end_day: Option<i64>,
+    direction: Option<&'static str>,
+    outcomes: Option<&'static [&'static str]>,
+    number: Option<String>,
+}
+
+/// Whether `f` can be answered from rollups, and how.
+pub(super) fn rollup_filter(f: &CallFilter) -> Option<RollupFilter> {
+    if f.q.as_deref().is_some_and(|q| !q.trim().is_empty()) {
+        return None;
+    }
+    let day = |s: &Option<String>| -> Result<Option<i64>, ()> {
+        match s.as_deref().filter(|s| !s.is_empty()) {
+            None => Ok(None),
+            Some(s) => s
+                .parse::<jiff::civil::Date>()
+                .ok()
+                .and_then(date_day)
+                .map(Some)
+                .ok_or(()),
+        }
+    };
+    let outcomes: Option<&'static [&'static str]> =
+        match f.status.as_deref().filter(|s| !s.is_empty()) {
+            None => None,
+            Some("answered") => Some(&["answered"]),
+            Some("missed") => Some(&["missed", "voicemail"]),
+            Some("voicemail") => Some(&["voicemail"]),
+            Some(_) => return None,
+        };
+    let direction = match f.direction.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some("inbound") => Some("inbound"),
+        Some("outbound") => Some("outbound"),
+        Some(_) => return None,
+    };
+    let number = match f.tracking_number.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(n) => Some(crate::numbers::E164::parse(n)?.as_str().to_owned()),
+    };
+    Some(RollupFilter {
+        start_day: day(&f.start_date).ok()?,
+        end_day: day(&f.end_date).ok()?,
+        direction,
+        outcomes,
+        number,
+    })
+}
+
+/// The WHERE clause over `call_rollups` and its binds.
+fn where_clause(db: &Db, tenant: &str, f: &RollupFilter) -> (String, Vec<String>, Vec<i64>) {
+    let mut texts = vec![tenant.to_owned()];
+    let mut clauses = vec!["tenant_id = $T".to_owned()];
+    if let Some(d) = f.direction {
+        texts.push(d.to_owned());
+        clauses.push("direction = $T".into());
+    }
+    if let Some(n) = &f.number {
+        texts.push(n.clone());
+        clauses.push("twilio_number = $T".into());
+    }
+    if let Some(outcomes) = f.outcomes {
+        let marks = vec!["$T"; outcomes.len()].join(", ");
+        texts.extend(outcomes.iter().map(|o| (*o).to_owned()));
+        clauses.push(format!("outcome IN ({marks})"));
+    }
+    let mut ints = Vec::new();
+    if let Some(d) = f.start_day {
+        ints.push(d);
+        clauses.push("day >= $I".into());
+    }
+    if let Some(d) = f.end_day {
+        ints.push(d);
+        clauses.push("day <= $I".into());
+    }
+    // Number the placeholders in order of appearance: texts first, then ints.
+    let mut sql = clauses.join(" AND ");
+    let total = texts.len() + ints.len();
+    let marks = db.placeholders(1, total);
+    for mark in marks.split(", ") {
+        let at = match (sql.find("$T"), sql.find("$I")) {
+            (Some(t), _) => t,
+            (None, Some(i)) => i,
+            (None, None) => break,
+        };
+        sql.replace_range(at..at + 2, mark);
+    }
+    (sql, texts, ints)
+}
+
+fn bind<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    texts: &'q [String],
+    ints: &'q [i64],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for t in texts {
+        q = q.bind(t.as_str());
+    }
+    for i in ints {
+        q = q.bind(*i);
+    }
+    q
+}
+
+/// Calls matching the filter.
+pub(super) async fn total(db: &Db, tenant: &str, f: &RollupFilter) -> AppResult<i64> {
+    let (clause, texts, ints) = where_clause(db, tenant, f);
+    let sql = format!(
+        "SELECT CAST(COALESCE(SUM(calls), 0) AS BIGINT) AS n FROM call_rollups WHERE {clause}"
+    );
+    Ok(bind(sqlx::query(&sql), &texts, &ints)
+        .fetch_one(db.pool())
+        .await?
+        .try_get("n")?)
+}
+
+const SUMS: &str = "CAST(COALESCE(SUM(calls), 0) AS BIGINT) AS total,
+    CAST(COALESCE(SUM(CASE WHEN outcome = 'answered' THEN calls ELSE 0 END), 0) AS BIGINT) AS answered,
+    CAST(COALESCE(SUM(CASE WHEN outcome IN ('missed', 'voicemail') THEN calls ELSE 0 END), 0) AS BIGINT) AS missed,
+    CAST(COALESCE(SUM(CASE WHEN outcome = 'voicemail' THEN calls ELSE 0 END), 0) AS BIGINT) AS voicemails";
+
+/// Stats from rollups: the same figures a scan of `calls` gives.
+pub(super) async fn stats(
+    db: &Db,
+    tenant: &str,
+    f: &RollupFilter,
+    friendly: &[(String, Option<String>)],
+) -> AppResult<Stats> {
+    let (clause, texts, ints) = where_clause(db, tenant, f);
+    let sql = format!(
+        "SELECT {SUMS},
+            CAST(COALESCE(SUM(talk_seconds), 0) AS BIGINT) AS talk,
+            CAST(COALESCE(SUM(booked), 0) AS BIGINT) AS booked,
+            CAST(COALESCE(SUM(CASE WHEN menu_choice = '1' THEN calls ELSE 0 END), 0) AS BIGINT) AS menu_new,
+            CAST(COALESCE(SUM(CASE WHEN menu_choice = '2' THEN calls ELSE 0 END), 0) AS BIGINT) AS menu_existing
+         FROM call_rollups WHERE {clause}"
+    );
+    let row = bind(sqlx::query(&sql), &texts, &ints)
+        .fetch_one(db.pool())
+        .await?;
+    let mut s = Stats {
+        total: row.try_get("total")?,
+        answered: row.try_get("answered")?,
+        missed: row.try_get("missed")?,
+        voicemails: row.try_get("voicemails")?,
+        appointments_booked: row.try_get("booked")?,
+        ..Stats::default()
+    };
+    let talk: i64 = row.try_get("talk")?;
+    s.avg_duration = if s.answered > 0 {
+        (talk as f64 / s.answered as f64 * 10.0).round() / 10.0
+    } else {
+        0.0
+    };
+    let (new, existing): (i64, i64) = (row.try_get("menu_new")?, row.try_get("menu_existing")?);
+    s.by_menu_choice = MenuCounts {
+        new,
+        existing,
+        none: s.total - new - existing,
+    };
+    let day_sql = format!(
+        "SELECT day, {SUMS} FROM call_rollups WHERE {clause} GROUP BY day HAVING SUM(calls) > 0 ORDER BY day"
+    );
+    for r in bind(sqlx::query(&day_sql), &texts, &ints)
+        .fetch_all(db.pool())
+        .await?
+    {
+        let day: i64 = r.try_get("day")?;
+        s.by_day.push(DayStats {
+            date: rfc3339(day * 86_400_000)
+                .get(..10)
+                .unwrap_or_default()
+                .to_owned(),
+            total: r.try_get("total")?,
+            answered: r.try_get("answered")?,
+            missed: r.try_get("missed")?,
+            voicemails: r.try_get("voicemails")?,
+        });
+    }
+    let number_sql = format!(
+        "SELECT twilio_number, {SUMS} FROM call_rollups WHERE {clause} AND twilio_number <> '' GROUP BY twilio_number HAVING SUM(calls) > 0 ORDER BY total DESC"
+    );
+    for r in bind(sqlx::query(&number_sql), &texts, &ints)
+        .fetch_all(db.pool())
+        .await?
+    {
+        let number: String = r.try_get("twilio_number")?;
+        s.by_number.push(NumberStats {
+            friendly_name: friendly
+                .iter()
+                .find(|(n, _)| *n == number)
+                .and_then(|(_, f)| f.clone()),
+            twilio_phone_number: number,
+            total: r.try_get("total")?,
+            answered: r.try_get("answered")?,
+        });
+    }
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_days_follow_the_zone() {
+        let chicago = jiff::tz::TimeZone::get("America/Chicago").expect("tz");
+        // 2026-11-24T03:00Z is still the 23rd in Chicago.
+        let ms = "2026-11-24T03:00:00Z"
+            .parse::<jiff::Timestamp>()
+            .expect("ts")
+            .as_millisecond();
+        let d23 = date_day("2026-11-23".parse().expect("date")).expect("day");
+        assert_eq!(local_day(ms, &chicago), d23);
+        assert_eq!(local_day(ms, &jiff::tz::TimeZone::UTC), d23 + 1);
+    }
+
+    #[test]
+    fn only_exact_filters_use_rollups() {
+        let f = |status: Option<&str>, q: Option<&str>, start: Option<&str>| CallFilter {
+            status: status.map(str::to_owned),
+            q: q.map(str::to_owned),
+            start_date: start.map(str::to_owned),
+            ..CallFilter::default()
+        };
+        assert!(rollup_filter(&f(None, None, None)).is_some());
+        assert!(rollup_filter(&f(Some("missed"), None, Some("2026-11-01"))).is_some());
+        assert!(
+            rollup_filter(&f(Some("busy"), None, None)).is_none(),
+            "dial statuses are not in the key"
+        );
+        assert!(
+            rollup_filter(&f(None, Some("jane"), None)).is_none(),
+            "text search scans"
+        );
+        assert!(
+            rollup_filter(&f(None, None, Some("2026-11-01T10:00:00Z"))).is_none(),
+            "times are not days"
+        );
+    }
+}
