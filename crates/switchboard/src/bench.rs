@@ -554,6 +554,8 @@ pub async fn calls(o: BenchOptions) -> Result<(), BenchError> {
     let month_ago = jiff::Timestamp::now()
         .checked_sub(jiff::SignedDuration::from_hours(24 * 30))
         .map_err(err)?;
+    // What the portal's date pickers send: local dates.
+    let month_ago_date = month_ago.to_zoned(jiff::tz::TimeZone::UTC).date();
     let cases = [
         (
             "call-log page 1 (50 newest, with total)",
@@ -569,19 +571,23 @@ pub async fn calls(o: BenchOptions) -> Result<(), BenchError> {
         ),
         (
             "call-log, last 30 days",
-            format!("/api/twilio/call-logs?limit=50&startDate={month_ago}"),
+            format!("/api/twilio/call-logs?limit=50&startDate={month_ago_date}"),
         ),
         (
             "call-log, one tracking number",
             "/api/twilio/call-logs?limit=50&trackingNumber=%2B15551230002".to_owned(),
         ),
         (
-            "call-log, search by name",
+            "call-log, search by name (scan; no goal)",
             "/api/twilio/call-logs?limit=50&q=caller%204242".to_owned(),
         ),
         ("stats, all time", "/api/twilio/call-logs/stats".to_owned()),
         (
             "stats, last 30 days",
+            format!("/api/twilio/call-logs/stats?startDate={month_ago_date}"),
+        ),
+        (
+            "stats since an exact time (scan; no goal)",
             format!("/api/twilio/call-logs/stats?startDate={month_ago}"),
         ),
     ];

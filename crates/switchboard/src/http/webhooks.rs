@@ -10,7 +10,7 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{OriginalUri, State};
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use twilio::signature::RequestValidator;
@@ -46,7 +46,7 @@ fn bad_payload(e: WebhookError) -> AppError {
 }
 
 /// A request that passed the signature check, with the tenant it belongs to.
-struct Verified {
+pub(crate) struct Verified {
     params: Params,
     tenant_id: Option<String>,
     query: Option<String>,
@@ -124,6 +124,20 @@ async fn resolve_tenant(
     match params.get("AccountSid") {
         Some(account) => crate::telephony::tenant_for_account(&state.db, account).await,
         None => Ok(None),
+    }
+}
+
+/// Any webhook route takes [`Verified`]: the request is parsed, its tenant found and its
+/// signature checked before the handler runs.
+impl FromRequest<AppState> for Verified {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let method = req.method().clone();
+        let uri = req.uri().clone();
+        let headers = req.headers().clone();
+        let body = Bytes::from_request(req, state).await;
+        verify(state, &method, &uri, &headers, body).await
     }
 }
 
@@ -216,15 +230,6 @@ async fn verify(
     })
 }
 
-macro_rules! verified {
-    ($state:expr, $method:expr, $uri:expr, $headers:expr, $body:expr) => {
-        match verify(&$state, &$method, &$uri.0, &$headers, $body).await {
-            Ok(v) => v,
-            Err(e) => return e.into_response(),
-        }
-    };
-}
-
 async fn record(
     state: &AppState,
     tenant: Option<&str>,
@@ -270,14 +275,7 @@ async fn settings(state: &AppState, tenant: &str) -> AppResult<Arc<TenantContext
 }
 
 /// `POST /api/twilio/voice/incoming`: a call arrives, or the menu comes back.
-pub(crate) async fn incoming(
-    State(state): State<AppState>,
-    method: Method,
-    uri: OriginalUri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let v = verified!(state, method, uri, headers, body);
+pub(crate) async fn incoming(State(state): State<AppState>, v: Verified) -> Response {
     into_response(
         async {
             let call = IncomingCall::from_params(v.params.clone()).map_err(bad_payload)?;
@@ -315,14 +313,7 @@ pub(crate) async fn incoming(
 }
 
 /// `POST /api/twilio/voice/status-callback`: the caller's call (or a leg) changed.
-pub(crate) async fn status_callback(
-    State(state): State<AppState>,
-    method: Method,
-    uri: OriginalUri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let v = verified!(state, method, uri, headers, body);
+pub(crate) async fn status_callback(State(state): State<AppState>, v: Verified) -> Response {
     into_response(
         async {
             let status = CallStatusCallback::from_params(v.params.clone()).map_err(bad_payload)?;
@@ -338,14 +329,7 @@ pub(crate) async fn status_callback(
 }
 
 /// `POST /api/twilio/voice/dial-status`: the Dial action, or a dialed leg's status.
-pub(crate) async fn dial_status(
-    State(state): State<AppState>,
-    method: Method,
-    uri: OriginalUri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let v = verified!(state, method, uri, headers, body);
+pub(crate) async fn dial_status(State(state): State<AppState>, v: Verified) -> Response {
     into_response(
         async {
             if v.params.get("DialCallStatus").is_some() {
@@ -388,14 +372,7 @@ pub(crate) async fn dial_status(
 }
 
 /// `POST /api/twilio/voice/whisper`: what the answering staff hears first.
-pub(crate) async fn whisper(
-    State(state): State<AppState>,
-    method: Method,
-    uri: OriginalUri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let v = verified!(state, method, uri, headers, body);
+pub(crate) async fn whisper(State(state): State<AppState>, v: Verified) -> Response {
     into_response(
         async {
             let leg = IncomingCall::from_params(v.params.clone()).map_err(bad_payload)?;
@@ -432,14 +409,7 @@ pub(crate) async fn whisper(
 }
 
 /// `GET|POST /api/twilio/voice/voicemail`: the voicemail prompt, and its goodbye.
-pub(crate) async fn voicemail(
-    State(state): State<AppState>,
-    method: Method,
-    uri: OriginalUri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let v = verified!(state, method, uri, headers, body);
+pub(crate) async fn voicemail(State(state): State<AppState>, v: Verified) -> Response {
     into_response(
         async {
             let call = IncomingCall::from_params(v.params.clone()).map_err(bad_payload)?;
@@ -486,38 +456,17 @@ async fn recording(state: AppState, v: Verified, kind: EventKind) -> AppResult<R
 }
 
 /// `POST /api/twilio/voice/recording-status`: the main recording is ready.
-pub(crate) async fn recording_status(
-    State(state): State<AppState>,
-    method: Method,
-    uri: OriginalUri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let v = verified!(state, method, uri, headers, body);
+pub(crate) async fn recording_status(State(state): State<AppState>, v: Verified) -> Response {
     into_response(recording(state, v, EventKind::Recording).await)
 }
 
 /// `POST /api/twilio/voice/voicemail-status`: the voicemail is ready.
-pub(crate) async fn voicemail_status(
-    State(state): State<AppState>,
-    method: Method,
-    uri: OriginalUri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let v = verified!(state, method, uri, headers, body);
+pub(crate) async fn voicemail_status(State(state): State<AppState>, v: Verified) -> Response {
     into_response(recording(state, v, EventKind::Voicemail).await)
 }
 
 /// `POST /api/twilio/voice/transcription`: real-time transcription events.
-pub(crate) async fn transcription(
-    State(state): State<AppState>,
-    method: Method,
-    uri: OriginalUri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let v = verified!(state, method, uri, headers, body);
+pub(crate) async fn transcription(State(state): State<AppState>, v: Verified) -> Response {
     into_response(
         async {
             let t = RealtimeTranscription::from_params(v.params.clone()).map_err(bad_payload)?;
@@ -537,14 +486,7 @@ pub(crate) async fn transcription(
 
 /// `POST /api/twilio/sms`: an inbound text. Stored, then answered with the tenant's
 /// auto-reply when one is set.
-pub(crate) async fn sms(
-    State(state): State<AppState>,
-    method: Method,
-    uri: OriginalUri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let v = verified!(state, method, uri, headers, body);
+pub(crate) async fn sms(State(state): State<AppState>, v: Verified) -> Response {
     into_response(
         async {
             let text = InboundSms::from_params(v.params.clone()).map_err(bad_payload)?;
@@ -578,14 +520,7 @@ pub(crate) async fn sms(
 }
 
 /// `POST /api/twilio/sms/status`: a sent text's delivery status.
-pub(crate) async fn sms_status(
-    State(state): State<AppState>,
-    method: Method,
-    uri: OriginalUri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let v = verified!(state, method, uri, headers, body);
+pub(crate) async fn sms_status(State(state): State<AppState>, v: Verified) -> Response {
     into_response(
         async {
             let status = SmsStatusCallback::from_params(v.params.clone()).map_err(bad_payload)?;
