@@ -13,6 +13,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod http;
+pub mod intelligence;
 pub mod messaging;
 pub mod notifications;
 pub mod numbers;
@@ -48,12 +49,36 @@ pub struct Inner {
     pub events: calls::EventWriter,
     /// Number owners and tenant routing contexts, briefly.
     pub routing_cache: cache::RoutingCache,
+    /// Recordings whose transcript was requested lately (Twilio redelivers callbacks).
+    pub transcripts_requested: cache::TtlCache<String, ()>,
 }
 
 impl Deref for AppState {
     type Target = Inner;
     fn deref(&self) -> &Inner {
         &self.0
+    }
+}
+
+impl AppState {
+    /// A REST client acting for a tenant (its credentials, else the platform's), pointed
+    /// at `TWILIO_API_BASE` (which, when set, serves Voice Intelligence too).
+    pub async fn twilio_client(&self, tenant_id: &str) -> error::AppResult<twilio::client::Client> {
+        let creds =
+            telephony::credentials_for(&self.db, &self.secrets, &self.config.platform, tenant_id)
+                .await?
+                .ok_or_else(|| {
+                    error::AppError::BadGateway(
+                        "no Twilio credentials are configured for this tenant".into(),
+                    )
+                })?;
+        let config = if self.config.twilio_api_base == twilio::client::DEFAULT_API_BASE {
+            twilio::client::ClientConfig::default()
+        } else {
+            twilio::client::ClientConfig::with_base(&self.config.twilio_api_base)
+        };
+        twilio::client::Client::new(creds, config)
+            .map_err(|e| error::AppError::BadGateway(e.to_string()))
     }
 }
 
@@ -94,6 +119,7 @@ impl AppState {
             secrets,
             login_limiter: auth::LoginLimiter::default(),
             routing_cache: cache::RoutingCache::default(),
+            transcripts_requested: cache::TtlCache::new(Duration::from_secs(3600)),
         })))
     }
 }

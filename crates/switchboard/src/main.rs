@@ -251,6 +251,9 @@ async fn demo(mut config: Config, calls: usize, days: u32, exit: bool) -> anyhow
     let account = sim.create_account("Switchboard demo");
     config.platform.account_sid = Some(account.sid.clone());
     config.platform.auth_token = Some(account.auth_token.clone());
+    // Summaries and call reasons through the simulated Voice Intelligence.
+    let service = sim.create_intelligence_service(&account.sid, None);
+    config.platform.vi_service_sid = service.clone();
     config.twilio_api_base = sim.base_url().to_owned();
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
@@ -260,6 +263,13 @@ async fn demo(mut config: Config, calls: usize, days: u32, exit: bool) -> anyhow
         config.public_url = format!("http://{addr}");
     }
     let app = switchboard::App::start_with_listener(config, listener).await?;
+    if let Some(service) = &service {
+        sim.set_intelligence_webhook(
+            &account.sid,
+            service,
+            &format!("{}/api/twilio/ci-status", app.state.config.public_url),
+        );
+    }
     let setup = switchboard::demo::seed(&app.state, &sim, &account.sid).await?;
 
     let quiet = !std::io::stderr().is_terminal() || std::env::var_os("CI").is_some();

@@ -226,6 +226,14 @@ impl Simulator {
         Some(service)
     }
 
+    /// Points an Intelligence service's webhook at `url`.
+    pub fn set_intelligence_webhook(&self, account: &str, service_sid: &str, url: &str) {
+        if let Some(a) = self.lock().accounts.get_mut(account) {
+            a.vi_services
+                .insert(service_sid.to_owned(), Some(url.to_owned()));
+        }
+    }
+
     /// A recording's metadata.
     pub fn recording(&self, account: &str, recording_sid: &str) -> Option<RecordingRecord> {
         self.lock()

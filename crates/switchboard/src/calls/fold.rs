@@ -192,6 +192,12 @@ pub struct CallRecord {
     pub price_unit: Option<String>,
     /// Real-time transcript, speaker-labelled.
     pub transcript_text: Option<String>,
+    /// Voice Intelligence transcript of the main recording.
+    pub transcript_sid: Option<String>,
+    /// Conversation summary from Voice Intelligence.
+    pub summary_text: Option<String>,
+    /// Why they called (SETUP_APPOINTMENT, …), from Voice Intelligence's classifier.
+    pub call_reason: Option<String>,
 }
 
 fn status_rank(status: &str) -> Option<(u8, u8)> {
@@ -454,6 +460,12 @@ pub fn fold(events: &[Event]) -> CallRecord {
     if !lines.is_empty() {
         r.transcript_text = Some(lines.into_values().collect::<Vec<_>>().join("\n"));
     }
+
+    // Voice Intelligence: the first non-empty value of each.
+    let intelligence: Vec<&Event> = of(EventKind::Intelligence).collect();
+    r.transcript_sid = first(&intelligence, "TranscriptSid").map(str::to_owned);
+    r.summary_text = first(&intelligence, "SummaryText").map(str::to_owned);
+    r.call_reason = first(&intelligence, "CallReason").map(str::to_owned);
     r
 }
 

@@ -319,9 +319,9 @@ fn tracking_number(r: &CallRecord) -> Option<String> {
     })
 }
 
-/// Calls upserted per statement (31 parameters each; well under both databases' limits).
+/// Calls upserted per statement (34 parameters each; well under both databases' limits).
 const UPSERT_ROWS: usize = 100;
-const UPSERT_COLUMNS: usize = 31;
+const UPSERT_COLUMNS: usize = 34;
 
 /// Replaces the projection rows of several calls in one statement.
 async fn upsert(
@@ -342,6 +342,7 @@ async fn upsert(
             outcome, talk_seconds, call_seconds, menu_choice, started_at, answered_at, ended_at, ringing_seconds,
             recording_sid, recording_url, recording_seconds, voicemail_sid, voicemail_url, voicemail_seconds,
             caller_name, caller_city, caller_state, caller_zip, caller_country, price, price_unit, transcript_text,
+            transcript_sid, summary_text, call_reason,
             updated_at)
          VALUES {}
          ON CONFLICT (call_sid) DO UPDATE SET
@@ -355,7 +356,9 @@ async fn upsert(
             voicemail_url = excluded.voicemail_url, voicemail_seconds = excluded.voicemail_seconds,
             caller_name = excluded.caller_name, caller_city = excluded.caller_city, caller_state = excluded.caller_state,
             caller_zip = excluded.caller_zip, caller_country = excluded.caller_country, price = excluded.price,
-            price_unit = excluded.price_unit, transcript_text = excluded.transcript_text, updated_at = excluded.updated_at",
+            price_unit = excluded.price_unit, transcript_text = excluded.transcript_text,
+            transcript_sid = excluded.transcript_sid, summary_text = excluded.summary_text, call_reason = excluded.call_reason,
+            updated_at = excluded.updated_at",
         placeholders.join(", ")
     );
     let now = now_ms();
@@ -393,6 +396,9 @@ async fn upsert(
             .bind(r.price.clone())
             .bind(r.price_unit.clone())
             .bind(r.transcript_text.clone())
+            .bind(r.transcript_sid.clone())
+            .bind(r.summary_text.clone())
+            .bind(r.call_reason.clone())
             .bind(now);
     }
     q.execute(&mut **tx).await?;

@@ -219,21 +219,7 @@ async fn stream_recording(
     recording_sid: &str,
     headers: &HeaderMap,
 ) -> AppResult<Response> {
-    let creds = crate::telephony::credentials_for(
-        &state.db,
-        &state.secrets,
-        &state.config.platform,
-        tenant,
-    )
-    .await?
-    .ok_or_else(|| {
-        AppError::BadGateway("no Twilio credentials are configured for this tenant".into())
-    })?;
-    let client = twilio::client::Client::new(
-        creds,
-        twilio::client::ClientConfig::with_base(&state.config.twilio_api_base),
-    )
-    .map_err(|e| AppError::BadGateway(e.to_string()))?;
+    let client = state.twilio_client(tenant).await?;
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let media = client
         .recording_media(recording_sid, twilio::client::MediaFormat::Mp3, range)

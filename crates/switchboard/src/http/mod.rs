@@ -154,7 +154,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/twilio/sms", post(webhooks::sms))
         .route("/api/webhooks/twilio/sms", post(webhooks::sms))
-        .route("/api/twilio/sms/status", post(webhooks::sms_status));
+        .route("/api/twilio/sms/status", post(webhooks::sms_status))
+        .route("/api/twilio/ci-status", post(webhooks::ci_status));
 
     let ids = RequestIds {
         prefix: crate::db::new_id("req").trim_start_matches("req_")[..8].to_owned(),

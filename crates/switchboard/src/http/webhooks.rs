@@ -444,6 +444,25 @@ pub(crate) async fn voicemail(State(state): State<AppState>, v: Verified) -> Res
 
 async fn recording(state: AppState, v: Verified, kind: EventKind) -> AppResult<Response> {
     let rec = RecordingStatusCallback::from_params(v.params.clone()).map_err(bad_payload)?;
+    if kind == EventKind::Recording
+        && rec.status == twilio::webhook::RecordingStatus::Completed
+        && rec.duration.is_some_and(|d| d > 0)
+        && let Some(tenant) = v.tenant_id.clone()
+        && state
+            .transcripts_requested
+            .get(&rec.recording_sid)
+            .is_none()
+    {
+        state
+            .transcripts_requested
+            .insert(rec.recording_sid.clone(), ());
+        crate::intelligence::request_transcript(
+            &state,
+            tenant,
+            rec.call_sid.clone(),
+            rec.recording_sid.clone(),
+        );
+    }
     record(
         &state,
         v.tenant_id.as_deref(),
@@ -546,4 +565,95 @@ fn messaging_twiml(response: &MessagingResponse) -> Response {
         response.to_xml(),
     )
         .into_response()
+}
+
+/// `POST /api/twilio/ci-status`: a Voice Intelligence transcript is ready. Twilio sends
+/// JSON signed through `bodySHA256` (a form body is accepted too). The webhook is stored,
+/// then the results are fetched and stored; if that fails we answer 502 so Twilio retries.
+pub(crate) async fn ci_status(
+    State(state): State<AppState>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    into_response(
+        async {
+            let body = body.map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    AppError::PayloadTooLarge
+                } else {
+                    AppError::BadRequest("unreadable body".into())
+                }
+            })?;
+            let ready = twilio::webhook::TranscriptReady::parse(&body).map_err(bad_payload)?;
+            let tenant = match ready.customer_key.as_deref() {
+                Some(call_sid) => calls::tenant_of_call(&state.db, call_sid).await?,
+                None => None,
+            };
+            if !state.config.insecure_skip_signature {
+                let signature = headers
+                    .get(twilio::signature::SIGNATURE_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .ok_or(AppError::Forbidden("missing X-Twilio-Signature"))?;
+                let token = match tenant.as_deref() {
+                    Some(t) => tenant_context(&state, t).await?.webhook_token.clone(),
+                    None => state.config.platform.auth_token.clone(),
+                }
+                .ok_or(AppError::Forbidden(
+                    "no auth token is configured to verify this account's webhooks",
+                ))?;
+                let url = match uri.query() {
+                    Some(q) => format!("{}{}?{q}", state.config.public_url, uri.path()),
+                    None => format!("{}{}", state.config.public_url, uri.path()),
+                };
+                let validator = RequestValidator::new(&token);
+                let valid = if uri.query().is_some_and(|q| q.contains("bodySHA256=")) {
+                    validator.validate_body(&url, &body, signature)
+                } else {
+                    let params = Params::parse_form(&body).map_err(bad_payload)?;
+                    validator.validate(&url, params.pairs(), signature)
+                };
+                if !valid {
+                    return Err(AppError::Forbidden("invalid X-Twilio-Signature"));
+                }
+            }
+            let mut params = vec![("TranscriptSid".to_owned(), ready.transcript_sid.clone())];
+            params.extend(
+                ready
+                    .service_sid
+                    .iter()
+                    .map(|s| ("ServiceSid".to_owned(), s.clone())),
+            );
+            params.extend(
+                ready
+                    .event_type
+                    .iter()
+                    .map(|s| ("EventType".to_owned(), s.clone())),
+            );
+            let (Some(tenant), Some(call_sid)) = (tenant, ready.customer_key.clone()) else {
+                // Not one of our calls: keep it for admins.
+                record(
+                    &state,
+                    None,
+                    &ready.transcript_sid,
+                    EventKind::Intelligence,
+                    &Params::from_pairs(params),
+                )
+                .await?;
+                return Ok(axum::Json(serde_json::json!({"status": "ignored"})).into_response());
+            };
+            record(
+                &state,
+                Some(&tenant),
+                &call_sid,
+                EventKind::Intelligence,
+                &Params::from_pairs(params),
+            )
+            .await?;
+            crate::intelligence::store_results(&state, &tenant, &call_sid, &ready.transcript_sid)
+                .await?;
+            Ok(axum::Json(serde_json::json!({"status": "ok"})).into_response())
+        }
+        .await,
+    )
 }

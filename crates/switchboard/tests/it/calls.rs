@@ -22,14 +22,29 @@ pub struct CallWorld {
 
 /// A tenant on the platform account with a menu, two staff lines and recording on.
 pub async fn call_world() -> CallWorld {
+    call_world_with(false).await
+}
+
+/// The same, optionally with a Voice Intelligence service whose webhook points at us.
+pub async fn call_world_with(intelligence: bool) -> CallWorld {
     let sim = Simulator::start().await.expect("simulator");
     let account = sim.create_account("Platform");
-    let t = TestApp::start_with(&[
-        ("TWILIO_ACCOUNT_SID", &account.sid),
-        ("TWILIO_AUTH_TOKEN", &account.auth_token),
+    let service = intelligence.then(|| {
+        sim.create_intelligence_service(&account.sid, None)
+            .expect("service")
+    });
+    let mut env = vec![
+        ("TWILIO_ACCOUNT_SID", account.sid.as_str()),
+        ("TWILIO_AUTH_TOKEN", account.auth_token.as_str()),
         ("TWILIO_API_BASE", sim.base_url()),
-    ])
-    .await;
+    ];
+    if let Some(service) = &service {
+        env.push(("TWILIO_VI_SERVICE_SID", service.as_str()));
+    }
+    let t = TestApp::start_with(&env).await;
+    if let Some(service) = &service {
+        sim.set_intelligence_webhook(&account.sid, service, &t.url("/api/twilio/ci-status"));
+    }
     let admin = t.admin_token().await;
     let tenant = t.tenant(&admin, "Bright Smiles Dental").await;
     let owner = t
@@ -969,5 +984,74 @@ async fn rollup_stats_equal_a_scan_of_the_calls() {
     let (_, scan) = w.t.get("/api/twilio/call-logs/stats?q=555", &w.owner).await;
     assert_eq!(after["total"], 4);
     assert_eq!(after["byDay"], scan["byDay"]);
+    w.t.stop().await;
+}
+
+#[tokio::test]
+async fn answered_calls_get_a_summary_and_a_reason() {
+    let w = call_world_with(true).await;
+    let mut s = caller();
+    s.presses = vec![Press::Digits("1".into())];
+    s.script = vec![
+        (
+            Speaker::Caller,
+            "Hi, I'd like to book an appointment for a cleaning.".into(),
+        ),
+        (Speaker::Staff, "Sure, Tuesday at ten?".into()),
+    ];
+    s.delivery = Delivery::Duplicated;
+    let report = w.play(&s).await;
+    let mut log = w.log(&report.call_sid).await;
+    for _ in 0..100 {
+        if log["summaryReady"] == true {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        log = w.log(&report.call_sid).await;
+    }
+    assert_eq!(log["summaryReady"], true, "{log}");
+    assert!(
+        log["summaryText"]
+            .as_str()
+            .is_some_and(|t| t.contains("book")),
+        "{log}"
+    );
+    assert_eq!(log["callReason"], "SETUP_APPOINTMENT");
+    assert!(
+        log["transcriptSid"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("GT"))
+    );
+    assert_eq!(log["outcome"], "answered");
+    let (_, summary) =
+        w.t.get(
+            &format!("/api/twilio/call-logs/{}/summary", report.call_sid),
+            &w.owner,
+        )
+        .await;
+    assert_eq!(summary["callReason"], "SETUP_APPOINTMENT");
+    // The duplicated recording callback requested one transcript, not two.
+    let intelligence = log["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["kind"] == "intelligence")
+        .count();
+    assert_eq!(intelligence, 2, "the webhook and its results: {log}");
+
+    // A forged ci-status is refused.
+    let body = serde_json::json!({"transcript_sid": "GTforged", "customer_key": report.call_sid})
+        .to_string();
+    let hash = twilio::signature::body_sha256_hex(body.as_bytes());
+    let resp =
+        w.t.http
+            .post(w.t.url(&format!("/api/twilio/ci-status?bodySHA256={hash}")))
+            .header("content-type", "application/json")
+            .header("x-twilio-signature", "forged")
+            .body(body)
+            .send()
+            .await
+            .expect("send");
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     w.t.stop().await;
 }
