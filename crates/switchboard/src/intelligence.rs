@@ -95,6 +95,7 @@ pub async fn store_results(
             call_sid: call_sid.to_owned(),
             kind: EventKind::Intelligence,
             params,
+            timezone: None,
         })
         .await?;
     Ok(())

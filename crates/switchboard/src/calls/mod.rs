@@ -77,6 +77,7 @@ pub async fn record_event(
         call_sid: call_sid.to_owned(),
         kind,
         params: params.to_vec(),
+        timezone: None,
     };
     let mut results = write_batch(db, std::slice::from_ref(&item)).await?;
     Ok(results.pop().flatten())
@@ -93,6 +94,8 @@ pub struct NewEvent {
     pub kind: EventKind,
     /// The parameters Twilio sent.
     pub params: Vec<(String, String)>,
+    /// The tenant's time zone when the caller knows it (saves the writer a lookup).
+    pub timezone: Option<String>,
 }
 
 struct Pending {
@@ -216,6 +219,13 @@ async fn write_batch(db: &Db, events: &[NewEvent]) -> AppResult<Vec<Option<CallR
     routed.dedup();
     let mut zones: std::collections::HashMap<String, jiff::tz::TimeZone> =
         std::collections::HashMap::new();
+    for e in events {
+        if let (Some(t), Some(name)) = (&e.tenant_id, &e.timezone)
+            && let Ok(tz) = jiff::tz::TimeZone::get(name)
+        {
+            zones.insert(t.clone(), tz);
+        }
+    }
     let mut records: std::collections::HashMap<(String, String), CallRecord> =
         std::collections::HashMap::new();
     for chunk in routed.chunks(200) {

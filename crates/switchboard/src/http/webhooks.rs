@@ -244,6 +244,10 @@ async fn record(
             call_sid: call_sid.to_owned(),
             kind,
             params: params.pairs().to_vec(),
+            timezone: match tenant {
+                Some(t) => Some(tenant_context(state, t).await?.settings.timezone.clone()),
+                None => None,
+            },
         })
         .await
 }
