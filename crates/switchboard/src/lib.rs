@@ -221,6 +221,9 @@ fn spawn_housekeeping(
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = %e, "could not purge sessions"),
                     }
+                    if let Err(e) = calls::purge_deleted(&state.db).await {
+                        tracing::warn!(error = %e, "could not purge deleted-call markers");
+                    }
                 }
                 _ = stop.changed() => return,
             }

@@ -217,6 +217,24 @@ async fn write_batch(db: &Db, events: &[NewEvent]) -> AppResult<Vec<Option<CallR
         .collect();
     routed.sort_unstable();
     routed.dedup();
+    // Calls whose logs the tenant deleted keep their late events but are not refolded.
+    if !routed.is_empty() {
+        let sql = format!(
+            "SELECT call_sid FROM deleted_calls WHERE call_sid IN ({})",
+            db.placeholders(1, routed.len())
+        );
+        let mut q = sqlx::query(&sql);
+        for (sid, _) in &routed {
+            q = q.bind(*sid);
+        }
+        let deleted: std::collections::HashSet<String> = q
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| r.try_get::<String, _>("call_sid"))
+            .collect::<Result<_, _>>()?;
+        routed.retain(|(sid, _)| !deleted.contains(*sid));
+    }
     let mut zones: std::collections::HashMap<String, jiff::tz::TimeZone> =
         std::collections::HashMap::new();
     for e in events {
@@ -995,11 +1013,30 @@ pub async fn delete_for_tenant(db: &Db, tenant_id: &str) -> AppResult<u64> {
         .bind(tenant_id)
         .execute(&mut *tx)
         .await?;
+    // Late callbacks for these calls must not bring them back.
+    sqlx::query(
+        "INSERT INTO deleted_calls (call_sid, tenant_id, deleted_at)
+         SELECT call_sid, tenant_id, $2 FROM calls WHERE tenant_id = $1
+         ON CONFLICT (call_sid) DO NOTHING",
+    )
+    .bind(tenant_id)
+    .bind(now_ms())
+    .execute(&mut *tx)
+    .await?;
     let done = sqlx::query("DELETE FROM calls WHERE tenant_id = $1")
         .bind(tenant_id)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
+    Ok(done.rows_affected())
+}
+
+/// Forgets deletions older than a week: Twilio does not call back that late.
+pub async fn purge_deleted(db: &Db) -> AppResult<u64> {
+    let done = sqlx::query("DELETE FROM deleted_calls WHERE deleted_at < $1")
+        .bind(now_ms() - 7 * 86_400_000)
+        .execute(db.pool())
+        .await?;
     Ok(done.rows_affected())
 }
 

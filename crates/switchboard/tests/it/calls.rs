@@ -1055,3 +1055,49 @@ async fn answered_calls_get_a_summary_and_a_reason() {
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     w.t.stop().await;
 }
+
+#[tokio::test]
+async fn a_late_callback_does_not_bring_back_a_deleted_call() {
+    let w = call_world().await;
+    let mut s = caller();
+    s.presses = vec![Press::Digits("1".into())];
+    let report = w.play(&s).await;
+    let (status, body) =
+        w.t.call(
+            reqwest::Method::DELETE,
+            "/api/twilio/call-logs",
+            Some(&w.owner),
+            None,
+        )
+        .await;
+    assert_eq!((status, &body["deleted"]), (StatusCode::OK, &json!(1)));
+    // Twilio's recording callback arrives after the deletion.
+    let path = "/api/twilio/voice/recording-status";
+    let (body, params) = form(&[
+        ("AccountSid", &w.account.sid),
+        ("CallSid", &report.call_sid),
+        ("RecordingSid", "RElate00000000000000000000000000000"),
+        ("RecordingStatus", "completed"),
+        ("RecordingDuration", "12"),
+    ]);
+    let signature = twilio::signature::RequestValidator::new(&w.account.auth_token)
+        .compute_signature(&w.t.url(path), &params);
+    let (status, _) = post_form(&w.t, path, &body, Some(&signature)).await;
+    assert_eq!(status, StatusCode::OK, "accepted, not an error for Twilio");
+    let (_, page) = w.t.get("/api/twilio/call-logs", &w.owner).await;
+    assert_eq!(page["total"], 0, "{page}");
+    let (status, _) =
+        w.t.get(
+            &format!("/api/twilio/call-logs/{}", report.call_sid),
+            &w.owner,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, stats) = w.t.get("/api/twilio/call-logs/stats", &w.owner).await;
+    assert_eq!(stats["total"], 0);
+    // New calls are tracked as before.
+    w.play(&s).await;
+    let (_, page) = w.t.get("/api/twilio/call-logs", &w.owner).await;
+    assert_eq!(page["total"], 1);
+    w.t.stop().await;
+}
