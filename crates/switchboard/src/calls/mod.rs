@@ -902,6 +902,71 @@ pub struct NumberStats {
     pub answered: i64,
 }
 
+impl Stats {
+    /// The headline figures from an aggregate row with the columns total, answered,
+    /// missed, voicemails, talk, booked, menu_new and menu_existing.
+    fn from_totals(row: &sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
+        let (total, answered): (i64, i64) = (row.try_get("total")?, row.try_get("answered")?);
+        let talk: i64 = row.try_get("talk")?;
+        let (new, existing): (i64, i64) = (row.try_get("menu_new")?, row.try_get("menu_existing")?);
+        Ok(Self {
+            total,
+            answered,
+            missed: row.try_get("missed")?,
+            voicemails: row.try_get("voicemails")?,
+            avg_duration: if answered > 0 {
+                (talk as f64 / answered as f64 * 10.0).round() / 10.0
+            } else {
+                0.0
+            },
+            appointments_booked: row.try_get("booked")?,
+            by_menu_choice: MenuCounts {
+                new,
+                existing,
+                none: total - new - existing,
+            },
+            by_day: Vec::new(),
+            by_number: Vec::new(),
+        })
+    }
+}
+
+impl DayStats {
+    /// One day from a row with the columns day, total, answered, missed and voicemails.
+    fn from_row(r: &sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
+        let day: i64 = r.try_get("day")?;
+        Ok(Self {
+            date: rfc3339(day * 86_400_000)
+                .get(..10)
+                .unwrap_or_default()
+                .to_owned(),
+            total: r.try_get("total")?,
+            answered: r.try_get("answered")?,
+            missed: r.try_get("missed")?,
+            voicemails: r.try_get("voicemails")?,
+        })
+    }
+}
+
+impl NumberStats {
+    /// One tracking number from a row with the columns twilio_number, total and answered.
+    fn from_row(
+        r: &sqlx::any::AnyRow,
+        friendly: &[(String, Option<String>)],
+    ) -> Result<Self, sqlx::Error> {
+        let number: String = r.try_get("twilio_number")?;
+        Ok(Self {
+            friendly_name: friendly
+                .iter()
+                .find(|(n, _)| *n == number)
+                .and_then(|(_, f)| f.clone()),
+            twilio_phone_number: number,
+            total: r.try_get("total")?,
+            answered: r.try_get("answered")?,
+        })
+    }
+}
+
 const AGGREGATES: &str = "COUNT(*) AS total,
     COALESCE(SUM(CASE WHEN outcome = 'answered' THEN 1 ELSE 0 END), 0) AS answered,
     COALESCE(SUM(CASE WHEN outcome IN ('missed', 'voicemail') THEN 1 ELSE 0 END), 0) AS missed,
@@ -935,27 +1000,7 @@ pub async fn stats(
     let row = bind_where(sqlx::query(&sql), &w)
         .fetch_one(db.pool())
         .await?;
-    let mut s = Stats {
-        total: row.try_get("total")?,
-        answered: row.try_get("answered")?,
-        missed: row.try_get("missed")?,
-        voicemails: row.try_get("voicemails")?,
-        appointments_booked: row.try_get("booked")?,
-        ..Stats::default()
-    };
-    let talk: i64 = row.try_get("talk")?;
-    s.avg_duration = if s.answered > 0 {
-        (talk as f64 / s.answered as f64 * 10.0).round() / 10.0
-    } else {
-        0.0
-    };
-    s.by_menu_choice = MenuCounts {
-        new: row.try_get("menu_new")?,
-        existing: row.try_get("menu_existing")?,
-        none: s.total
-            - row.try_get::<i64, _>("menu_new")?
-            - row.try_get::<i64, _>("menu_existing")?,
-    };
+    let mut s = Stats::from_totals(&row)?;
 
     let day_sql = format!(
         "SELECT (started_at + ${}) / 86400000 AS day, {AGGREGATES} FROM calls WHERE {} GROUP BY (started_at + ${}) / 86400000 ORDER BY day",
@@ -968,17 +1013,7 @@ pub async fn stats(
         .fetch_all(db.pool())
         .await?
     {
-        let day: i64 = r.try_get("day")?;
-        s.by_day.push(DayStats {
-            date: rfc3339(day * 86_400_000)
-                .get(..10)
-                .unwrap_or_default()
-                .to_owned(),
-            total: r.try_get("total")?,
-            answered: r.try_get("answered")?,
-            missed: r.try_get("missed")?,
-            voicemails: r.try_get("voicemails")?,
-        });
+        s.by_day.push(DayStats::from_row(&r)?);
     }
     let number_sql = format!(
         "SELECT twilio_number, {AGGREGATES} FROM calls WHERE {} AND twilio_number IS NOT NULL GROUP BY twilio_number ORDER BY total DESC",
@@ -988,16 +1023,7 @@ pub async fn stats(
         .fetch_all(db.pool())
         .await?
     {
-        let number: String = r.try_get("twilio_number")?;
-        s.by_number.push(NumberStats {
-            friendly_name: friendly
-                .iter()
-                .find(|(n, _)| *n == number)
-                .and_then(|(_, f)| f.clone()),
-            twilio_phone_number: number,
-            total: r.try_get("total")?,
-            answered: r.try_get("answered")?,
-        });
+        s.by_number.push(NumberStats::from_row(&r, friendly)?);
     }
     Ok(s)
 }

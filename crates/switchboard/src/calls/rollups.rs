@@ -10,8 +10,8 @@ use std::collections::HashMap;
 
 use sqlx::Row as _;
 
-use super::{CallFilter, CallRecord, DayStats, MenuCounts, NumberStats, Stats};
-use crate::db::{Db, rfc3339};
+use super::{CallFilter, CallRecord, DayStats, NumberStats, Stats};
+use crate::db::Db;
 use crate::error::AppResult;
 
 /// The tenant's local day number (days since 1970-01-01 in its zone) of `ms`.
@@ -360,26 +360,7 @@ pub(super) async fn stats(
     let row = bind(sqlx::query(&sql), &texts, &ints)
         .fetch_one(db.pool())
         .await?;
-    let mut s = Stats {
-        total: row.try_get("total")?,
-        answered: row.try_get("answered")?,
-        missed: row.try_get("missed")?,
-        voicemails: row.try_get("voicemails")?,
-        appointments_booked: row.try_get("booked")?,
-        ..Stats::default()
-    };
-    let talk: i64 = row.try_get("talk")?;
-    s.avg_duration = if s.answered > 0 {
-        (talk as f64 / s.answered as f64 * 10.0).round() / 10.0
-    } else {
-        0.0
-    };
-    let (new, existing): (i64, i64) = (row.try_get("menu_new")?, row.try_get("menu_existing")?);
-    s.by_menu_choice = MenuCounts {
-        new,
-        existing,
-        none: s.total - new - existing,
-    };
+    let mut s = Stats::from_totals(&row)?;
     let day_sql = format!(
         "SELECT day, {SUMS} FROM call_rollups WHERE {clause} GROUP BY day HAVING SUM(calls) > 0 ORDER BY day"
     );
@@ -387,17 +368,7 @@ pub(super) async fn stats(
         .fetch_all(db.pool())
         .await?
     {
-        let day: i64 = r.try_get("day")?;
-        s.by_day.push(DayStats {
-            date: rfc3339(day * 86_400_000)
-                .get(..10)
-                .unwrap_or_default()
-                .to_owned(),
-            total: r.try_get("total")?,
-            answered: r.try_get("answered")?,
-            missed: r.try_get("missed")?,
-            voicemails: r.try_get("voicemails")?,
-        });
+        s.by_day.push(DayStats::from_row(&r)?);
     }
     let number_sql = format!(
         "SELECT twilio_number, {SUMS} FROM call_rollups WHERE {clause} AND twilio_number <> '' GROUP BY twilio_number HAVING SUM(calls) > 0 ORDER BY total DESC"
@@ -406,16 +377,7 @@ pub(super) async fn stats(
         .fetch_all(db.pool())
         .await?
     {
-        let number: String = r.try_get("twilio_number")?;
-        s.by_number.push(NumberStats {
-            friendly_name: friendly
-                .iter()
-                .find(|(n, _)| *n == number)
-                .and_then(|(_, f)| f.clone()),
-            twilio_phone_number: number,
-            total: r.try_get("total")?,
-            answered: r.try_get("answered")?,
-        });
+        s.by_number.push(NumberStats::from_row(&r, friendly)?);
     }
     Ok(s)
 }
