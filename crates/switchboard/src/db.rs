@@ -155,7 +155,8 @@ impl Db {
     }
 
     /// Placeholders `first..first+count` for a generated statement whose parameters
-    /// appear once each, in ascending order. PostgreSQL gets `$n`; SQLite gets plain
+    /// appear once each, in ascending order. Every placeholder of such a statement must
+    /// come from here: sqlx numbers plain `?` from 1 regardless of any `$n` before them. PostgreSQL gets `$n`; SQLite gets plain
     /// `?`, because sqlx resolves every named parameter through a lookup that is linear
     /// in the statement's parameter count (quadratic for a multi-row insert).
     pub fn placeholders(&self, first: usize, count: usize) -> String {

@@ -8,6 +8,7 @@ pub mod bench;
 pub mod cache;
 pub mod calls;
 pub mod config;
+pub mod contacts;
 pub mod crypto;
 pub mod db;
 pub mod demo;

@@ -71,7 +71,9 @@ pub(crate) async fn list(
     let filter = query(q)?;
     let scope = scope(&state, &principal, filter.customer_id.as_deref()).await?;
     let tz = zone(&state, &scope).await?;
-    let (call_logs, total, limit, offset) = calls::list(&state.db, &scope, &filter, &tz).await?;
+    let (mut call_logs, total, limit, offset) =
+        calls::list(&state.db, &scope, &filter, &tz).await?;
+    crate::contacts::link(&state.db, &mut call_logs).await?;
     Ok(Json(CallLogPage {
         call_logs,
         total,
@@ -94,7 +96,8 @@ pub(crate) async fn detail(
     Path(call_sid): Path<String>,
 ) -> AppResult<Json<CallDetail>> {
     let scope = scope(&state, &principal, None).await?;
-    let call = calls::get(&state.db, &scope, &call_sid).await?;
+    let mut call = calls::get(&state.db, &scope, &call_sid).await?;
+    crate::contacts::link(&state.db, std::slice::from_mut(&mut call)).await?;
     let events = calls::timeline(&state.db, &call.customer_id, &call_sid).await?;
     Ok(Json(CallDetail { call, events }))
 }
@@ -319,5 +322,55 @@ pub(crate) async fn unrouted(
 ) -> AppResult<Json<Value>> {
     Ok(Json(
         json!({ "unroutedCalls": calls::unrouted(&state.db, 200).await? }),
+    ))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct ContactQuery {
+    q: Option<String>,
+    customer_id: Option<String>,
+}
+
+/// The tenant a contacts request is about: the principal's own, or (admins) the one named.
+async fn contacts_tenant(
+    state: &AppState,
+    principal: &Principal,
+    named: Option<&str>,
+) -> AppResult<String> {
+    let tenant = match principal.user.role {
+        Role::Admin => named
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+            .ok_or_else(|| AppError::field("customerId", "admins name the tenant"))?,
+        _ => principal.user.tenant_id.clone().ok_or(AppError::NotFound)?,
+    };
+    principal
+        .tenant_scope(state, &tenant, Some("contacts"))
+        .await?;
+    Ok(tenant)
+}
+
+pub(crate) async fn list_contacts(
+    State(state): State<AppState>,
+    principal: Principal,
+    q: Result<Query<ContactQuery>, axum::extract::rejection::QueryRejection>,
+) -> AppResult<Json<Value>> {
+    let q = query(q)?;
+    let tenant = contacts_tenant(&state, &principal, q.customer_id.as_deref()).await?;
+    Ok(Json(
+        json!({ "contacts": crate::contacts::list(&state.db, &tenant, q.q.as_deref()).await? }),
+    ))
+}
+
+pub(crate) async fn create_contact(
+    State(state): State<AppState>,
+    principal: Principal,
+    super::extract::ApiJson(body): super::extract::ApiJson<crate::contacts::NewContact>,
+) -> AppResult<(StatusCode, Json<crate::contacts::Contact>)> {
+    let tenant = contacts_tenant(&state, &principal, body.tenant_id.as_deref()).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(crate::contacts::create(&state.db, &tenant, body).await?),
     ))
 }

@@ -112,6 +112,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/admin/unrouted-calls", get(calls_api::unrouted))
         .route(
+            "/api/contacts",
+            get(calls_api::list_contacts).post(calls_api::create_contact),
+        )
+        .route(
             "/api/{*rest}",
             axum::routing::any(|| async { AppError::NotFound }),
         );

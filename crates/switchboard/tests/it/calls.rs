@@ -1101,3 +1101,119 @@ async fn a_late_callback_does_not_bring_back_a_deleted_call() {
     assert_eq!(page["total"], 1);
     w.t.stop().await;
 }
+
+#[tokio::test]
+async fn calls_link_to_the_tenants_contact_for_the_caller() {
+    let w = call_world().await;
+    let earlier = w.play(&caller()).await;
+    let (status, contact) =
+        w.t.post(
+            "/api/contacts",
+            &w.owner,
+            json!({"name": "Jane Doe", "phone": "(555) 000-1111", "email": "Jane@Example.com"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{contact}");
+    assert_eq!(contact["phone"], CALLER);
+    assert_eq!(contact["email"], "jane@example.com");
+    let id = contact["id"].as_str().expect("id").to_owned();
+    let later = w.play(&caller()).await;
+    for sid in [&earlier.call_sid, &later.call_sid] {
+        assert_eq!(
+            w.log(sid).await["contactId"],
+            json!(id),
+            "linked when read, so earlier calls too"
+        );
+    }
+    let (_, page) = w.t.get("/api/twilio/call-logs", &w.owner).await;
+    assert!(
+        page["callLogs"]
+            .as_array()
+            .expect("logs")
+            .iter()
+            .all(|l| l["contactId"] == json!(id))
+    );
+
+    let (status, _) =
+        w.t.post(
+            "/api/contacts",
+            &w.owner,
+            json!({"name": "Jane again", "phone": CALLER}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, body) =
+        w.t.post(
+            "/api/contacts",
+            &w.owner,
+            json!({"name": "", "phone": "nope"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body["error"]["fields"]["phone"].is_string() && body["error"]["fields"]["name"].is_string()
+    );
+    let (_, found) = w.t.get("/api/contacts?q=jane", &w.owner).await;
+    assert_eq!(found["contacts"].as_array().map(Vec::len), Some(1));
+
+    // Another tenant sees none of them, may keep the same number, and does not steal the link.
+    let other = w.t.tenant(&w.admin, "Rival Plumbing").await;
+    let rival =
+        w.t.user(&w.admin, "owner@rival.test", "customer", &other, &[])
+            .await;
+    let (_, theirs) =
+        w.t.get(&format!("/api/contacts?customerId={}", w.tenant), &rival)
+            .await;
+    assert_eq!(
+        theirs["contacts"],
+        json!([]),
+        "customerId is an admin's parameter"
+    );
+    let (status, _) =
+        w.t.post(
+            "/api/contacts",
+            &rival,
+            json!({"name": "Jane at Rival", "phone": CALLER, "tenantId": w.tenant}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "created in the rival's own tenant"
+    );
+    assert_eq!(w.log(&later.call_sid).await["contactId"], json!(id));
+    let (_, ours) = w.t.get("/api/contacts", &w.owner).await;
+    assert_eq!(ours["contacts"].as_array().map(Vec::len), Some(1));
+
+    // Receptionists need the contacts page; admins name the tenant.
+    let desk =
+        w.t.user(
+            &w.admin,
+            "desk@brightsmiles.test",
+            "receptionist",
+            &w.tenant,
+            &["call-logs"],
+        )
+        .await;
+    let (status, _) = w.t.get("/api/contacts", &desk).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) =
+        w.t.post(
+            "/api/contacts",
+            &desk,
+            json!({"name": "X", "phone": "+15550005555"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = w.t.get("/api/contacts", &w.admin).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (_, listed) =
+        w.t.get(&format!("/api/contacts?customerId={}", w.tenant), &w.admin)
+            .await;
+    assert_eq!(listed["contacts"][0]["id"], json!(id));
+    let (status, _) =
+        w.t.call(reqwest::Method::GET, "/api/contacts", None, None)
+            .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    w.t.stop().await;
+}

@@ -1,0 +1,187 @@
+//! A tenant's contacts. Owns `contacts`. A call is linked to the contact whose number
+//! is the caller's (see `calls`, which joins when it reads), so a contact added later
+//! links to its earlier calls too.
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row as _;
+
+use crate::db::{Db, new_id, now_ms, rfc3339};
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::numbers::E164;
+
+/// A contact as clients see it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Contact {
+    /// `con_…`.
+    pub id: String,
+    /// The tenant.
+    pub tenant_id: String,
+    /// Name.
+    pub name: String,
+    /// E.164.
+    pub phone: String,
+    /// Email.
+    pub email: Option<String>,
+    /// Free text.
+    pub notes: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+/// Creating a contact.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewContact {
+    /// Name.
+    pub name: String,
+    /// Any common spelling; stored as E.164.
+    pub phone: String,
+    /// Email.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Free text.
+    #[serde(default)]
+    pub notes: Option<String>,
+    /// Admins only: the tenant.
+    #[serde(default)]
+    pub tenant_id: Option<String>,
+}
+
+fn from_row(r: &sqlx::any::AnyRow) -> Result<Contact, sqlx::Error> {
+    Ok(Contact {
+        id: r.try_get("id")?,
+        tenant_id: r.try_get("tenant_id")?,
+        name: r.try_get("name")?,
+        phone: r.try_get("phone")?,
+        email: r.try_get("email")?,
+        notes: r.try_get("notes")?,
+        created_at: rfc3339(r.try_get("created_at")?),
+    })
+}
+
+/// Creates a contact; a number the tenant already has is a 409.
+pub async fn create(db: &Db, tenant_id: &str, new: NewContact) -> AppResult<Contact> {
+    let mut errors = FieldErrors::new();
+    let name = new.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 120 {
+        errors.insert("name".into(), "is required, at most 120 characters".into());
+    }
+    let phone = E164::parse(&new.phone);
+    if phone.is_none() {
+        errors.insert("phone".into(), "is not a valid phone number".into());
+    }
+    let email = new
+        .email
+        .map(|e| e.trim().to_lowercase())
+        .filter(|e| !e.is_empty());
+    if email
+        .as_deref()
+        .is_some_and(|e| !e.contains('@') || e.len() > 254)
+    {
+        errors.insert("email".into(), "must be an email address".into());
+    }
+    let notes = new
+        .notes
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty());
+    if notes.as_deref().is_some_and(|n| n.chars().count() > 2000) {
+        errors.insert("notes".into(), "must be at most 2000 characters".into());
+    }
+    let Some(phone) = phone.filter(|_| errors.is_empty()) else {
+        return Err(AppError::Validation(errors));
+    };
+    let id = new_id("con");
+    sqlx::query("INSERT INTO contacts (id, tenant_id, name, phone, email, notes, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        .bind(&id)
+        .bind(tenant_id)
+        .bind(&name)
+        .bind(phone.as_str())
+        .bind(email.as_deref())
+        .bind(notes.as_deref())
+        .bind(now_ms())
+        .execute(db.pool())
+        .await
+        .map_err(|e| match AppError::from(e) {
+            AppError::Conflict(_) => AppError::Conflict(format!("a contact with {phone} already exists")),
+            other => other,
+        })?;
+    let row = sqlx::query("SELECT * FROM contacts WHERE id = $1")
+        .bind(&id)
+        .fetch_one(db.pool())
+        .await?;
+    Ok(from_row(&row)?)
+}
+
+/// A tenant's contacts by name, optionally matching `q` in name or number.
+pub async fn list(db: &Db, tenant_id: &str, q: Option<&str>) -> AppResult<Vec<Contact>> {
+    let rows = match q.map(str::trim).filter(|q| !q.is_empty()) {
+        Some(q) => {
+            let pattern = format!(
+                "%{}%",
+                q.to_lowercase()
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            );
+            sqlx::query(
+                "SELECT * FROM contacts WHERE tenant_id = $1 AND (LOWER(name) LIKE $2 ESCAPE '\\' OR phone LIKE $2 ESCAPE '\\')
+                 ORDER BY name LIMIT 500",
+            )
+            .bind(tenant_id)
+            .bind(pattern)
+            .fetch_all(db.pool())
+            .await?
+        }
+        None => {
+            sqlx::query("SELECT * FROM contacts WHERE tenant_id = $1 ORDER BY name LIMIT 500")
+                .bind(tenant_id)
+                .fetch_all(db.pool())
+                .await?
+        }
+    };
+    Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
+}
+
+/// Fills `contactId` on call logs whose caller is one of their tenant's contacts.
+pub async fn link(db: &Db, logs: &mut [crate::calls::CallLog]) -> AppResult<()> {
+    let mut by_tenant: std::collections::BTreeMap<String, Vec<String>> =
+        std::collections::BTreeMap::new();
+    for log in logs.iter() {
+        if let Some(from) = &log.from {
+            by_tenant
+                .entry(log.customer_id.clone())
+                .or_default()
+                .push(from.clone());
+        }
+    }
+    for (tenant, mut numbers) in by_tenant {
+        numbers.sort();
+        numbers.dedup();
+        // All placeholders from one source: sqlx numbers plain `?` from 1 whatever `$n` precede.
+        let sql = format!(
+            "SELECT id, phone FROM contacts WHERE tenant_id = {} AND phone IN ({})",
+            db.placeholders(1, 1),
+            db.placeholders(2, numbers.len())
+        );
+        let mut q = sqlx::query(&sql).bind(&tenant);
+        for n in &numbers {
+            q = q.bind(n.as_str());
+        }
+        let found: std::collections::HashMap<String, String> = q
+            .fetch_all(db.pool())
+            .await?
+            .iter()
+            .map(|r| {
+                Ok((
+                    r.try_get::<String, _>("phone")?,
+                    r.try_get::<String, _>("id")?,
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()?;
+        for log in logs.iter_mut().filter(|l| l.customer_id == tenant) {
+            log.contact_id = log.from.as_ref().and_then(|f| found.get(f).cloned());
+        }
+    }
+    Ok(())
+}
