@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 
 use crate::Simulator;
 use crate::media::{self, RangeAnswer};
-use crate::state::{MessageRecord, NumberRecord, TranscriptRecord, now_ms, sid};
+use crate::state::{
+    Account, MessageRecord, NumberRecord, State as SimState, TranscriptRecord, now_ms, sid,
+};
 
 /// An error in Twilio's shape.
 pub struct TwilioError {
@@ -55,8 +57,13 @@ impl IntoResponse for TwilioError {
 type Result<T> = std::result::Result<T, TwilioError>;
 
 /// HTTP Basic with the account's SID and auth token, or one of its API keys.
-fn authorize(sim: &Simulator, headers: &HeaderMap, account: &str) -> Result<()> {
-    let refused = || TwilioError::new(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+/// Twilio's answer to missing or wrong credentials.
+fn refused() -> TwilioError {
+    TwilioError::new(StatusCode::UNAUTHORIZED, 20003, "Authenticate")
+}
+
+/// The user and password of an HTTP Basic `Authorization` header.
+fn basic_credentials(headers: &HeaderMap) -> Result<(String, String)> {
     let value = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -67,14 +74,35 @@ fn authorize(sim: &Simulator, headers: &HeaderMap, account: &str) -> Result<()> 
         .map_err(|_| refused())?;
     let text = String::from_utf8(decoded).map_err(|_| refused())?;
     let (user, password) = text.split_once(':').ok_or_else(refused)?;
+    Ok((user.to_owned(), password.to_owned()))
+}
+
+fn authorize(sim: &Simulator, headers: &HeaderMap, account: &str) -> Result<()> {
+    let (user, password) = basic_credentials(headers)?;
     let state = sim.lock();
     let acct = state.accounts.get(account).ok_or_else(refused)?;
     let ok = (user == acct.sid && password == acct.auth_token)
         || acct
             .api_keys
             .iter()
-            .any(|(k, s)| k == user && s == password);
+            .any(|(k, s)| *k == user && *s == password);
     if ok { Ok(()) } else { Err(refused()) }
+}
+
+/// An account, or Twilio's 404.
+fn account_of<'a>(state: &'a SimState, account: &str) -> Result<&'a Account> {
+    state
+        .accounts
+        .get(account)
+        .ok_or_else(|| TwilioError::not_found(account))
+}
+
+/// An account to change, or Twilio's 404.
+fn account_of_mut<'a>(state: &'a mut SimState, account: &str) -> Result<&'a mut Account> {
+    state
+        .accounts
+        .get_mut(account)
+        .ok_or_else(|| TwilioError::not_found(account))
 }
 
 fn form(body: &[u8]) -> Result<Vec<(String, String)>> {
@@ -169,10 +197,7 @@ async fn list_numbers(
         .clamp(1, 1000);
     let page: usize = param(&q, "Page").and_then(|v| v.parse().ok()).unwrap_or(0);
     let state = sim.lock();
-    let acct = state
-        .accounts
-        .get(&account)
-        .ok_or_else(|| TwilioError::not_found(&account))?;
+    let acct = account_of(&state, &account)?;
     let filtered: Vec<&NumberRecord> = acct
         .numbers
         .iter()
@@ -245,10 +270,7 @@ async fn purchase_number(
             "PhoneNumber is not available",
         ));
     }
-    let acct = state
-        .accounts
-        .get_mut(&account)
-        .ok_or_else(|| TwilioError::not_found(&account))?;
+    let acct = account_of_mut(&mut state, &account)?;
     let mut n = NumberRecord {
         sid: sid("PN"),
         friendly_name: phone_number.clone(),
@@ -273,10 +295,7 @@ async fn fetch_number(
     authorize(&sim, &headers, &account)?;
     let sid = strip(&file, ".json").ok_or_else(|| TwilioError::not_found(&file))?;
     let state = sim.lock();
-    let acct = state
-        .accounts
-        .get(&account)
-        .ok_or_else(|| TwilioError::not_found(&account))?;
+    let acct = account_of(&state, &account)?;
     let n = acct
         .numbers
         .iter()
@@ -295,10 +314,7 @@ async fn update_number(
     let sid = strip(&file, ".json").ok_or_else(|| TwilioError::not_found(&file))?;
     let f = form(&body)?;
     let mut state = sim.lock();
-    let acct = state
-        .accounts
-        .get_mut(&account)
-        .ok_or_else(|| TwilioError::not_found(&account))?;
+    let acct = account_of_mut(&mut state, &account)?;
     let n = acct
         .numbers
         .iter_mut()
@@ -316,10 +332,7 @@ async fn release_number(
     authorize(&sim, &headers, &account)?;
     let sid = strip(&file, ".json").ok_or_else(|| TwilioError::not_found(&file))?;
     let mut state = sim.lock();
-    let acct = state
-        .accounts
-        .get_mut(&account)
-        .ok_or_else(|| TwilioError::not_found(&account))?;
+    let acct = account_of_mut(&mut state, &account)?;
     let before = acct.numbers.len();
     acct.numbers.retain(|n| n.sid != sid);
     if acct.numbers.len() == before {
@@ -421,10 +434,7 @@ async fn fetch_call(
     authorize(&sim, &headers, &account)?;
     let sid = strip(&file, ".json").ok_or_else(|| TwilioError::not_found(&file))?;
     let state = sim.lock();
-    let acct = state
-        .accounts
-        .get(&account)
-        .ok_or_else(|| TwilioError::not_found(&account))?;
+    let acct = account_of(&state, &account)?;
     Ok(axum::Json(
         acct.calls
             .get(sid)
@@ -443,10 +453,7 @@ async fn update_call(
     let sid = strip(&file, ".json").ok_or_else(|| TwilioError::not_found(&file))?;
     let f = form(&body)?;
     let mut state = sim.lock();
-    let acct = state
-        .accounts
-        .get_mut(&account)
-        .ok_or_else(|| TwilioError::not_found(&account))?;
+    let acct = account_of_mut(&mut state, &account)?;
     let call = acct
         .calls
         .get_mut(sid)
@@ -504,10 +511,7 @@ async fn create_message(
     let out = message.json(&account);
     {
         let mut state = sim.lock();
-        let acct = state
-            .accounts
-            .get_mut(&account)
-            .ok_or_else(|| TwilioError::not_found(&account))?;
+        let acct = account_of_mut(&mut state, &account)?;
         acct.messages.insert(message.sid.clone(), message.clone());
     }
     let callback = param(&f, "StatusCallback").map(str::to_owned);
@@ -526,10 +530,7 @@ async fn fetch_message(
     authorize(&sim, &headers, &account)?;
     let sid = strip(&file, ".json").ok_or_else(|| TwilioError::not_found(&file))?;
     let state = sim.lock();
-    let acct = state
-        .accounts
-        .get(&account)
-        .ok_or_else(|| TwilioError::not_found(&account))?;
+    let acct = account_of(&state, &account)?;
     Ok(axum::Json(
         acct.messages
             .get(sid)
@@ -545,10 +546,7 @@ async fn list_messages(
 ) -> Result<axum::Json<Value>> {
     authorize(&sim, &headers, &account)?;
     let state = sim.lock();
-    let acct = state
-        .accounts
-        .get(&account)
-        .ok_or_else(|| TwilioError::not_found(&account))?;
+    let acct = account_of(&state, &account)?;
     let mut messages: Vec<&MessageRecord> = acct.messages.values().collect();
     messages.sort_by_key(|m| std::cmp::Reverse(m.date_created));
     Ok(axum::Json(json!({
@@ -570,10 +568,7 @@ async fn recording(
     };
     let rec = {
         let state = sim.lock();
-        let acct = state
-            .accounts
-            .get(&account)
-            .ok_or_else(|| TwilioError::not_found(&account))?;
+        let acct = account_of(&state, &account)?;
         acct.recordings
             .get(&sid)
             .cloned()
@@ -615,19 +610,7 @@ async fn recording(
 
 /// Intelligence requests carry no account in the path: it is the authenticated user's.
 fn intelligence_account(sim: &Simulator, headers: &HeaderMap) -> Result<String> {
-    let refused = || TwilioError::new(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
-    let value = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(refused)?;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(value.strip_prefix("Basic ").ok_or_else(refused)?.trim())
-        .map_err(|_| refused())?;
-    let text = String::from_utf8(decoded).map_err(|_| refused())?;
-    let user = text
-        .split_once(':')
-        .map(|(u, _)| u.to_owned())
-        .ok_or_else(refused)?;
+    let (user, _) = basic_credentials(headers)?;
     let account = {
         let state = sim.lock();
         state
@@ -661,10 +644,7 @@ async fn create_transcript(
         .to_owned();
     let transcript = {
         let mut state = sim.lock();
-        let acct = state
-            .accounts
-            .get_mut(&account)
-            .ok_or_else(|| TwilioError::not_found(&account))?;
+        let acct = account_of_mut(&mut state, &account)?;
         let rec = acct
             .recordings
             .get(&recording_sid)
@@ -697,10 +677,7 @@ async fn fetch_transcript(
 ) -> Result<axum::Json<Value>> {
     let account = intelligence_account(&sim, &headers)?;
     let state = sim.lock();
-    let acct = state
-        .accounts
-        .get(&account)
-        .ok_or_else(|| TwilioError::not_found(&account))?;
+    let acct = account_of(&state, &account)?;
     Ok(axum::Json(
         acct.transcripts
             .get(&sid)
@@ -716,10 +693,7 @@ async fn operator_results(
 ) -> Result<axum::Json<Value>> {
     let account = intelligence_account(&sim, &headers)?;
     let state = sim.lock();
-    let acct = state
-        .accounts
-        .get(&account)
-        .ok_or_else(|| TwilioError::not_found(&account))?;
+    let acct = account_of(&state, &account)?;
     Ok(axum::Json(
         acct.transcripts
             .get(&sid)

@@ -62,27 +62,6 @@ pub async fn tenant_of_call(db: &Db, call_sid: &str) -> AppResult<Option<String>
     Ok(row.map(|r| r.try_get("tenant_id")).transpose()?)
 }
 
-/// Appends an event and refolds the call on its own (outside the batching writer;
-/// tests and tools use it). `tenant_id` is `None` for a verified request to a number no
-/// tenant owns: it is kept for admins, never as a call.
-pub async fn record_event(
-    db: &Db,
-    tenant_id: Option<&str>,
-    call_sid: &str,
-    kind: EventKind,
-    params: &[(String, String)],
-) -> AppResult<Option<CallRecord>> {
-    let item = NewEvent {
-        tenant_id: tenant_id.map(str::to_owned),
-        call_sid: call_sid.to_owned(),
-        kind,
-        params: params.to_vec(),
-        timezone: None,
-    };
-    let mut results = write_batch(db, std::slice::from_ref(&item)).await?;
-    Ok(results.pop().flatten())
-}
-
 /// One event to store.
 #[derive(Debug, Clone)]
 pub struct NewEvent {

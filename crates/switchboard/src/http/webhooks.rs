@@ -29,12 +29,17 @@ use crate::error::{AppError, AppResult};
 use crate::numbers::E164;
 use crate::routing::{self, Step};
 
-fn twiml(response: &VoiceResponse) -> Response {
+/// A TwiML document (voice or messaging) as Twilio expects it.
+fn xml(document: String) -> Response {
     (
         [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
-        response.to_xml(),
+        document,
     )
         .into_response()
+}
+
+fn twiml(response: &VoiceResponse) -> Response {
+    xml(response.to_xml())
 }
 
 fn empty() -> Response {
@@ -159,6 +164,52 @@ async fn resolve_sms_tenant(state: &AppState, params: &Params) -> AppResult<Opti
     Ok(None)
 }
 
+/// The request body, or 413 / 400.
+fn read_body(body: Result<Bytes, BytesRejection>) -> AppResult<Bytes> {
+    body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::PayloadTooLarge
+        } else {
+            AppError::BadRequest("unreadable body".into())
+        }
+    })
+}
+
+/// Checks `X-Twilio-Signature` with the auth token of the tenant's account (else the
+/// platform's) over `PUBLIC_URL` + path + query; `valid` applies the validator to the
+/// request's form parameters or JSON body. 403 when it fails.
+async fn check_signature(
+    state: &AppState,
+    tenant_id: Option<&str>,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    valid: impl FnOnce(&RequestValidator, &str, &str) -> AppResult<bool>,
+) -> AppResult<()> {
+    if state.config.insecure_skip_signature {
+        return Ok(());
+    }
+    let signature = headers
+        .get(twilio::signature::SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(AppError::Forbidden("missing X-Twilio-Signature"))?;
+    let token = match tenant_id {
+        Some(t) => tenant_context(state, t).await?.webhook_token.clone(),
+        None => state.config.platform.auth_token.clone(),
+    }
+    .ok_or(AppError::Forbidden(
+        "no auth token is configured to verify this account's webhooks",
+    ))?;
+    let url = match uri.query() {
+        Some(q) => format!("{}{}?{q}", state.config.public_url, uri.path()),
+        None => format!("{}{}", state.config.public_url, uri.path()),
+    };
+    if !valid(&RequestValidator::new(&token), &url, signature)? {
+        tracing::warn!(path = %uri.path(), "refused a webhook with a bad signature");
+        return Err(AppError::Forbidden("invalid X-Twilio-Signature"));
+    }
+    Ok(())
+}
+
 /// Steps 1–3 of the pipeline.
 async fn verify(
     state: &AppState,
@@ -167,13 +218,7 @@ async fn verify(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> AppResult<Verified> {
-    let body = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            AppError::PayloadTooLarge
-        } else {
-            AppError::BadRequest("unreadable body".into())
-        }
-    })?;
+    let body = read_body(body)?;
     let query = uri.query().map(str::to_owned);
     let params = if *method == Method::GET {
         Params::parse_form(query.as_deref().unwrap_or_default().as_bytes())
@@ -192,37 +237,20 @@ async fn verify(
         resolve_tenant(state, &params, new_call).await?
     };
 
-    if state.config.insecure_skip_signature {
-        return Ok(Verified {
-            params,
-            tenant_id,
-            query,
-        });
-    }
-    let signature = headers
-        .get(twilio::signature::SIGNATURE_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .ok_or(AppError::Forbidden("missing X-Twilio-Signature"))?;
-    let token = match tenant_id.as_deref() {
-        Some(t) => tenant_context(state, t).await?.webhook_token.clone(),
-        None => state.config.platform.auth_token.clone(),
-    }
-    .ok_or(AppError::Forbidden(
-        "no auth token is configured to verify this account's webhooks",
-    ))?;
-    let url = match &query {
-        Some(q) => format!("{}{}?{q}", state.config.public_url, uri.path()),
-        None => format!("{}{}", state.config.public_url, uri.path()),
-    };
+    // A GET is signed over its URL alone: the parameters are in the query string.
     let signed_params: &[(String, String)] = if *method == Method::GET {
         &[]
     } else {
         params.pairs()
     };
-    if !RequestValidator::new(&token).validate(&url, signed_params, signature) {
-        tracing::warn!(path = %uri.path(), "refused a webhook with a bad signature");
-        return Err(AppError::Forbidden("invalid X-Twilio-Signature"));
-    }
+    check_signature(
+        state,
+        tenant_id.as_deref(),
+        uri,
+        headers,
+        |validator, url, signature| Ok(validator.validate(url, signed_params, signature)),
+    )
+    .await?;
     Ok(Verified {
         params,
         tenant_id,
@@ -564,11 +592,7 @@ pub(crate) async fn sms_status(State(state): State<AppState>, v: Verified) -> Re
 }
 
 fn messaging_twiml(response: &MessagingResponse) -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
-        response.to_xml(),
-    )
-        .into_response()
+    xml(response.to_xml())
 }
 
 /// `POST /api/twilio/ci-status`: a Voice Intelligence transcript is ready. Twilio sends
@@ -582,45 +606,28 @@ pub(crate) async fn ci_status(
 ) -> Response {
     into_response(
         async {
-            let body = body.map_err(|e| {
-                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    AppError::PayloadTooLarge
-                } else {
-                    AppError::BadRequest("unreadable body".into())
-                }
-            })?;
+            let body = read_body(body)?;
             let ready = twilio::webhook::TranscriptReady::parse(&body).map_err(bad_payload)?;
             let tenant = match ready.customer_key.as_deref() {
                 Some(call_sid) => calls::tenant_of_call(&state.db, call_sid).await?,
                 None => None,
             };
-            if !state.config.insecure_skip_signature {
-                let signature = headers
-                    .get(twilio::signature::SIGNATURE_HEADER)
-                    .and_then(|v| v.to_str().ok())
-                    .ok_or(AppError::Forbidden("missing X-Twilio-Signature"))?;
-                let token = match tenant.as_deref() {
-                    Some(t) => tenant_context(&state, t).await?.webhook_token.clone(),
-                    None => state.config.platform.auth_token.clone(),
-                }
-                .ok_or(AppError::Forbidden(
-                    "no auth token is configured to verify this account's webhooks",
-                ))?;
-                let url = match uri.query() {
-                    Some(q) => format!("{}{}?{q}", state.config.public_url, uri.path()),
-                    None => format!("{}{}", state.config.public_url, uri.path()),
-                };
-                let validator = RequestValidator::new(&token);
-                let valid = if uri.query().is_some_and(|q| q.contains("bodySHA256=")) {
-                    validator.validate_body(&url, &body, signature)
-                } else {
-                    let params = Params::parse_form(&body).map_err(bad_payload)?;
-                    validator.validate(&url, params.pairs(), signature)
-                };
-                if !valid {
-                    return Err(AppError::Forbidden("invalid X-Twilio-Signature"));
-                }
-            }
+            let json_body = uri.query().is_some_and(|q| q.contains("bodySHA256="));
+            check_signature(
+                &state,
+                tenant.as_deref(),
+                &uri,
+                &headers,
+                |validator, url, signature| {
+                    if json_body {
+                        Ok(validator.validate_body(url, &body, signature))
+                    } else {
+                        let params = Params::parse_form(&body).map_err(bad_payload)?;
+                        Ok(validator.validate(url, params.pairs(), signature))
+                    }
+                },
+            )
+            .await?;
             let mut params = vec![("TranscriptSid".to_owned(), ready.transcript_sid.clone())];
             params.extend(
                 ready
