@@ -18,10 +18,12 @@ pub mod intelligence;
 pub mod messaging;
 pub mod notifications;
 pub mod numbers;
+pub mod provisioning;
 pub mod routing;
 pub mod telephony;
 pub mod tenants;
 pub mod users;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::ops::Deref;
@@ -73,6 +75,14 @@ impl AppState {
                         "no Twilio credentials are configured for this tenant".into(),
                     )
                 })?;
+        self.client_with(creds)
+    }
+
+    /// A Twilio client with these credentials, at the configured API base.
+    pub fn client_with(
+        &self,
+        creds: twilio::client::Credentials,
+    ) -> error::AppResult<twilio::client::Client> {
         let config = if self.config.twilio_api_base == twilio::client::DEFAULT_API_BASE {
             twilio::client::ClientConfig::default()
         } else {

@@ -285,6 +285,126 @@ pub async fn replace_for_tenant(
     list_for_tenant(db, tenant_id).await
 }
 
+/// Attaches one number to a tenant, keeping its others; the first becomes primary.
+/// A number another tenant owns is a 409.
+pub async fn attach(
+    db: &Db,
+    tenant_id: &str,
+    number: &E164,
+    friendly_name: Option<&str>,
+) -> AppResult<PhoneNumber> {
+    let friendly_name = friendly_name.map(str::trim).filter(|s| !s.is_empty());
+    if friendly_name.is_some_and(|n| n.chars().count() > 64) {
+        return Err(AppError::field(
+            "friendlyName",
+            "must be at most 64 characters",
+        ));
+    }
+    let mut tx = db.pool().begin().await?;
+    let owner = sqlx::query("SELECT tenant_id FROM phone_numbers WHERE e164 = $1")
+        .bind(number.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+    match owner {
+        Some(row) if row.try_get::<String, _>("tenant_id")? != tenant_id => {
+            return Err(AppError::Conflict(format!(
+                "{number} belongs to another tenant"
+            )));
+        }
+        Some(_) => {
+            if let Some(name) = friendly_name {
+                sqlx::query("UPDATE phone_numbers SET friendly_name = $1 WHERE e164 = $2")
+                    .bind(name)
+                    .bind(number.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        None => {
+            let has_primary = sqlx::query(
+                "SELECT 1 AS one FROM phone_numbers WHERE tenant_id = $1 AND is_primary = 1",
+            )
+            .bind(tenant_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+            sqlx::query(
+                "INSERT INTO phone_numbers (id, tenant_id, e164, friendly_name, status, is_primary, created_at)
+                 VALUES ($1, $2, $3, $4, 'active', $5, $6)",
+            )
+            .bind(new_id("num"))
+            .bind(tenant_id)
+            .bind(number.as_str())
+            .bind(friendly_name)
+            .bind(i64::from(!has_primary))
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match AppError::from(e) {
+                AppError::Conflict(_) => {
+                    AppError::Conflict(format!("{number} belongs to another tenant"))
+                }
+                other => other,
+            })?;
+        }
+    }
+    tx.commit().await?;
+    list_for_tenant(db, tenant_id)
+        .await?
+        .into_iter()
+        .find(|n| n.phone_number == number.as_str())
+        .ok_or(AppError::NotFound)
+}
+
+/// Detaches one of a tenant's numbers, or all of them; returns what was removed.
+/// When the primary goes, the next number becomes primary.
+pub async fn detach(db: &Db, tenant_id: &str, number: Option<&E164>) -> AppResult<Vec<String>> {
+    let before = list_for_tenant(db, tenant_id).await?;
+    let removed: Vec<String> = before
+        .iter()
+        .filter(|n| number.is_none_or(|only| only.as_str() == n.phone_number))
+        .map(|n| n.phone_number.clone())
+        .collect();
+    if removed.is_empty() {
+        return Err(AppError::NotFound);
+    }
+    let mut tx = db.pool().begin().await?;
+    for e164 in &removed {
+        sqlx::query("DELETE FROM phone_numbers WHERE tenant_id = $1 AND e164 = $2")
+            .bind(tenant_id)
+            .bind(e164.as_str())
+            .execute(&mut *tx)
+            .await?;
+    }
+    if let Some(next) = before
+        .iter()
+        .find(|n| !removed.contains(&n.phone_number))
+        .filter(|_| {
+            before
+                .iter()
+                .any(|n| n.is_primary && removed.contains(&n.phone_number))
+        })
+    {
+        sqlx::query("UPDATE phone_numbers SET is_primary = 1 WHERE id = $1")
+            .bind(next.id.as_str())
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(removed)
+}
+
+/// Every assigned number and the tenant it belongs to.
+pub async fn assignments(db: &Db) -> AppResult<Vec<(String, String)>> {
+    let rows = sqlx::query("SELECT e164, tenant_id FROM phone_numbers ORDER BY e164")
+        .fetch_all(db.pool())
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| Ok((r.try_get("e164")?, r.try_get("tenant_id")?)))
+        .collect::<Result<_, sqlx::Error>>()?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -49,7 +49,8 @@ pub enum RoutingMode {
 }
 
 impl RoutingMode {
-    fn as_str(self) -> &'static str {
+    /// Stored spelling.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Forward => "forward",
             Self::Menu => "menu",
@@ -57,7 +58,8 @@ impl RoutingMode {
             Self::Greeting => "greeting",
         }
     }
-    fn parse(s: &str) -> Option<Self> {
+    /// Parses the stored spelling.
+    pub fn parse(s: &str) -> Option<Self> {
         match s {
             "forward" => Some(Self::Forward),
             "menu" => Some(Self::Menu),

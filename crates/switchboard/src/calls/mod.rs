@@ -1036,6 +1036,46 @@ pub async fn delete_for_tenant(db: &Db, tenant_id: &str) -> AppResult<u64> {
     Ok(done.rows_affected())
 }
 
+/// Deletes one of a tenant's calls with its events; its rollup contribution is
+/// subtracted and a tombstone keeps late callbacks from bringing it back.
+pub async fn delete_one(db: &Db, tenant_id: &str, call_sid: &str) -> AppResult<()> {
+    let tz = rollups::tenant_zone(db, tenant_id).await?;
+    let mut tx = db.pool().begin().await?;
+    let row = sqlx::query(&format!(
+        "SELECT {} FROM calls WHERE tenant_id = $1 AND call_sid = $2",
+        rollups::ROW_COLUMNS
+    ))
+    .bind(tenant_id)
+    .bind(call_sid)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(AppError::NotFound)?;
+    let mut deltas = rollups::Deltas::default();
+    deltas.add(rollups::from_row(&row, &tz)?, -1);
+    deltas.apply(db, &mut tx).await?;
+    sqlx::query("DELETE FROM call_events WHERE tenant_id = $1 AND call_sid = $2")
+        .bind(tenant_id)
+        .bind(call_sid)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO deleted_calls (call_sid, tenant_id, deleted_at) VALUES ($1, $2, $3)
+         ON CONFLICT (call_sid) DO NOTHING",
+    )
+    .bind(call_sid)
+    .bind(tenant_id)
+    .bind(now_ms())
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM calls WHERE tenant_id = $1 AND call_sid = $2")
+        .bind(tenant_id)
+        .bind(call_sid)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Forgets deletions older than a week: Twilio does not call back that late.
 pub async fn purge_deleted(db: &Db) -> AppResult<u64> {
     let done = sqlx::query("DELETE FROM deleted_calls WHERE deleted_at < $1")

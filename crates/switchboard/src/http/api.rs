@@ -7,7 +7,7 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{Extensions, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
-use axum_extra::extract::cookie::{Cookie, SameSite};
+use axum_extra::extract::cookie::Cookie;
 use serde::{Deserialize, Serialize};
 
 use super::extract::{Admin, ApiJson, Principal, SESSION_COOKIE};
@@ -50,14 +50,7 @@ pub(crate) async fn login(
         state.config.session_ttl,
     )
     .await?;
-    let max_age = i64::try_from(state.config.session_ttl.as_secs()).unwrap_or(i64::MAX);
-    let cookie = Cookie::build((SESSION_COOKIE, session.token.clone()))
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .secure(state.config.public_url.starts_with("https://"))
-        .path("/")
-        .max_age(time::Duration::seconds(max_age))
-        .build();
+    let cookie = super::extract::session_cookie(&state, &session.token);
     tracing::info!(user = %user.id, role = user.role.as_str(), "logged in");
     Ok((
         jar.add(cookie),

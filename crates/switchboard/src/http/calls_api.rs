@@ -4,7 +4,7 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -164,16 +164,41 @@ pub(crate) async fn delete_own(
     Ok(Json(json!({ "deleted": deleted })))
 }
 
-/// `DELETE /api/twilio/call-logs/{customerId}`: an admin deletes a tenant's logs.
+/// `DELETE /api/twilio/call-logs/{id}`: an admin deletes the logs of the tenant `id`
+/// (DESIGN's `customerId`); a customer deletes their own call `id`.
 pub(crate) async fn delete_for_tenant(
     State(state): State<AppState>,
-    Admin(admin): Admin,
-    Path(tenant): Path<String>,
-) -> AppResult<Json<Value>> {
+    principal: Principal,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    if !principal.is_admin() {
+        delete_one(&state, &principal, &id).await?;
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let admin = principal;
+    let tenant = id;
     admin.tenant_scope(&state, &tenant, None).await?;
     let deleted = calls::delete_for_tenant(&state.db, &tenant).await?;
     tracing::info!(tenant = %tenant, deleted, by = %admin.user.id, "call logs deleted by an admin");
-    Ok(Json(json!({ "deleted": deleted })))
+    Ok(Json(json!({ "deleted": deleted })).into_response())
+}
+
+/// Deletes one call of the principal's tenant; only the account owner may.
+pub(crate) async fn delete_one(
+    state: &AppState,
+    principal: &Principal,
+    call_sid: &str,
+) -> AppResult<()> {
+    let tenant = principal.user.tenant_id.clone().ok_or(AppError::NotFound)?;
+    principal.tenant_scope(state, &tenant, Some(PAGE)).await?;
+    if principal.user.role != Role::Customer {
+        return Err(AppError::Forbidden(
+            "only the account owner may delete call logs",
+        ));
+    }
+    calls::delete_one(&state.db, &tenant, call_sid).await?;
+    tracing::info!(tenant = %tenant, by = %principal.user.id, "call log deleted");
+    Ok(())
 }
 
 /// `GET /api/twilio/configuration`: the tenant's effective telephony set-up.

@@ -10,6 +10,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, header};
 use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
 use serde::de::DeserializeOwned;
 
 use crate::AppState;
@@ -55,6 +56,18 @@ fn json_rejection(rejection: JsonRejection) -> AppError {
         }
         _ => AppError::BadRequest(format!("malformed JSON: {}", rejection.body_text())),
     }
+}
+
+/// The HttpOnly session cookie for `token`, living as long as the session.
+pub(crate) fn session_cookie(state: &AppState, token: &str) -> Cookie<'static> {
+    let max_age = i64::try_from(state.config.session_ttl.as_secs()).unwrap_or(i64::MAX);
+    Cookie::build((SESSION_COOKIE, token.to_owned()))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.config.public_url.starts_with("https://"))
+        .path("/")
+        .max_age(time::Duration::seconds(max_age))
+        .build()
 }
 
 /// Someone who logged in, by bearer token or session cookie.
@@ -117,7 +130,7 @@ fn bearer(parts: &Parts) -> Option<String> {
 
 /// Refuses cookie-authenticated writes that come from another site (CSRF). Bearer
 /// tokens are not sent by browsers on their own, so they need no such check.
-fn same_origin(parts: &Parts) -> bool {
+pub(crate) fn same_origin(parts: &Parts) -> bool {
     if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
         return true;
     }

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod calls_api;
 pub mod extract;
+pub mod numbers_api;
 pub mod ops;
 pub mod webhooks;
 
@@ -12,7 +13,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request};
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
@@ -111,6 +112,24 @@ pub fn router(state: AppState) -> Router {
             post(calls_api::mark_all_read),
         )
         .route("/api/admin/unrouted-calls", get(calls_api::unrouted))
+        .route("/api/twilio/numbers", get(numbers_api::list))
+        .route("/api/twilio/connect", post(numbers_api::connect))
+        .route(
+            "/api/twilio/update-message/{clinic_id}",
+            patch(numbers_api::update_message),
+        )
+        .route(
+            "/api/twilio/disconnect/{clinic_id}",
+            patch(numbers_api::disconnect),
+        )
+        .route(
+            "/api/twilio/test-credentials",
+            get(numbers_api::test_credentials),
+        )
+        .route(
+            "/api/companies/{company_id}/twilio/test-credentials",
+            post(numbers_api::test_own_credentials),
+        )
         .route(
             "/api/contacts",
             get(calls_api::list_contacts).post(calls_api::create_contact),
@@ -168,6 +187,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(twilio_hooks)
         .merge(api)
+        .merge(crate::web::router())
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

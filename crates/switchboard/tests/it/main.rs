@@ -6,6 +6,7 @@
 mod admin;
 mod auth;
 mod bad_input;
+mod browser;
 mod calls;
 mod cli;
 mod common;

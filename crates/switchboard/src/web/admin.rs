@@ -1,0 +1,536 @@
+//! The platform operator's pages: tenants, users, Twilio numbers, unrouted calls, health.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
+use std::collections::HashMap;
+
+use super::forms::{Errors, FormData};
+use super::{Chrome, PageResult, PageUser};
+use crate::AppState;
+use crate::calls::UnroutedCall;
+use crate::error::AppError;
+use crate::provisioning::{AccountNumber, Connect, CredentialsCheck};
+use crate::tenants::{self, NewTenant, Tenant, TenantUpdate};
+use crate::users::{self, NewUser, Role, User};
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin", get(|| async { Redirect::to("/admin/tenants") }))
+        .route("/admin/tenants", get(tenants_page).post(create_tenant))
+        .route("/admin/tenants/{id}", get(tenant_page).post(update_tenant))
+        .route("/admin/users", get(users_page).post(create_user))
+        .route("/admin/numbers", get(numbers_page))
+        .route("/admin/numbers/connect", post(connect_number))
+        .route("/admin/numbers/message", post(update_message))
+        .route("/admin/numbers/disconnect", post(disconnect_number))
+        .route("/admin/unrouted", get(unrouted_page))
+        .route("/admin/health", get(health_page))
+}
+
+type Flash = Result<Query<HashMap<String, String>>, axum::extract::rejection::QueryRejection>;
+
+fn flash(q: Flash, messages: &[(&str, &str)]) -> Option<String> {
+    let Query(q) = q.ok()?;
+    messages
+        .iter()
+        .find(|(key, _)| q.contains_key(*key))
+        .map(|(_, text)| (*text).to_owned())
+}
+
+// ----- tenants -----
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin_tenants.html")]
+struct TenantsPage {
+    chrome: Chrome,
+    tenants: Vec<TenantRow>,
+    name: String,
+    timezone: String,
+    errors: Errors,
+    notice: Option<String>,
+}
+
+struct TenantRow {
+    tenant: Tenant,
+    numbers: Vec<String>,
+    users: usize,
+}
+
+async fn tenant_rows(state: &AppState) -> Result<Vec<TenantRow>, AppError> {
+    let all_users = users::list(&state.db, None).await?;
+    let assignments = crate::numbers::assignments(&state.db).await?;
+    Ok(tenants::list(&state.db)
+        .await?
+        .into_iter()
+        .map(|tenant| TenantRow {
+            numbers: assignments
+                .iter()
+                .filter(|(_, t)| *t == tenant.id)
+                .map(|(n, _)| n.clone())
+                .collect(),
+            users: all_users
+                .iter()
+                .filter(|u| u.tenant_id.as_deref() == Some(tenant.id.as_str()))
+                .count(),
+            tenant,
+        })
+        .collect())
+}
+
+async fn tenants_page(State(state): State<AppState>, user: PageUser, q: Flash) -> PageResult {
+    user.admin()?;
+    Ok(TenantsPage {
+        chrome: Chrome::for_user(&state, &user, "Tenants", "/admin/tenants").await?,
+        tenants: tenant_rows(&state).await?,
+        name: String::new(),
+        timezone: "America/New_York".into(),
+        errors: Errors::none(),
+        notice: flash(q, &[("created", "Tenant created.")]),
+    }
+    .into_response())
+}
+
+async fn create_tenant(
+    State(state): State<AppState>,
+    user: PageUser,
+    form: FormData,
+) -> PageResult {
+    user.admin()?;
+    let new = NewTenant {
+        name: form.get("name").unwrap_or_default().to_owned(),
+        timezone: form.text("timezone"),
+    };
+    match tenants::create(&state.db, new).await {
+        Ok(t) => {
+            tracing::info!(tenant = %t.id, by = %user.0.user.id, "tenant created in the portal");
+            Ok(Redirect::to(&format!("/admin/tenants/{}?created=1", t.id)).into_response())
+        }
+        Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => Ok((
+            e.status(),
+            TenantsPage {
+                chrome: Chrome::for_user(&state, &user, "Tenants", "/admin/tenants").await?,
+                tenants: tenant_rows(&state).await?,
+                name: form.get("name").unwrap_or_default().to_owned(),
+                timezone: form.get("timezone").unwrap_or_default().to_owned(),
+                errors: Errors::from_app(&e),
+                notice: None,
+            },
+        )
+            .into_response()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin_tenant.html")]
+struct TenantPage {
+    chrome: Chrome,
+    tenant: Tenant,
+    name: String,
+    timezone: String,
+    numbers: Vec<crate::numbers::PhoneNumber>,
+    users: Vec<User>,
+    menu_message: String,
+    errors: Errors,
+    notice: Option<String>,
+}
+
+async fn tenant_view(
+    state: &AppState,
+    user: &PageUser,
+    id: &str,
+) -> Result<TenantPage, super::WebError> {
+    let tenant = tenants::get(&state.db, id).await?;
+    let config = crate::telephony::view(&state.db, id).await?;
+    Ok(TenantPage {
+        chrome: Chrome::for_user(state, user, &tenant.name, "/admin/tenants").await?,
+        name: tenant.name.clone(),
+        timezone: tenant.timezone.clone(),
+        numbers: config.phone_numbers,
+        users: users::list(&state.db, Some(id)).await?,
+        menu_message: config.menu_message.unwrap_or_default(),
+        tenant,
+        errors: Errors::none(),
+        notice: None,
+    })
+}
+
+async fn tenant_page(
+    State(state): State<AppState>,
+    user: PageUser,
+    Path(id): Path<String>,
+    q: Flash,
+) -> PageResult {
+    user.admin()?;
+    let mut page = tenant_view(&state, &user, &id).await?;
+    page.notice = flash(
+        q,
+        &[
+            (
+                "created",
+                "Tenant created. Next: add its owner and connect a number.",
+            ),
+            ("saved", "Tenant saved."),
+        ],
+    );
+    Ok(page.into_response())
+}
+
+async fn update_tenant(
+    State(state): State<AppState>,
+    user: PageUser,
+    Path(id): Path<String>,
+    form: FormData,
+) -> PageResult {
+    user.admin()?;
+    let before = tenants::get(&state.db, &id).await?;
+    let change = TenantUpdate {
+        name: Some(form.get("name").unwrap_or_default().to_owned()),
+        timezone: Some(form.get("timezone").unwrap_or_default().to_owned()),
+    };
+    match tenants::update(&state.db, &id, change).await {
+        Ok(after) => {
+            state.routing_cache.invalidate();
+            if after.timezone != before.timezone {
+                crate::calls::rollups::rebuild(&state.db, &id).await?;
+            }
+            Ok(Redirect::to(&format!("/admin/tenants/{id}?saved=1")).into_response())
+        }
+        Err(e @ AppError::Validation(_)) => {
+            let mut page = tenant_view(&state, &user, &id).await?;
+            page.name = form.get("name").unwrap_or_default().to_owned();
+            page.timezone = form.get("timezone").unwrap_or_default().to_owned();
+            page.errors = Errors::from_app(&e);
+            Ok((e.status(), page).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+// ----- users -----
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin_users.html")]
+struct UsersPage {
+    chrome: Chrome,
+    users: Vec<(User, String)>,
+    tenants: Vec<Tenant>,
+    pages: Vec<&'static str>,
+    form: UserForm,
+    errors: Errors,
+    notice: Option<String>,
+}
+
+#[derive(Default)]
+struct UserForm {
+    email: String,
+    role: String,
+    tenant_id: String,
+    allowed_pages: Vec<String>,
+}
+
+impl UserForm {
+    fn allows(&self, page: &str) -> bool {
+        self.allowed_pages.iter().any(|p| p == page)
+    }
+}
+
+async fn users_view(
+    state: &AppState,
+    user: &PageUser,
+    form: UserForm,
+    errors: Errors,
+    notice: Option<String>,
+) -> Result<UsersPage, super::WebError> {
+    let tenants = tenants::list(&state.db).await?;
+    let users = users::list(&state.db, None)
+        .await?
+        .into_iter()
+        .map(|u| {
+            let tenant = u
+                .tenant_id
+                .as_ref()
+                .and_then(|id| tenants.iter().find(|t| &t.id == id))
+                .map(|t| t.name.clone())
+                .unwrap_or_else(|| "—".into());
+            (u, tenant)
+        })
+        .collect();
+    Ok(UsersPage {
+        chrome: Chrome::for_user(state, user, "Users", "/admin/users").await?,
+        users,
+        tenants,
+        pages: users::PAGES.to_vec(),
+        form,
+        errors,
+        notice,
+    })
+}
+
+async fn users_page(State(state): State<AppState>, user: PageUser, q: Flash) -> PageResult {
+    user.admin()?;
+    let notice = flash(q, &[("created", "User created.")]);
+    let form = UserForm {
+        role: "customer".into(),
+        ..UserForm::default()
+    };
+    Ok(users_view(&state, &user, form, Errors::none(), notice)
+        .await?
+        .into_response())
+}
+
+async fn create_user(State(state): State<AppState>, user: PageUser, form: FormData) -> PageResult {
+    user.admin()?;
+    let typed = UserForm {
+        email: form.get("email").unwrap_or_default().to_owned(),
+        role: form.get("role").unwrap_or_default().to_owned(),
+        tenant_id: form.get("tenantId").unwrap_or_default().to_owned(),
+        allowed_pages: form.all("allowedPages"),
+    };
+    let result = match Role::parse(&typed.role) {
+        None => Err(AppError::field("role", "choose a role")),
+        Some(role) => {
+            users::create(
+                &state.db,
+                NewUser {
+                    email: typed.email.clone(),
+                    password: form.get("password").unwrap_or_default().to_owned(),
+                    role,
+                    tenant_id: (role != Role::Admin)
+                        .then(|| typed.tenant_id.clone())
+                        .filter(|t| !t.is_empty()),
+                    allowed_pages: (role == Role::Receptionist)
+                        .then(|| typed.allowed_pages.clone()),
+                },
+            )
+            .await
+        }
+    };
+    match result {
+        Ok(created) => {
+            tracing::info!(user = %created.id, by = %user.0.user.id, "user created in the portal");
+            Ok(Redirect::to("/admin/users?created=1").into_response())
+        }
+        Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => {
+            let errors = Errors::from_app(&e);
+            Ok((
+                e.status(),
+                users_view(&state, &user, typed, errors, None).await?,
+            )
+                .into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+// ----- numbers -----
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin_numbers.html")]
+struct NumbersPage {
+    chrome: Chrome,
+    numbers: Vec<AccountNumber>,
+    load_error: Option<String>,
+    tenants: Vec<Tenant>,
+    connect: ConnectForm,
+    messages: Vec<(Tenant, String)>,
+    errors: Errors,
+    notice: Option<String>,
+}
+
+#[derive(Default)]
+struct ConnectForm {
+    phone_number: String,
+    clinic_id: String,
+    forward_number: String,
+    forward_number_new: String,
+    forward_number_existing: String,
+    menu_message: String,
+}
+
+async fn numbers_view(
+    state: &AppState,
+    user: &PageUser,
+    connect: ConnectForm,
+    errors: Errors,
+    notice: Option<String>,
+) -> Result<NumbersPage, super::WebError> {
+    let (numbers, load_error) = match crate::provisioning::account_numbers(state, None).await {
+        Ok(n) => (n, None),
+        Err(AppError::BadGateway(why)) => (Vec::new(), Some(why)),
+        Err(e) => return Err(e.into()),
+    };
+    let tenants = tenants::list(&state.db).await?;
+    let mut messages = Vec::new();
+    for t in &tenants {
+        let config = crate::telephony::view(&state.db, &t.id).await?;
+        if !config.phone_numbers.is_empty() {
+            messages.push((t.clone(), config.menu_message.unwrap_or_default()));
+        }
+    }
+    Ok(NumbersPage {
+        chrome: Chrome::for_user(state, user, "Twilio numbers", "/admin/numbers").await?,
+        numbers,
+        load_error,
+        tenants,
+        connect,
+        messages,
+        errors,
+        notice,
+    })
+}
+
+async fn numbers_page(State(state): State<AppState>, user: PageUser, q: Flash) -> PageResult {
+    user.admin()?;
+    let notice = flash(
+        q,
+        &[
+            (
+                "connected",
+                "Number connected: its calls now reach the tenant.",
+            ),
+            ("message", "Menu message saved."),
+            (
+                "disconnected",
+                "Number disconnected. Its calls will show under unrouted calls.",
+            ),
+        ],
+    );
+    Ok(numbers_view(
+        &state,
+        &user,
+        ConnectForm::default(),
+        Errors::none(),
+        notice,
+    )
+    .await?
+    .into_response())
+}
+
+async fn connect_number(
+    State(state): State<AppState>,
+    user: PageUser,
+    form: FormData,
+) -> PageResult {
+    user.admin()?;
+    let field = |name: &str| form.get(name).unwrap_or_default().to_owned();
+    let typed = ConnectForm {
+        phone_number: field("phoneNumber"),
+        clinic_id: field("clinicId"),
+        forward_number: field("forwardNumber"),
+        forward_number_new: field("forwardNumberNew"),
+        forward_number_existing: field("forwardNumberExisting"),
+        menu_message: field("menuMessage"),
+    };
+    let request = Connect {
+        clinic_id: typed.clinic_id.clone(),
+        phone_number: typed.phone_number.clone(),
+        friendly_name: form.text("friendlyName"),
+        forward_number: form.text("forwardNumber"),
+        forward_number_new: form.text("forwardNumberNew"),
+        forward_number_existing: form.text("forwardNumberExisting"),
+        menu_message: form.text("menuMessage"),
+    };
+    match crate::provisioning::connect(&state, request).await {
+        Ok(_) => Ok(Redirect::to("/admin/numbers?connected=1").into_response()),
+        Err(e @ (AppError::Validation(_) | AppError::Conflict(_) | AppError::BadGateway(_))) => {
+            let errors = Errors::from_app(&e);
+            Ok((
+                e.status(),
+                numbers_view(&state, &user, typed, errors, None).await?,
+            )
+                .into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn update_message(
+    State(state): State<AppState>,
+    user: PageUser,
+    form: FormData,
+) -> PageResult {
+    user.admin()?;
+    let tenant = form.get("clinicId").unwrap_or_default().to_owned();
+    user.0.tenant_scope(&state, &tenant, None).await?;
+    match crate::provisioning::update_message(&state, &tenant, form.text("menuMessage")).await {
+        Ok(_) => Ok(Redirect::to("/admin/numbers?message=1").into_response()),
+        Err(e @ AppError::Validation(_)) => {
+            let errors = Errors::from_app(&e);
+            Ok((
+                e.status(),
+                numbers_view(&state, &user, ConnectForm::default(), errors, None).await?,
+            )
+                .into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn disconnect_number(
+    State(state): State<AppState>,
+    user: PageUser,
+    form: FormData,
+) -> PageResult {
+    user.admin()?;
+    let tenant = form.get("clinicId").unwrap_or_default().to_owned();
+    user.0.tenant_scope(&state, &tenant, None).await?;
+    crate::provisioning::disconnect(&state, &tenant, form.get("phoneNumber")).await?;
+    Ok(Redirect::to("/admin/numbers?disconnected=1").into_response())
+}
+
+// ----- unrouted calls and health -----
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin_unrouted.html")]
+struct UnroutedPage {
+    chrome: Chrome,
+    calls: Vec<UnroutedCall>,
+}
+
+async fn unrouted_page(State(state): State<AppState>, user: PageUser) -> PageResult {
+    user.admin()?;
+    Ok(UnroutedPage {
+        chrome: Chrome::for_user(&state, &user, "Unrouted calls", "/admin/unrouted").await?,
+        calls: crate::calls::unrouted(&state.db, 200).await?,
+    }
+    .into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin_health.html")]
+struct HealthPage {
+    chrome: Chrome,
+    database_ok: bool,
+    backend: String,
+    twilio: CredentialsCheck,
+    tenants: usize,
+    users: usize,
+    unrouted: usize,
+    version: &'static str,
+    public_url: String,
+}
+
+async fn health_page(State(state): State<AppState>, user: PageUser) -> PageResult {
+    user.admin()?;
+    Ok(HealthPage {
+        chrome: Chrome::for_user(&state, &user, "Health", "/admin/health").await?,
+        database_ok: state.db.ping().await,
+        backend: match state.db.backend() {
+            crate::db::Backend::Sqlite => "SQLite",
+            crate::db::Backend::Postgres => "PostgreSQL",
+        }
+        .to_owned(),
+        twilio: crate::provisioning::test_credentials(&state, None).await?,
+        tenants: tenants::list(&state.db).await?.len(),
+        users: users::list(&state.db, None).await?.len(),
+        unrouted: crate::calls::unrouted(&state.db, 200).await?.len(),
+        version: env!("CARGO_PKG_VERSION"),
+        public_url: state.config.public_url.clone(),
+    }
+    .into_response())
+}

@@ -1,0 +1,455 @@
+//! The portal: server-rendered pages over the same domain modules as the JSON API.
+//! No build step — askama templates compiled into the binary, one stylesheet and a
+//! few lines of plain JavaScript served from memory. Every page works without
+//! JavaScript; forms post back and are re-rendered with the server's field errors.
+
+mod admin;
+pub mod chart;
+mod customer;
+mod forms;
+
+use std::net::SocketAddr;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{Extensions, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::Cookie;
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::error::AppError;
+use crate::http::extract::{Principal, SESSION_COOKIE, same_origin, session_cookie};
+use crate::users::Role;
+pub(crate) use forms::FormData;
+
+/// The portal's routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/login", get(login_page).post(login_submit))
+        .route("/logout", post(logout))
+        .route("/static/app.css", get(stylesheet))
+        .route("/static/app.js", get(script))
+        .merge(customer::router())
+        .merge(admin::router())
+}
+
+/// What went wrong while serving a page: not logged in (go to the login page), or an
+/// application error shown as a page with its status.
+#[derive(Debug)]
+pub enum WebError {
+    /// No session: redirect to the login page, then back to `next`.
+    Login {
+        /// Where to return after logging in.
+        next: String,
+    },
+    /// Anything else.
+    App(AppError),
+}
+
+impl From<AppError> for WebError {
+    fn from(e: AppError) -> Self {
+        Self::App(e)
+    }
+}
+
+impl From<sqlx::Error> for WebError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::App(e.into())
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    chrome: Chrome,
+    title: String,
+    message: String,
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Login { next } => {
+                let target = format!(
+                    "/login?next={}",
+                    url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+                );
+                Redirect::to(&target).into_response()
+            }
+            Self::App(e) => {
+                let status = e.status();
+                if let AppError::Internal(cause) = &e {
+                    tracing::error!(error = %cause, "page failed");
+                }
+                let (title, message) = match &e {
+                    AppError::NotFound => (
+                        "Not found".to_owned(),
+                        "There is nothing here, or it belongs to another account.".to_owned(),
+                    ),
+                    AppError::Forbidden(why) => (
+                        "Not available to your account".to_owned(),
+                        format!("{}. Ask the account owner for access.", sentence(why)),
+                    ),
+                    AppError::Internal(_) => (
+                        "Something went wrong".to_owned(),
+                        "The error was logged. Please try again.".to_owned(),
+                    ),
+                    other => ("That did not work".to_owned(), other.to_string()),
+                };
+                let page = ErrorPage {
+                    chrome: Chrome {
+                        offer_sign_out: true,
+                        ..Chrome::anonymous(&title)
+                    },
+                    title,
+                    message,
+                };
+                (status, page).into_response()
+            }
+        }
+    }
+}
+
+/// Page handlers' result.
+pub type PageResult<T = Response> = Result<T, WebError>;
+
+/// A logged-in user of the portal (session cookie). Unlike the API's [`Principal`],
+/// a missing session sends the browser to the login page.
+#[derive(Debug, Clone)]
+pub struct PageUser(pub Principal);
+
+impl FromRequestParts<AppState> for PageUser {
+    type Rejection = WebError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let next = parts
+            .uri
+            .path_and_query()
+            .map_or("/".to_owned(), |pq| pq.as_str().to_owned());
+        match Principal::from_request_parts(parts, state).await {
+            Ok(p) => Ok(Self(p)),
+            Err(AppError::Unauthorized) => Err(WebError::Login { next }),
+            Err(e) => Err(WebError::App(e)),
+        }
+    }
+}
+
+impl PageUser {
+    /// The user's tenant, with access to `page` checked (admins have no tenant here).
+    pub async fn tenant_for(&self, state: &AppState, page: &str) -> Result<String, WebError> {
+        let tenant = self.0.user.tenant_id.clone().ok_or(AppError::Forbidden(
+            "this page belongs to a tenant's users; admins use the admin pages",
+        ))?;
+        self.0.tenant_scope(state, &tenant, Some(page)).await?;
+        Ok(tenant)
+    }
+
+    /// Requires the platform operator.
+    pub fn admin(&self) -> Result<(), WebError> {
+        if self.0.is_admin() {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden("only platform admins may open this page").into())
+        }
+    }
+}
+
+/// One entry of the navigation.
+#[derive(Debug, Clone)]
+pub struct NavItem {
+    /// Where it goes.
+    pub href: &'static str,
+    /// What it says.
+    pub label: &'static str,
+    /// Whether it is the page being shown.
+    pub current: bool,
+    /// Unread count shown as a badge.
+    pub badge: i64,
+}
+
+/// What every page's frame needs: title, navigation and who is logged in.
+#[derive(Debug, Clone, Default)]
+pub struct Chrome {
+    /// `<title>` and the main heading.
+    pub title: String,
+    /// Navigation for this user.
+    pub nav: Vec<NavItem>,
+    /// Logged-in user's email (none on the login page).
+    pub email: Option<String>,
+    /// Their role, as shown.
+    pub role: String,
+    /// The tenant's name, for tenant users.
+    pub tenant_name: Option<String>,
+    /// Error pages do not know who is asking, so they offer a way out regardless.
+    pub offer_sign_out: bool,
+}
+
+/// Pages of a tenant's users, in navigation order, with the permission each needs.
+const TENANT_PAGES: &[(&str, &str, &str)] = &[
+    ("/dashboard", "Dashboard", "dashboard"),
+    ("/call-logs", "Call logs", "call-logs"),
+    ("/settings", "Settings", "settings"),
+];
+
+const ADMIN_PAGES: &[(&str, &str)] = &[
+    ("/admin/tenants", "Tenants"),
+    ("/admin/users", "Users"),
+    ("/admin/numbers", "Numbers"),
+    ("/admin/unrouted", "Unrouted calls"),
+    ("/admin/health", "Health"),
+];
+
+impl Chrome {
+    fn anonymous(title: &str) -> Self {
+        Self {
+            title: title.to_owned(),
+            ..Self::default()
+        }
+    }
+
+    /// The frame for `user` on the page at `current`.
+    pub async fn for_user(
+        state: &AppState,
+        user: &PageUser,
+        title: &str,
+        current: &str,
+    ) -> Result<Self, WebError> {
+        let u = &user.0.user;
+        let mut nav = Vec::new();
+        let mut tenant_name = None;
+        match u.role {
+            Role::Admin => {
+                for (href, label) in ADMIN_PAGES {
+                    nav.push(NavItem {
+                        href,
+                        label,
+                        current: *href == current,
+                        badge: 0,
+                    });
+                }
+            }
+            Role::Customer | Role::Receptionist => {
+                let tenant = u.tenant_id.clone().unwrap_or_default();
+                tenant_name = crate::tenants::get(&state.db, &tenant)
+                    .await
+                    .ok()
+                    .map(|t| t.name);
+                let counts = crate::notifications::unread(&state.db, &u.id, &tenant).await?;
+                for (href, label, page) in TENANT_PAGES {
+                    if !u.may_open(page) {
+                        continue;
+                    }
+                    nav.push(NavItem {
+                        href,
+                        label,
+                        current: *href == current,
+                        badge: if *page == "call-logs" {
+                            counts.call_logs
+                        } else {
+                            0
+                        },
+                    });
+                }
+            }
+        }
+        Ok(Self {
+            title: title.to_owned(),
+            nav,
+            email: Some(u.email.clone()),
+            role: match u.role {
+                Role::Admin => "Platform admin",
+                Role::Customer => "Owner",
+                Role::Receptionist => "Staff",
+            }
+            .to_owned(),
+            tenant_name,
+            offer_sign_out: false,
+        })
+    }
+}
+
+/// The first page a user may open.
+fn landing(user: &crate::users::User) -> &'static str {
+    if user.role == Role::Admin {
+        return "/admin/tenants";
+    }
+    TENANT_PAGES
+        .iter()
+        .find(|(_, _, page)| user.may_open(page))
+        .map_or("/no-access", |(href, _, _)| *href)
+}
+
+async fn home(user: PageUser) -> Redirect {
+    Redirect::to(landing(&user.0.user))
+}
+
+#[derive(Deserialize, Default)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+/// Only same-site paths are followed after login (no open redirects).
+fn safe_next(next: Option<&str>) -> Option<String> {
+    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\"))
+        .map(str::to_owned)
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "login.html")]
+struct LoginPage {
+    chrome: Chrome,
+    email: String,
+    next: String,
+    error: Option<String>,
+}
+
+async fn login_page(
+    q: Result<Query<NextQuery>, axum::extract::rejection::QueryRejection>,
+) -> LoginPage {
+    let next = q.ok().and_then(|Query(q)| safe_next(q.next.as_deref()));
+    LoginPage {
+        chrome: Chrome::anonymous("Sign in"),
+        email: String::new(),
+        next: next.unwrap_or_default(),
+        error: None,
+    }
+}
+
+async fn login_submit(
+    State(state): State<AppState>,
+    extensions: Extensions,
+    jar: CookieJar,
+    parts: forms::RequestHead,
+    form: FormData,
+) -> PageResult {
+    if !same_origin(&parts.0) {
+        return Err(AppError::Forbidden("cross-site request refused").into());
+    }
+    let email = form.get("email").unwrap_or_default().to_owned();
+    let password = form.get("password").unwrap_or_default();
+    let next = safe_next(form.get("next"));
+    let peer = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ci| ci.0.ip());
+    let again = |status: StatusCode, error: String| {
+        (
+            status,
+            LoginPage {
+                chrome: Chrome::anonymous("Sign in"),
+                email: email.clone(),
+                next: next.clone().unwrap_or_default(),
+                error: Some(error),
+            },
+        )
+            .into_response()
+    };
+    match crate::auth::login(
+        &state.db,
+        &state.login_limiter,
+        &email,
+        password,
+        peer,
+        state.config.session_ttl,
+    )
+    .await
+    {
+        Ok((user, session)) => {
+            tracing::info!(user = %user.id, role = user.role.as_str(), "logged in to the portal");
+            let target = next.unwrap_or_else(|| landing(&user).to_owned());
+            Ok((
+                jar.add(session_cookie(&state, &session.token)),
+                Redirect::to(&target),
+            )
+                .into_response())
+        }
+        Err(AppError::InvalidCredentials) => Ok(again(
+            StatusCode::UNAUTHORIZED,
+            "That email and password do not match an account.".into(),
+        )),
+        Err(AppError::RateLimited { retry_after_secs }) => Ok(again(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "Too many attempts. Try again in {} minutes.",
+                retry_after_secs.div_ceil(60).max(1)
+            ),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn logout(State(state): State<AppState>, user: PageUser, jar: CookieJar) -> PageResult {
+    crate::auth::revoke_session(&state.db, &user.0.token).await?;
+    let jar = jar.remove(Cookie::build(SESSION_COOKIE).path("/"));
+    Ok((jar, Redirect::to("/login")).into_response())
+}
+
+const CSS: &str = include_str!("../../static/app.css");
+const JS: &str = include_str!("../../static/app.js");
+
+async fn stylesheet() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        CSS,
+    )
+}
+
+async fn script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        JS,
+    )
+}
+
+/// A message with its first letter capitalised.
+fn sentence(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// Talk time as `m:ss`.
+pub fn mmss(seconds: i64) -> String {
+    format!("{}:{:02}", seconds / 60, seconds % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_is_same_site_only() {
+        assert_eq!(
+            safe_next(Some("/call-logs?status=missed")).as_deref(),
+            Some("/call-logs?status=missed")
+        );
+        assert_eq!(safe_next(Some("//evil.example/")), None);
+        assert_eq!(safe_next(Some("/\\evil.example")), None);
+        assert_eq!(safe_next(Some("https://evil.example/")), None);
+        assert_eq!(safe_next(None), None);
+    }
+
+    #[test]
+    fn talk_time() {
+        assert_eq!(mmss(0), "0:00");
+        assert_eq!(mmss(65), "1:05");
+        assert_eq!(mmss(3600), "60:00");
+    }
+}

@@ -1,0 +1,706 @@
+//! The portal in a real headless Chromium, driven over WebDriver (chromedriver),
+//! against the real server with the simulator playing Twilio.
+//!
+//! Needs Debian's `chromium` and `chromium-driver`. Without them the tests say so
+//! and skip — unless `SWITCHBOARD_REQUIRE_BROWSER` is set (CI sets it), when a
+//! missing browser is a failure. Every page visited is saved as a screenshot at
+//! desktop and phone width under `target/screenshots/`.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use twilio_sim::{Press, Scenario, Speaker, Staff};
+
+use crate::calls::{CallWorld, TRACKING, call_world_with};
+use crate::common::PASSWORD;
+
+const DESKTOP: (u32, u32) = (1280, 1000);
+const PHONE: (u32, u32) = (390, 1100);
+
+struct Browser {
+    client: Client,
+    base: String,
+    _driver: tokio::process::Child,
+    _profile: PathBuf,
+}
+
+fn locate(var: &str, default: &str) -> PathBuf {
+    std::env::var_os(var)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(default))
+}
+
+fn screenshot_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    target.join("screenshots")
+}
+
+/// Starts chromedriver and a headless Chromium session, or `None` (with a line
+/// saying why) when they are not installed and not required.
+async fn browser(base: &str) -> Option<Browser> {
+    let driver = locate("SWITCHBOARD_CHROMEDRIVER", "/usr/bin/chromedriver");
+    let chromium = locate("SWITCHBOARD_CHROMIUM", "/usr/bin/chromium");
+    if !driver.exists() || !chromium.exists() {
+        assert!(
+            std::env::var_os("SWITCHBOARD_REQUIRE_BROWSER").is_none(),
+            "SWITCHBOARD_REQUIRE_BROWSER is set but {} or {} is missing (apt-get install chromium chromium-driver)",
+            driver.display(),
+            chromium.display()
+        );
+        eprintln!(
+            "browser tests skipped: {} or {} not found (apt-get install chromium chromium-driver)",
+            driver.display(),
+            chromium.display()
+        );
+        return None;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let child = tokio::process::Command::new(&driver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start chromedriver");
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let profile = std::env::temp_dir().join(switchboard::db::new_id("sbchrome"));
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": chromium,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--mute-audio", "--autoplay-policy=no-user-gesture-required",
+                format!("--user-data-dir={}", profile.display()),
+                format!("--window-size={},{}", DESKTOP.0, DESKTOP.1),
+            ]
+        }),
+    );
+    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a Chromium session");
+    Some(Browser {
+        client,
+        base: base.to_owned(),
+        _driver: child,
+        _profile: profile,
+    })
+}
+
+impl Browser {
+    async fn open(&self, path: &str) {
+        self.client
+            .goto(&format!("{}{path}", self.base))
+            .await
+            .expect("navigate");
+    }
+
+    async fn path(&self) -> String {
+        let url = self.client.current_url().await.expect("url");
+        match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_owned(),
+        }
+    }
+
+    async fn text(&self, css: &str) -> String {
+        let found = self
+            .client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await;
+        match found {
+            Ok(element) => element.text().await.expect("text"),
+            Err(e) => panic!("{css} not found on {}: {e}", self.path().await),
+        }
+    }
+
+    async fn count(&self, css: &str) -> usize {
+        self.client
+            .find_all(Locator::Css(css))
+            .await
+            .expect("find")
+            .len()
+    }
+
+    async fn fill(&self, css: &str, value: &str) {
+        let field = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        field.clear().await.expect("clear");
+        field.send_keys(value).await.expect("type");
+    }
+
+    async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .expect("click");
+    }
+
+    /// Clicks and waits for the next page to replace this one.
+    async fn submit(&self, css: &str) {
+        let before = self.client.find(Locator::Css("html")).await.expect("html");
+        self.click(css).await;
+        for _ in 0..200 {
+            // The old document's elements go stale once the new page has loaded.
+            if before.tag_name().await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css("main"))
+            .await
+            .expect("the next page");
+    }
+
+    async fn login(&self, email: &str, password: &str) {
+        self.open("/login").await;
+        self.fill("#email", email).await;
+        self.fill("#password", password).await;
+        self.submit("button[type=submit]").await;
+    }
+
+    async fn logout(&self) {
+        self.submit("header form[action='/logout'] button").await;
+        assert_eq!(self.path().await, "/login");
+    }
+
+    /// Runs a script that calls its callback (the last argument) with a result.
+    async fn run_async(&self, script: &str) -> Value {
+        self.client
+            .execute_async(script, vec![])
+            .await
+            .expect("script")
+    }
+
+    /// Saves the page at desktop and phone width, and checks that nothing sticks
+    /// out sideways on the phone.
+    async fn screenshot(&self, name: &str) {
+        let dir = screenshot_dir();
+        std::fs::create_dir_all(&dir).expect("screenshot dir");
+        for (label, (w, h)) in [("desktop", DESKTOP), ("phone", PHONE)] {
+            self.client.set_window_size(w, h).await.expect("resize");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let png = self.client.screenshot().await.expect("screenshot");
+            std::fs::write(dir.join(format!("{name}-{label}.png")), png).expect("save");
+            if label == "phone" {
+                let overflow = self
+                    .client
+                    .execute(
+                        "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+                        vec![],
+                    )
+                    .await
+                    .expect("measure");
+                assert!(
+                    overflow.as_i64().unwrap_or(0) <= 1,
+                    "{name} scrolls sideways on a phone by {overflow}px"
+                );
+            }
+        }
+        self.client
+            .set_window_size(DESKTOP.0, DESKTOP.1)
+            .await
+            .expect("resize");
+    }
+
+    async fn close(self) {
+        self.client.close().await.ok();
+    }
+}
+
+/// A tenant with three calls: answered with a summary, a voicemail, and a missed call.
+async fn world_with_calls() -> (CallWorld, String, String, String) {
+    let w = call_world_with(true).await;
+    let mut answered = Scenario::new("+15550001111", TRACKING);
+    answered.caller_name = Some("JANE DOE".into());
+    answered.presses = vec![Press::Digits("1".into())];
+    answered.staff = Staff::Answers { after_secs: 4 };
+    answered.talk_secs = 95;
+    answered.script = vec![
+        (
+            Speaker::Caller,
+            "Hi, I'd like to book an appointment for a cleaning.".into(),
+        ),
+        (Speaker::Staff, "Sure, Tuesday at ten works.".into()),
+    ];
+    let answered = w.play(&answered).await.call_sid;
+    let mut voicemail = Scenario::new("+15550002222", TRACKING);
+    voicemail.caller_name = Some("SAM LEE".into());
+    voicemail.presses = vec![Press::Digits("2".into())];
+    voicemail.staff = Staff::NoAnswer;
+    voicemail.voicemail_secs = Some(14);
+    let voicemail = w.play(&voicemail).await.call_sid;
+    let mut missed = Scenario::new("+15550003333", TRACKING);
+    missed.presses = vec![Press::Digits("1".into())];
+    missed.staff = Staff::Busy;
+    missed.voicemail_secs = None;
+    let missed = w.play(&missed).await.call_sid;
+    // The summary arrives from Voice Intelligence after the call.
+    for _ in 0..200 {
+        let log = w.log(&answered).await;
+        if log["summaryReady"] == true {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    (w, answered, voicemail, missed)
+}
+
+#[tokio::test]
+async fn customer_reads_filters_listens_and_exports() {
+    let (w, answered, voicemail, missed) = world_with_calls().await;
+    let Some(b) = browser(&w.t.base).await else {
+        return;
+    };
+
+    // Signing in from a deep link returns there; the session cookie is HttpOnly.
+    b.open("/call-logs?status=answered").await;
+    assert!(b.path().await.starts_with("/login?next="));
+    b.screenshot("login").await;
+    b.fill("#email", "owner@brightsmiles.test").await;
+    b.fill("#password", "not the password").await;
+    b.submit("button[type=submit]").await;
+    assert!(b.text("#login-error").await.contains("do not match"));
+    b.screenshot("login-error").await;
+    b.login("owner@brightsmiles.test", PASSWORD).await;
+    assert_eq!(b.path().await, "/dashboard");
+    let cookies = b
+        .client
+        .execute("return document.cookie;", vec![])
+        .await
+        .expect("cookie");
+    assert_eq!(
+        cookies,
+        json!(""),
+        "the session cookie is not readable by scripts"
+    );
+
+    // Dashboard: unread badges and figures, and the chart.
+    assert_eq!(b.text("#card-calls .value").await, "3");
+    assert_eq!(b.text("#card-voicemails .value").await, "1");
+    let today = "table.figures tbody tr:first-child";
+    assert_eq!(b.text(&format!("{today} th")).await, "Today");
+    assert_eq!(b.text(&format!("{today} td[data-label=Calls]")).await, "3");
+    assert_eq!(
+        b.text(&format!("{today} td[data-label=Answered]")).await,
+        "1"
+    );
+    assert_eq!(b.text(&format!("{today} td[data-label=Missed]")).await, "2");
+    assert_eq!(
+        b.text(&format!("{today} td[data-label=Voicemails]")).await,
+        "1"
+    );
+    assert_eq!(b.count("svg.chart rect.answered").await, 1);
+    assert_eq!(b.count("svg.chart rect.voicemail").await, 1);
+    assert_eq!(b.count("svg.chart rect.missed").await, 1);
+    assert!(b.text("nav .badge").await.contains('3'));
+    b.screenshot("dashboard").await;
+
+    // Call logs: opening them marks them read.
+    b.click("nav a[href='/call-logs']").await;
+    assert_eq!(b.text("#result-count").await, "Showing 1–3 of 3 calls");
+    assert_eq!(b.count("nav .badge").await, 0);
+    let row = b.text(&format!("#call-{answered}")).await;
+    assert!(
+        row.contains("Jane Doe")
+            && row.contains("Google Ads")
+            && row.contains("Answered")
+            && row.contains("1:35"),
+        "{row}"
+    );
+    assert!(row.contains("New patient"), "{row}");
+    b.screenshot("call-logs").await;
+
+    // The summary opens in place.
+    let summary = format!("#call-{answered} details.summary");
+    b.click(&format!("{summary} summary")).await;
+    let text = b.text(&format!("{summary} .summary-text")).await;
+    assert!(text.contains("book"), "{text}");
+    b.screenshot("call-logs-summary").await;
+
+    // Filter to missed calls: the voicemail and the busy call, not the answered one.
+    b.client
+        .find(Locator::Css("#status"))
+        .await
+        .expect("status")
+        .select_by_value("missed")
+        .await
+        .expect("select");
+    b.submit("#apply-filters").await;
+    assert!(
+        b.path().await.contains("status=missed"),
+        "{}",
+        b.path().await
+    );
+    assert_eq!(b.text("#result-count").await, "Showing 1–2 of 2 calls");
+    assert_eq!(b.count(&format!("#call-{answered}")).await, 0);
+    assert_eq!(b.count(&format!("#call-{voicemail}")).await, 1);
+    assert_eq!(b.count(&format!("#call-{missed}")).await, 1);
+    b.screenshot("call-logs-missed").await;
+
+    // The voicemail plays from our proxy, never from Twilio.
+    let played = b
+        .run_async(&format!(
+            r#"const done = arguments[arguments.length - 1];
+               const a = document.querySelector('#call-{voicemail} audio.voicemail');
+               a.addEventListener('loadedmetadata', () => done({{src: a.currentSrc, duration: a.duration}}), {{once: true}});
+               a.addEventListener('error', () => done({{src: a.currentSrc, error: a.error ? a.error.code : -1}}), {{once: true}});
+               a.play().catch(() => {{}});"#
+        ))
+        .await;
+    assert_eq!(
+        played["src"],
+        json!(format!("{}/api/twilio/voicemail/{voicemail}", w.t.base)),
+        "{played}"
+    );
+    assert!(
+        played["duration"].as_f64().is_some_and(|d| d > 1.0),
+        "{played}"
+    );
+
+    // Export the current filter as CSV, with the browser's own session.
+    let csv = b
+        .run_async(
+            r#"const done = arguments[arguments.length - 1];
+               fetch(document.getElementById('export-csv').href).then(r => r.text()).then(done);"#,
+        )
+        .await;
+    let csv = csv.as_str().expect("csv text");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(lines[0].starts_with("Started,Caller,From"));
+    assert!(
+        csv.contains(&voicemail) && csv.contains(&missed) && !csv.contains(&answered),
+        "{csv}"
+    );
+
+    // Delete with confirmation.
+    b.click(&format!("#call-{missed} a.danger-link")).await;
+    assert_eq!(b.text("h1").await, "Delete this call log?");
+    b.screenshot("call-logs-delete").await;
+    b.submit("#confirm-delete").await;
+    assert!(b.text("main .alert.ok").await.contains("deleted"));
+    assert_eq!(b.text("#result-count").await, "Showing 1–2 of 2 calls");
+    assert_eq!(b.count(&format!("#call-{missed}")).await, 0);
+
+    // Settings: errors next to the field, what was typed kept; secrets masked.
+    b.click("nav a[href='/settings']").await;
+    b.screenshot("settings").await;
+    b.fill("#forwardNumber", "not a phone").await;
+    b.fill("#menuMessage", "Thanks for calling Bright Smiles.")
+        .await;
+    b.submit("#save-settings").await;
+    assert!(
+        b.text("#forwardNumber-error")
+            .await
+            .contains("not a valid phone number")
+    );
+    let invalid = b
+        .client
+        .find(Locator::Css("#forwardNumber"))
+        .await
+        .expect("field")
+        .attr("aria-invalid")
+        .await
+        .expect("attr");
+    assert_eq!(invalid.as_deref(), Some("true"));
+    assert_eq!(
+        b.text("#menuMessage").await,
+        "Thanks for calling Bright Smiles."
+    );
+    b.screenshot("settings-errors").await;
+    b.fill("#forwardNumber", "(555) 765-4321").await;
+    b.fill("#accountSid", &w.account.sid).await;
+    b.fill("#authToken", &w.account.auth_token).await;
+    b.submit("#save-settings").await;
+    assert_eq!(b.text("main .alert.ok").await, "Settings saved.");
+    let page = b.client.source().await.expect("source");
+    assert!(
+        !page.contains(&w.account.auth_token),
+        "the token never comes back"
+    );
+    assert!(!page.contains(&w.account.sid), "the sid is shown masked");
+    assert!(
+        b.text("#credentials-status")
+            .await
+            .contains("auth token saved")
+    );
+    b.submit("#test-credentials").await;
+    let result = b.text("#credentials-result").await;
+    assert!(
+        result.starts_with("Connected to Twilio account AC…"),
+        "{result}"
+    );
+    b.screenshot("settings-test-credentials").await;
+
+    b.logout().await;
+    b.open("/dashboard").await;
+    assert!(b.path().await.starts_with("/login"), "signed out");
+    b.close().await;
+    w.t.stop().await;
+}
+
+#[tokio::test]
+async fn admin_creates_a_tenant_and_connects_a_number() {
+    let w = call_world_with(false).await;
+    let spare = "+15551239999";
+    w.sim
+        .add_number(&w.account.sid, spare, "Spring mailer")
+        .expect("number");
+    // The number already points at us (an earlier tenant's), so its calls are unrouted.
+    w.sim.set_number_webhooks(
+        &w.account.sid,
+        spare,
+        &w.t.url("/api/twilio/voice/incoming"),
+        Some(&w.t.url("/api/twilio/voice/status-callback")),
+        None,
+    );
+    w.play(&Scenario::new("+15550004444", spare)).await;
+    let Some(b) = browser(&w.t.base).await else {
+        return;
+    };
+    b.login(crate::common::ADMIN_EMAIL, PASSWORD).await;
+    assert_eq!(b.path().await, "/admin/tenants");
+    b.screenshot("admin-tenants").await;
+
+    // A blank name is refused next to the field.
+    b.fill("#name", "   ").await;
+    b.submit("#create-tenant").await;
+    assert_eq!(b.text("#name-error").await, "is required");
+    b.screenshot("admin-tenants-error").await;
+    b.fill("#name", "Rapid Rooter Plumbing").await;
+    b.fill("#timezone", "America/Chicago").await;
+    b.submit("#create-tenant").await;
+    assert!(b.path().await.starts_with("/admin/tenants/ten_"));
+    assert_eq!(b.text("h1").await, "Rapid Rooter Plumbing");
+    let tenant_id = b.path().await["/admin/tenants/".len()..]
+        .split('?')
+        .next()
+        .expect("id")
+        .to_owned();
+    b.screenshot("admin-tenant").await;
+
+    // Its owner.
+    b.click("nav a[href='/admin/users']").await;
+    b.fill("#email", "owner@rapidrooter.test").await;
+    b.fill("#password", "short").await;
+    b.client
+        .find(Locator::Css("#tenantId"))
+        .await
+        .expect("tenant select")
+        .select_by_value(&tenant_id)
+        .await
+        .expect("select");
+    b.submit("#create-user").await;
+    assert!(b.text("#password-error").await.contains("at least 8"));
+    b.fill("#password", PASSWORD).await;
+    b.submit("#create-user").await;
+    assert_eq!(b.text("main .alert.ok").await, "User created.");
+    b.screenshot("admin-users").await;
+
+    // Connect the spare number; the one another tenant owns is refused.
+    b.click("nav a[href='/admin/numbers']").await;
+    assert!(
+        b.text(&format!("tr[data-number='{spare}']"))
+            .await
+            .contains("not connected")
+    );
+    b.screenshot("admin-numbers").await;
+    b.fill("#phoneNumber", TRACKING).await;
+    b.client
+        .find(Locator::Css("#clinicId"))
+        .await
+        .expect("tenant select")
+        .select_by_value(&tenant_id)
+        .await
+        .expect("select");
+    b.submit("#connect").await;
+    assert!(
+        b.text("#numbers-error")
+            .await
+            .contains("belongs to another tenant")
+    );
+    b.fill("#phoneNumber", spare).await;
+    b.client
+        .find(Locator::Css("#clinicId"))
+        .await
+        .expect("tenant select")
+        .select_by_value(&tenant_id)
+        .await
+        .expect("select");
+    b.fill("#forwardNumber", "555-888-0000").await;
+    b.fill("#friendlyName", "Spring mailer").await;
+    b.submit("#connect").await;
+    assert!(b.text("main .alert.ok").await.contains("connected"));
+    let row = b.text(&format!("tr[data-number='{spare}']")).await;
+    assert!(
+        row.contains("Rapid Rooter Plumbing") && row.contains("Switchboard"),
+        "{row}"
+    );
+    let on_twilio = w.sim.number(spare).expect("number on the simulator");
+    assert_eq!(
+        on_twilio.voice_url.as_deref(),
+        Some(format!("{}/api/twilio/voice/incoming", w.t.base).as_str())
+    );
+    b.screenshot("admin-numbers-connected").await;
+
+    // Calls to it now reach the new tenant, whose owner sees them.
+    let call = w.play(&Scenario::new("+15550005555", spare)).await.call_sid;
+    let owner = w.t.login("owner@rapidrooter.test", PASSWORD).await;
+    let (status, body) =
+        w.t.get(&format!("/api/twilio/call-logs/{call}"), &owner)
+            .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    assert_eq!(body["customerId"], json!(tenant_id));
+
+    // The earlier call is listed as unrouted; health answers.
+    b.click("nav a[href='/admin/unrouted']").await;
+    assert!(b.text("main table").await.contains(spare));
+    b.screenshot("admin-unrouted").await;
+    b.click("nav a[href='/admin/health']").await;
+    assert!(b.text("#twilio-health").await.contains("OK"));
+    b.screenshot("admin-health").await;
+
+    // An admin has no tenant pages.
+    b.open("/call-logs").await;
+    assert_eq!(b.text("h1").await, "Not available to your account");
+    b.close().await;
+    w.t.stop().await;
+}
+
+#[tokio::test]
+async fn staff_see_only_the_pages_they_were_given() {
+    let (w, answered, ..) = world_with_calls().await;
+    w.t.user(
+        &w.admin,
+        "desk@brightsmiles.test",
+        "receptionist",
+        &w.tenant,
+        &["dashboard"],
+    )
+    .await;
+    w.t.user(
+        &w.admin,
+        "calls@brightsmiles.test",
+        "receptionist",
+        &w.tenant,
+        &["call-logs"],
+    )
+    .await;
+    let Some(b) = browser(&w.t.base).await else {
+        return;
+    };
+    b.login("desk@brightsmiles.test", PASSWORD).await;
+    assert_eq!(b.path().await, "/dashboard");
+    let nav = b.text("header nav").await;
+    assert!(
+        !nav.contains("Call logs") && !nav.contains("Settings"),
+        "{nav}"
+    );
+    assert_eq!(
+        b.count("#card-calls").await,
+        0,
+        "no call figures without call logs"
+    );
+    b.screenshot("receptionist-dashboard").await;
+    b.open("/call-logs").await;
+    assert_eq!(b.text("h1").await, "Not available to your account");
+    assert!(!b.client.source().await.expect("source").contains(&answered));
+    b.screenshot("receptionist-refused").await;
+    b.open("/call-logs/export.csv").await;
+    assert!(!b.client.source().await.expect("source").contains(&answered));
+    b.open("/settings").await;
+    assert_eq!(b.text("h1").await, "Not available to your account");
+    b.logout().await;
+
+    // Staff with call logs only land there, and cannot delete.
+    b.login("calls@brightsmiles.test", PASSWORD).await;
+    assert_eq!(b.path().await, "/call-logs");
+    assert_eq!(b.count("a.danger-link").await, 0);
+    b.screenshot("receptionist-call-logs").await;
+    b.close().await;
+    w.t.stop().await;
+}
+
+#[tokio::test]
+async fn another_tenants_customer_never_sees_these_calls() {
+    let (w, answered, voicemail, _) = world_with_calls().await;
+    let other = w.t.tenant(&w.admin, "Rapid Rooter Plumbing").await;
+    w.t.user(&w.admin, "owner@rapidrooter.test", "customer", &other, &[])
+        .await;
+    let Some(b) = browser(&w.t.base).await else {
+        return;
+    };
+    b.login("owner@rapidrooter.test", PASSWORD).await;
+    assert_eq!(b.text("#card-calls .value").await, "0");
+    assert_eq!(
+        b.text("table.figures tbody tr:first-child td[data-label=Calls]")
+            .await,
+        "0"
+    );
+    b.screenshot("other-tenant-dashboard").await;
+    b.open("/call-logs").await;
+    assert_eq!(b.text("#result-count").await, "No calls match.");
+    let page = b.client.source().await.expect("source");
+    assert!(!page.contains(&answered) && !page.contains("Jane Doe"));
+    b.screenshot("other-tenant-call-logs").await;
+
+    // Their ids lead nowhere: the delete page, the audio, the export.
+    b.open(&format!("/call-logs/{answered}/delete")).await;
+    assert_eq!(b.text("h1").await, "Not found");
+    let fetched = b
+        .run_async(&format!(
+            r#"const done = arguments[arguments.length - 1];
+               Promise.all([
+                 fetch('/api/twilio/voicemail/{voicemail}').then(r => r.status),
+                 fetch('/call-logs/{answered}/delete', {{method: 'POST'}}).then(r => r.status),
+                 fetch('/call-logs/export.csv').then(r => r.text()),
+               ]).then(done);"#
+        ))
+        .await;
+    assert_eq!(fetched[0], json!(404), "{fetched}");
+    assert_eq!(fetched[1], json!(404), "{fetched}");
+    assert_eq!(
+        fetched[2].as_str().map(|c| c.lines().count()),
+        Some(1),
+        "{fetched}"
+    );
+    // The first tenant's call is still there.
+    let (status, _) =
+        w.t.get(&format!("/api/twilio/call-logs/{answered}"), &w.owner)
+            .await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    b.close().await;
+    w.t.stop().await;
+}
