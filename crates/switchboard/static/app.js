@@ -10,6 +10,12 @@ document.addEventListener("DOMContentLoaded", () => {
       if (audio !== event.target) audio.pause();
     });
   }, true);
+  // Destructive forms ask first (without JavaScript they post straight away).
+  document.querySelectorAll("form[data-confirm]").forEach((form) => {
+    form.addEventListener("submit", (event) => {
+      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+    });
+  });
   // Focus the first invalid field after a failed submit.
   const invalid = document.querySelector('[aria-invalid="true"]');
   if (invalid) invalid.focus();

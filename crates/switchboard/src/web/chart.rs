@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use crate::calls::DayStats;
 
-const WIDTH: f64 = 720.0;
+const WIDTH: f64 = 960.0;
 const HEIGHT: f64 = 220.0;
 const LEFT: f64 = 36.0;
 const BOTTOM: f64 = 24.0;
@@ -56,8 +56,13 @@ pub fn calls_per_day(days: &[DayStats]) -> String {
         r#"<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="chart-title" preserveAspectRatio="xMidYMid meet" xmlns="http://www.w3.org/2000/svg"><title id="chart-title">{}</title>"#,
         escape(&label)
     );
-    // Grid: zero, half and the top of the scale.
-    for v in [0, top / 2, top] {
+    // Grid: zero, the middle when it is a whole number, and the top of the scale.
+    let ticks = if top % 2 == 0 {
+        vec![0, top / 2, top]
+    } else {
+        vec![0, top]
+    };
+    for v in ticks {
         let y = y_of(v);
         let _ = write!(
             svg,

@@ -114,10 +114,11 @@ impl Errors {
         }
     }
 
-    /// The error for `field` (or any of its sub-fields), or "".
+    /// The error for `field` (or any of its sub-fields), or "", as a sentence shown
+    /// under the field ("is required" → "This is required.").
     pub fn of(&self, field: &str) -> String {
         if let Some(e) = self.fields.get(field) {
-            return e.clone();
+            return sentence(e);
         }
         self.fields
             .iter()
@@ -148,6 +149,24 @@ impl Errors {
     }
 }
 
+/// API field errors read "<field> is …"; under the field itself they become "This is …".
+fn sentence(message: &str) -> String {
+    let body = if message.starts_with("is ") || message.starts_with("must ") {
+        format!("This {message}")
+    } else {
+        let mut chars = message.chars();
+        chars
+            .next()
+            .map(|c| c.to_uppercase().chain(chars).collect())
+            .unwrap_or_default()
+    };
+    if body.ends_with('.') {
+        body
+    } else {
+        format!("{body}.")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,7 +191,7 @@ mod tests {
         );
         fields.insert("forwardNumber".into(), "is not a valid phone number".into());
         let e = Errors::from_app(&AppError::Validation(fields));
-        assert_eq!(e.of("forwardNumber"), "is not a valid phone number");
+        assert_eq!(e.of("forwardNumber"), "This is not a valid phone number.");
         assert!(e.of("businessHours").contains("closes before it opens"));
         assert_eq!(e.of("menuMessage"), "");
         assert!(e.others(&["forwardNumber", "businessHours"]).is_empty());
