@@ -838,7 +838,11 @@ async fn another_tenant_reaches_none_of_these_calls() {
                 None,
             )
             .await;
-        assert_eq!(status, StatusCode::FORBIDDEN);
+        // For non-admins the id names one of their own calls: there is none such.
+        assert!(
+            matches!(status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN),
+            "{status}"
+        );
     }
     for path in by_id
         .iter()

@@ -10,6 +10,7 @@ use crate::common::TestApp;
 const TENANT_ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/companies/{tenant}/twilio/config"),
     ("PUT", "/api/companies/{tenant}/twilio/config"),
+    ("POST", "/api/companies/{tenant}/twilio/test-credentials"),
 ];
 
 /// Every admin-only route, with `{tenant}` / `{user}` placeholders.
@@ -26,6 +27,13 @@ const ADMIN_ROUTES: &[(&str, &str)] = &[
     ("PATCH", "/api/admin/users/{user}"),
     ("PUT", "/api/admin/users/{user}"),
     ("DELETE", "/api/admin/users/{user}"),
+    ("GET", "/api/admin/unrouted-calls"),
+    ("GET", "/api/twilio/numbers"),
+    ("GET", "/api/twilio/numbers?clinicId={tenant}"),
+    ("POST", "/api/twilio/connect"),
+    ("PATCH", "/api/twilio/update-message/{tenant}"),
+    ("PATCH", "/api/twilio/disconnect/{tenant}"),
+    ("GET", "/api/twilio/test-credentials"),
 ];
 
 fn body_for(method: &str, path: &str) -> Option<Value> {
@@ -34,6 +42,12 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
         _ if path.contains("twilio/config") => Some(
             json!({"menuMessage": "hijacked", "phoneNumbers": [{"phoneNumber": "+15551230777"}]}),
         ),
+        _ if path.contains("connect") && !path.contains("disconnect") => Some(
+            json!({"clinicId": "{tenant}", "phoneNumber": "+15551230002", "forwardNumber": "+15557770000"}),
+        ),
+        _ if path.contains("update-message") => Some(json!({"menuMessage": "hijacked"})),
+        _ if path.contains("disconnect") => Some(json!({})),
+        _ if path.contains("test-credentials") => None,
         _ if path.contains("users") => {
             Some(json!({"email": "x@evil.test", "password": "long enough pw", "role": "admin"}))
         }

@@ -12,4 +12,6 @@ mod cli;
 mod common;
 mod isolation;
 mod messages;
+mod numbers;
+mod portal;
 mod telephony_config;

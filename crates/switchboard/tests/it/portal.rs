@@ -1,0 +1,287 @@
+//! The portal over plain HTTP (no browser): sessions, redirects, role guards, CSRF,
+//! bad form input, and another tenant's ids on every page route.
+
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, ORIGIN};
+use twilio_sim::{Scenario, Staff};
+
+use crate::calls::{TRACKING, call_world};
+use crate::common::{PASSWORD, TestApp};
+
+/// Every page, with `{call}` standing for a call sid and `{tenant}` for a tenant id.
+const PAGES: &[(&str, &str)] = &[
+    ("GET", "/dashboard"),
+    ("GET", "/call-logs"),
+    ("GET", "/call-logs/export.csv"),
+    ("GET", "/call-logs/{call}/delete"),
+    ("POST", "/call-logs/{call}/delete"),
+    ("GET", "/settings"),
+    ("POST", "/settings"),
+    ("POST", "/settings/test-credentials"),
+    ("GET", "/admin/tenants"),
+    ("POST", "/admin/tenants"),
+    ("GET", "/admin/tenants/{tenant}"),
+    ("POST", "/admin/tenants/{tenant}"),
+    ("GET", "/admin/users"),
+    ("POST", "/admin/users"),
+    ("GET", "/admin/numbers"),
+    ("POST", "/admin/numbers/connect"),
+    ("POST", "/admin/numbers/message"),
+    ("POST", "/admin/numbers/disconnect"),
+    ("GET", "/admin/unrouted"),
+    ("GET", "/admin/health"),
+];
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// Sends a page request as a browser would: the session cookie, and for posts a
+/// same-origin form.
+async fn page(
+    t: &TestApp,
+    method: &str,
+    path: &str,
+    session: Option<&str>,
+    form: &str,
+) -> (StatusCode, String, Option<String>) {
+    let mut req = no_redirects().request(
+        reqwest::Method::from_bytes(method.as_bytes()).expect("method"),
+        t.url(path),
+    );
+    if let Some(token) = session {
+        req = req.header(COOKIE, format!("sb_session={token}"));
+    }
+    if method == "POST" {
+        req = req
+            .header(ORIGIN, &t.base)
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(form.to_owned());
+    }
+    let resp = req.send().await.expect("request");
+    let status = resp.status();
+    let location = resp
+        .headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    (status, resp.text().await.unwrap_or_default(), location)
+}
+
+#[tokio::test]
+async fn pages_need_a_session_and_the_right_role() {
+    let w = call_world().await;
+    let mut s = Scenario::new("+15550001111", TRACKING);
+    s.staff = Staff::NoAnswer;
+    let call = w.play(&s).await.call_sid;
+    let fill = |p: &str| p.replace("{call}", &call).replace("{tenant}", &w.tenant);
+
+    // Anonymous: every page sends the browser to the login page, and back afterwards.
+    for (method, template) in PAGES {
+        let path = fill(template);
+        let (status, _, location) = page(&w.t, method, &path, None, "").await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{method} {path}");
+        let location = location.expect("redirect");
+        assert!(
+            location.starts_with("/login?next=%2F"),
+            "{method} {path} → {location}"
+        );
+    }
+
+    // A customer is refused every admin page.
+    for (method, template) in PAGES.iter().filter(|(_, p)| p.starts_with("/admin")) {
+        let path = fill(template);
+        let (status, body, _) = page(
+            &w.t,
+            method,
+            &path,
+            Some(&w.owner),
+            "name=Hijack&clinicId=x",
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}");
+        assert!(
+            body.contains("Not available to your account"),
+            "{method} {path}"
+        );
+    }
+    // And admins have no tenant pages of their own.
+    let (status, _, _) = page(&w.t, "GET", "/call-logs", Some(&w.admin), "").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Another tenant's owner: the first tenant's call is not found on any page.
+    let other = w.t.tenant(&w.admin, "Rapid Rooter Plumbing").await;
+    let other_owner =
+        w.t.user(&w.admin, "owner@rapid.test", "customer", &other, &[])
+            .await;
+    for path in [format!("/call-logs/{call}/delete")] {
+        for method in ["GET", "POST"] {
+            let (status, body, _) = page(&w.t, method, &path, Some(&other_owner), "").await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}");
+            assert!(!body.contains("+15550001111"));
+        }
+    }
+    for path in ["/call-logs", "/call-logs/export.csv", "/dashboard"] {
+        let (status, body, _) = page(&w.t, "GET", path, Some(&other_owner), "").await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(
+            !body.contains(&call) && !body.contains("+15550001111"),
+            "{path} leaked"
+        );
+    }
+    let (status, _, _) = page(
+        &w.t,
+        "GET",
+        &format!("/call-logs/{call}/delete"),
+        Some(&w.owner),
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "the owner's own call is there");
+
+    // Staff: only their pages; never the owner's settings form.
+    let desk =
+        w.t.user(
+            &w.admin,
+            "desk@brightsmiles.test",
+            "receptionist",
+            &w.tenant,
+            &["dashboard", "settings"],
+        )
+        .await;
+    let (status, _, _) = page(&w.t, "GET", "/call-logs", Some(&desk), "").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body, _) = page(&w.t, "GET", "/settings", Some(&desk), "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("Only the account owner can change these settings."));
+    let (status, _, _) = page(
+        &w.t,
+        "POST",
+        "/settings",
+        Some(&desk),
+        "menuMessage=hijacked",
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    w.t.stop().await;
+}
+
+#[tokio::test]
+async fn forms_refuse_other_sites_bad_bodies_and_open_redirects() {
+    let w = call_world().await;
+    // A post from another site is refused, even with the session cookie.
+    let resp = no_redirects()
+        .post(w.t.url("/settings"))
+        .header(COOKIE, format!("sb_session={}", w.owner))
+        .header(ORIGIN, "https://evil.example")
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body("menuMessage=hijacked")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let resp = no_redirects()
+        .post(w.t.url("/login"))
+        .header(ORIGIN, "https://evil.example")
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(format!(
+            "email=owner%40brightsmiles.test&password={PASSWORD}"
+        ))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN, "login CSRF");
+    let (_, config) =
+        w.t.get(
+            &format!("/api/companies/{}/twilio/config", w.tenant),
+            &w.owner,
+        )
+        .await;
+    assert_ne!(config["menuMessage"], "hijacked");
+
+    // JSON where a form is expected, and an oversized form.
+    let resp = no_redirects()
+        .post(w.t.url("/settings"))
+        .header(COOKIE, format!("sb_session={}", w.owner))
+        .header(ORIGIN, &w.t.base)
+        .header(CONTENT_TYPE, "application/json")
+        .body("{}")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let huge = format!("menuMessage={}", "a".repeat(200_000));
+    let (status, _, _) = page(&w.t, "POST", "/settings", Some(&w.owner), &huge).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+
+    // Invalid settings come back with the reason next to the field; nothing is saved.
+    let (status, body, _) = page(
+        &w.t,
+        "POST",
+        "/settings",
+        Some(&w.owner),
+        "callRoutingMode=menu&forwardNumber=12&menuMessage=Kept+text&hoursEnabled=on&open_mon=09%3A00",
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("id=\"businessHours-error\""), "{body}");
+    assert!(body.contains("Kept text"), "what was typed is kept");
+    let (status, body, _) = page(
+        &w.t,
+        "POST",
+        "/settings",
+        Some(&w.owner),
+        "callRoutingMode=menu&forwardNumber=12&menuMessage=Kept+text",
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body.contains("id=\"forwardNumber-error\">This is not a valid phone number."),
+        "{body}"
+    );
+    let (_, config) =
+        w.t.get(
+            &format!("/api/companies/{}/twilio/config", w.tenant),
+            &w.owner,
+        )
+        .await;
+    assert_ne!(config["menuMessage"], "Kept text");
+    let (status, _, _) = page(
+        &w.t,
+        "GET",
+        "/call-logs?startDate=yesterday",
+        Some(&w.owner),
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Login: wrong password is a page with the reason; `next` never leaves the site.
+    let (status, body, _) = page(
+        &w.t,
+        "POST",
+        "/login",
+        None,
+        "email=owner%40brightsmiles.test&password=wrong",
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body.contains("do not match"));
+    let (status, _, location) = page(
+        &w.t,
+        "POST",
+        "/login",
+        None,
+        &format!(
+            "email=owner%40brightsmiles.test&password={}&next=%2F%2Fevil.example%2F",
+            PASSWORD.replace(' ', "+")
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location.as_deref(), Some("/dashboard"));
+    w.t.stop().await;
+}
