@@ -571,6 +571,7 @@ struct SettingsPage {
     check: Option<CredentialsCheck>,
     can_edit: bool,
     other_errors: Vec<String>,
+    voices: &'static [&'static str],
 }
 
 const SETTINGS_FIELDS: &[&str] = &[
@@ -634,7 +635,12 @@ impl SettingsPage {
             check: None,
             can_edit,
             other_errors: Vec::new(),
+            voices: crate::config::ALLOWED_VOICES,
         }
+    }
+
+    fn voice_is(&self, voice: &str) -> bool {
+        self.config.voice.as_deref() == Some(voice)
     }
 
     /// Keeps what the user typed when the form comes back with errors.

@@ -285,3 +285,89 @@ async fn forms_refuse_other_sites_bad_bodies_and_open_redirects() {
     assert_eq!(location.as_deref(), Some("/dashboard"));
     w.t.stop().await;
 }
+
+#[tokio::test]
+async fn call_logs_page_through_and_admins_edit_tenants_and_messages() {
+    let w = call_world().await;
+    for i in 0..27 {
+        let mut s = Scenario::new(&format!("+1555000{:04}", 2000 + i), TRACKING);
+        s.staff = Staff::Busy;
+        s.voicemail_secs = None;
+        w.play(&s).await;
+    }
+    let (status, body, _) = page(&w.t, "GET", "/call-logs", Some(&w.owner), "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("Showing 1–25 of 27 calls"), "{body}");
+    assert!(body.contains("href=\"/call-logs?offset=25\""), "{body}");
+    assert!(!body.contains("rel=\"prev\""));
+    let (_, body, _) = page(
+        &w.t,
+        "GET",
+        "/call-logs?status=missed&offset=25",
+        Some(&w.owner),
+        "",
+    )
+    .await;
+    assert!(body.contains("Showing 26–27 of 27 calls"), "{body}");
+    assert!(
+        body.contains("href=\"/call-logs?status=missed\" rel=\"prev\""),
+        "{body}"
+    );
+    assert!(!body.contains("rel=\"next\""));
+    let (_, csv, _) = page(&w.t, "GET", "/call-logs/export.csv", Some(&w.owner), "").await;
+    assert_eq!(
+        csv.lines().count(),
+        28,
+        "a header and every call, not one page"
+    );
+
+    // An admin renames the tenant and changes its menu message from the pages.
+    let path = format!("/admin/tenants/{}", w.tenant);
+    let (status, body, _) = page(
+        &w.t,
+        "POST",
+        &path,
+        Some(&w.admin),
+        "name=&timezone=%3Cscript%3E",
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body.contains("id=\"name-error\">This is required."),
+        "{body}"
+    );
+    assert!(body.contains("id=\"timezone-error\""), "{body}");
+    let (status, _, location) = page(
+        &w.t,
+        "POST",
+        &path,
+        Some(&w.admin),
+        "name=Bright+Smiles+Family+Dental&timezone=America%2FChicago",
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location, Some(format!("{path}?saved=1")));
+    let (status, _, location) = page(
+        &w.t,
+        "POST",
+        "/admin/numbers/message",
+        Some(&w.admin),
+        &format!("clinicId={}&menuMessage=Welcome+to+Bright+Smiles", w.tenant),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{location:?}");
+    let (_, body, _) = page(&w.t, "GET", &path, Some(&w.admin), "").await;
+    assert!(
+        body.contains("Bright Smiles Family Dental") && body.contains("Welcome to Bright Smiles")
+    );
+    let (status, _, _) = page(
+        &w.t,
+        "POST",
+        "/admin/numbers/message",
+        Some(&w.admin),
+        "clinicId=ten_missing&menuMessage=x",
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    w.t.stop().await;
+}
