@@ -84,12 +84,17 @@ impl CallRow {
             "missed" => "Missed",
             _ => "In progress",
         };
-        let location = [c.caller_city.as_deref(), c.caller_state.as_deref()]
-            .into_iter()
-            .flatten()
-            .map(title_case)
-            .collect::<Vec<_>>()
-            .join(", ");
+        // Caller id sends "CHICAGO" and "IL": the city reads better in title case, the
+        // state stays an abbreviation.
+        let location = [
+            c.caller_city.as_deref().map(title_case),
+            c.caller_state.as_deref().map(str::to_uppercase),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ");
         Self {
             when: local_time(&c.started_at, tz),
             caller: c
@@ -150,6 +155,13 @@ fn title_case(s: &str) -> String {
 struct Figures {
     label: &'static str,
     stats: Stats,
+}
+
+impl Figures {
+    /// Average talk time as `m:ss`.
+    fn avg_talk(&self) -> String {
+        mmss(self.stats.avg_duration.round() as i64)
+    }
 }
 
 #[derive(Template, WebTemplate)]
