@@ -438,15 +438,33 @@ async fn connect_number(
     match crate::provisioning::connect(&state, request).await {
         Ok(_) => Ok(Redirect::to("/admin/numbers?connected=1").into_response()),
         Err(e @ (AppError::Validation(_) | AppError::Conflict(_) | AppError::BadGateway(_))) => {
-            let errors = Errors::from_app(&e);
-            Ok((
-                e.status(),
-                numbers_view(&state, &user, typed, errors, None).await?,
-            )
-                .into_response())
+            numbers_again(&state, &user, typed, &e).await
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The numbers page again, with what went wrong.
+async fn numbers_again(
+    state: &AppState,
+    user: &PageUser,
+    typed: ConnectForm,
+    e: &AppError,
+) -> PageResult {
+    let page = numbers_view(state, user, typed, Errors::from_app(e), None).await?;
+    Ok((e.status(), page).into_response())
+}
+
+/// The tenant a form names in `clinicId`, for an admin; unknown ids are 404.
+async fn named_tenant(
+    state: &AppState,
+    user: &PageUser,
+    form: &FormData,
+) -> Result<String, super::WebError> {
+    user.admin()?;
+    let tenant = form.get("clinicId").unwrap_or_default().to_owned();
+    user.0.tenant_scope(state, &tenant, None).await?;
+    Ok(tenant)
 }
 
 async fn update_message(
@@ -454,18 +472,11 @@ async fn update_message(
     user: PageUser,
     form: FormData,
 ) -> PageResult {
-    user.admin()?;
-    let tenant = form.get("clinicId").unwrap_or_default().to_owned();
-    user.0.tenant_scope(&state, &tenant, None).await?;
+    let tenant = named_tenant(&state, &user, &form).await?;
     match crate::provisioning::update_message(&state, &tenant, form.text("menuMessage")).await {
         Ok(_) => Ok(Redirect::to("/admin/numbers?message=1").into_response()),
         Err(e @ AppError::Validation(_)) => {
-            let errors = Errors::from_app(&e);
-            Ok((
-                e.status(),
-                numbers_view(&state, &user, ConnectForm::default(), errors, None).await?,
-            )
-                .into_response())
+            numbers_again(&state, &user, ConnectForm::default(), &e).await
         }
         Err(e) => Err(e.into()),
     }
@@ -476,9 +487,7 @@ async fn disconnect_number(
     user: PageUser,
     form: FormData,
 ) -> PageResult {
-    user.admin()?;
-    let tenant = form.get("clinicId").unwrap_or_default().to_owned();
-    user.0.tenant_scope(&state, &tenant, None).await?;
+    let tenant = named_tenant(&state, &user, &form).await?;
     crate::provisioning::disconnect(&state, &tenant, form.get("phoneNumber")).await?;
     Ok(Redirect::to("/admin/numbers?disconnected=1").into_response())
 }

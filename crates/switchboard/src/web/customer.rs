@@ -350,6 +350,17 @@ struct Notice {
     deleted: Option<String>,
 }
 
+/// The call-log filter of a tenant's page: `customerId` is an admin's, never read here.
+fn own_filter(
+    q: Result<Query<CallFilter>, axum::extract::rejection::QueryRejection>,
+) -> Result<CallFilter, AppError> {
+    let mut filter = q
+        .map(|Query(f)| f)
+        .map_err(|e| AppError::BadRequest(e.body_text()))?;
+    filter.customer_id = None;
+    Ok(filter)
+}
+
 async fn call_logs(
     State(state): State<AppState>,
     user: PageUser,
@@ -357,10 +368,7 @@ async fn call_logs(
     notice: Result<Query<Notice>, axum::extract::rejection::QueryRejection>,
 ) -> PageResult {
     let tenant = user.tenant_for(&state, "call-logs").await?;
-    let mut filter = q
-        .map(|Query(f)| f)
-        .map_err(|e| AppError::BadRequest(e.body_text()))?;
-    filter.customer_id = None;
+    let mut filter = own_filter(q)?;
     filter.limit = Some(PAGE_SIZE);
     let offset = filter.offset.unwrap_or(0).max(0);
     filter.offset = Some(offset);
@@ -446,10 +454,7 @@ async fn export_csv(
     q: Result<Query<CallFilter>, axum::extract::rejection::QueryRejection>,
 ) -> PageResult {
     let tenant = user.tenant_for(&state, "call-logs").await?;
-    let mut filter = q
-        .map(|Query(f)| f)
-        .map_err(|e| AppError::BadRequest(e.body_text()))?;
-    filter.customer_id = None;
+    let mut filter = own_filter(q)?;
     let tz = calls::rollups::tenant_zone(&state.db, &tenant).await?;
     let numbers = crate::numbers::list_for_tenant(&state.db, &tenant).await?;
     let scope = Scope::Tenant(tenant);

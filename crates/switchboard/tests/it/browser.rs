@@ -154,6 +154,16 @@ impl Browser {
         field.send_keys(value).await.expect("type");
     }
 
+    async fn select(&self, css: &str, value: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .select_by_value(value)
+            .await
+            .unwrap_or_else(|e| panic!("{css} = {value}: {e}"));
+    }
+
     async fn click(&self, css: &str) {
         self.client
             .find(Locator::Css(css))
@@ -350,13 +360,7 @@ async fn customer_reads_filters_listens_and_exports() {
     b.screenshot("call-logs-summary").await;
 
     // Filter to missed calls: the voicemail and the busy call, not the answered one.
-    b.client
-        .find(Locator::Css("#status"))
-        .await
-        .expect("status")
-        .select_by_value("missed")
-        .await
-        .expect("select");
+    b.select("#status", "missed").await;
     b.submit("#apply-filters").await;
     assert!(
         b.path().await.contains("status=missed"),
@@ -515,13 +519,7 @@ async fn admin_creates_a_tenant_and_connects_a_number() {
     b.click("nav a[href='/admin/users']").await;
     b.fill("#email", "owner@rapidrooter.test").await;
     b.fill("#password", "short").await;
-    b.client
-        .find(Locator::Css("#tenantId"))
-        .await
-        .expect("tenant select")
-        .select_by_value(&tenant_id)
-        .await
-        .expect("select");
+    b.select("#tenantId", &tenant_id).await;
     b.submit("#create-user").await;
     assert!(b.text("#password-error").await.contains("at least 8"));
     b.fill("#password", PASSWORD).await;
@@ -538,13 +536,7 @@ async fn admin_creates_a_tenant_and_connects_a_number() {
     );
     b.screenshot("admin-numbers").await;
     b.fill("#phoneNumber", TRACKING).await;
-    b.client
-        .find(Locator::Css("#clinicId"))
-        .await
-        .expect("tenant select")
-        .select_by_value(&tenant_id)
-        .await
-        .expect("select");
+    b.select("#clinicId", &tenant_id).await;
     b.submit("#connect").await;
     assert!(
         b.text("#numbers-error")
@@ -552,13 +544,7 @@ async fn admin_creates_a_tenant_and_connects_a_number() {
             .contains("belongs to another tenant")
     );
     b.fill("#phoneNumber", spare).await;
-    b.client
-        .find(Locator::Css("#clinicId"))
-        .await
-        .expect("tenant select")
-        .select_by_value(&tenant_id)
-        .await
-        .expect("select");
+    b.select("#clinicId", &tenant_id).await;
     b.fill("#forwardNumber", "555-888-0000").await;
     b.fill("#friendlyName", "Spring mailer").await;
     b.submit("#connect").await;

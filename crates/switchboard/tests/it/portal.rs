@@ -321,6 +321,28 @@ async fn call_logs_page_through_and_admins_edit_tenants_and_messages() {
         "a header and every call, not one page"
     );
 
+    // What was typed comes back, escaped, with the reason next to the field.
+    let (status, body, _) = page(
+        &w.t,
+        "POST",
+        "/admin/tenants",
+        Some(&w.admin),
+        "name=Acme+%26+Sons&timezone=%3Cscript%3E",
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body.contains("id=\"name\" name=\"name\" type=\"text\" value=\"Acme &#38; Sons\"")
+            || body.contains("value=\"Acme &amp; Sons\""),
+        "{body}"
+    );
+    assert!(
+        body.contains("value=\"&lt;script&gt;\"") || body.contains("value=\"&#60;script&#62;\""),
+        "{body}"
+    );
+    assert!(!body.contains("<script>"), "never echoed raw");
+    assert!(body.contains("id=\"timezone-error\""), "{body}");
+
     // An admin renames the tenant and changes its menu message from the pages.
     let path = format!("/admin/tenants/{}", w.tenant);
     let (status, body, _) = page(
