@@ -135,7 +135,7 @@ impl Db {
     }
 
     /// Copies the SQLite write-ahead log into the database without blocking writers
-    /// (PASSIVE), and truncates it when it has grown large. A no-op on PostgreSQL.
+    /// (PASSIVE). A no-op on PostgreSQL.
     pub async fn checkpoint(&self) -> Result<(), sqlx::Error> {
         if self.backend != Backend::Sqlite {
             return Ok(());
@@ -146,12 +146,12 @@ impl Db {
         Ok(())
     }
 
-    /// Bytes in the SQLite write-ahead log (0 on PostgreSQL).
-    pub fn wal_bytes(&self) -> u64 {
+    /// When the SQLite write-ahead log was last written (`None` on PostgreSQL).
+    pub fn wal_modified(&self) -> Option<std::time::SystemTime> {
         self.wal_path
             .as_ref()
             .and_then(|p| std::fs::metadata(p).ok())
-            .map_or(0, |m| m.len())
+            .and_then(|m| m.modified().ok())
     }
 
     /// Placeholders `first..first+count` for a generated statement whose parameters
