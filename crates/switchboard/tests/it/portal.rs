@@ -217,6 +217,23 @@ async fn forms_refuse_other_sites_bad_bodies_and_open_redirects() {
     let (status, _, _) = page(&w.t, "POST", "/settings", Some(&w.owner), &huge).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
 
+    // Pages run only our own scripts and cannot be framed.
+    let resp = no_redirects()
+        .get(w.t.url("/settings"))
+        .header(COOKIE, format!("sb_session={}", w.owner))
+        .send()
+        .await
+        .expect("request");
+    let csp = resp.headers()["content-security-policy"]
+        .to_str()
+        .expect("csp")
+        .to_owned();
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
+
     // Invalid settings come back with the reason next to the field; nothing is saved.
     let (status, body, _) = page(
         &w.t,
