@@ -226,32 +226,10 @@ async fn write_batch(db: &Db, events: &[NewEvent]) -> AppResult<Vec<Option<CallR
     let mut records: std::collections::HashMap<(String, String), CallRecord> =
         std::collections::HashMap::new();
     for chunk in routed.chunks(200) {
-        let sql = format!(
-            "SELECT call_sid, tenant_id, kind, payload, received_at FROM call_events WHERE call_sid IN ({})",
-            db.placeholders(1, chunk.len())
-        );
-        let mut q = sqlx::query(&sql);
-        for (sid, _) in chunk {
-            q = q.bind(*sid);
-        }
-        let mut by_call: std::collections::HashMap<(String, String), Vec<Event>> =
-            std::collections::HashMap::new();
-        for row in q.fetch_all(&mut *tx).await? {
-            let tenant: Option<String> = row.try_get("tenant_id")?;
-            let Some(tenant) = tenant else { continue };
-            let sid: String = row.try_get("call_sid")?;
-            by_call
-                .entry((sid, tenant))
-                .or_default()
-                .push(event_from_row(&row)?);
-        }
-        let mut folded: Vec<(&str, &str, CallRecord)> = Vec::with_capacity(chunk.len());
-        for (sid, tenant) in chunk {
-            let key = ((*sid).to_owned(), (*tenant).to_owned());
-            let events = by_call.remove(&key).unwrap_or_default();
-            folded.push((sid, tenant, fold::fold(&events)));
-        }
-        // Keep the rollups in step: take away each call's old contribution, add the new.
+        // The calls' current rows: their rollup contributions go, and only calls that
+        // already have a row can have events stored before this batch. Every routed
+        // event is folded in the transaction that stores it, so a call without a row has
+        // no events but this batch's: it is folded from memory, with no read back.
         let sql = format!(
             "SELECT {} FROM calls WHERE call_sid IN ({})",
             rollups::ROW_COLUMNS,
@@ -262,10 +240,49 @@ async fn write_batch(db: &Db, events: &[NewEvent]) -> AppResult<Vec<Option<CallR
             q = q.bind(*sid);
         }
         let mut deltas = rollups::Deltas::default();
+        let mut existing: std::collections::HashSet<String> = std::collections::HashSet::new();
         for row in q.fetch_all(&mut *tx).await? {
             let tenant: String = row.try_get("tenant_id")?;
             let tz = zone(db, &mut zones, &tenant).await?;
             deltas.add(rollups::from_row(&row, &tz)?, -1);
+            existing.insert(row.try_get("call_sid")?);
+        }
+        let stored: Vec<&str> = chunk
+            .iter()
+            .map(|(sid, _)| *sid)
+            .filter(|sid| existing.contains(*sid))
+            .collect();
+        let mut by_call: std::collections::HashMap<(String, String), Vec<Event>> =
+            std::collections::HashMap::new();
+        if !stored.is_empty() {
+            let sql = format!(
+                "SELECT call_sid, tenant_id, kind, payload, received_at FROM call_events WHERE call_sid IN ({})",
+                db.placeholders(1, stored.len())
+            );
+            let mut q = sqlx::query(&sql);
+            for sid in &stored {
+                q = q.bind(*sid);
+            }
+            for row in q.fetch_all(&mut *tx).await? {
+                let tenant: Option<String> = row.try_get("tenant_id")?;
+                let Some(tenant) = tenant else { continue };
+                let sid: String = row.try_get("call_sid")?;
+                by_call
+                    .entry((sid, tenant))
+                    .or_default()
+                    .push(event_from_row(&row)?);
+            }
+        }
+        let mut folded: Vec<(&str, &str, CallRecord)> = Vec::with_capacity(chunk.len());
+        for (sid, tenant) in chunk {
+            let events = if existing.contains(*sid) {
+                by_call
+                    .remove(&((*sid).to_owned(), (*tenant).to_owned()))
+                    .unwrap_or_default()
+            } else {
+                batch_events(events, sid, tenant, received_at)
+            };
+            folded.push((sid, tenant, fold::fold(&events)));
         }
         for (_, tenant, record) in &folded {
             let tz = zone(db, &mut zones, tenant).await?;
@@ -291,6 +308,22 @@ async fn write_batch(db: &Db, events: &[NewEvent]) -> AppResult<Vec<Option<CallR
                 .and_then(|t| records.get(&(e.call_sid.clone(), t.clone())).cloned())
         })
         .collect())
+}
+
+/// A new call's events as stored by this batch: its tenant's, each once (what the
+/// unique `dedupe_key` kept), stamped with the batch's time.
+fn batch_events(events: &[NewEvent], call_sid: &str, tenant: &str, received_at: i64) -> Vec<Event> {
+    let mut seen = std::collections::HashSet::new();
+    events
+        .iter()
+        .filter(|e| e.call_sid == call_sid && e.tenant_id.as_deref() == Some(tenant))
+        .filter(|e| seen.insert(dedupe_key(&e.call_sid, e.kind, &e.params)))
+        .map(|e| Event {
+            kind: e.kind,
+            params: e.params.clone(),
+            received_at,
+        })
+        .collect()
 }
 
 fn event_from_row(r: &sqlx::any::AnyRow) -> Result<Event, AppError> {
