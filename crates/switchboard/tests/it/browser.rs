@@ -359,6 +359,18 @@ async fn customer_reads_filters_listens_and_exports() {
     assert!(text.contains("book"), "{text}");
     b.screenshot("call-logs-summary").await;
 
+    // Search by name, then by part of a number; Clear shows everything again.
+    b.fill("#q", "jane").await;
+    b.submit("#apply-filters").await;
+    assert_eq!(b.text("#result-count").await, "1 call");
+    assert_eq!(b.count(&format!("#call-{answered}")).await, 1);
+    b.fill("#q", "0002222").await;
+    b.submit("#apply-filters").await;
+    assert_eq!(b.text("#result-count").await, "1 call");
+    assert_eq!(b.count(&format!("#call-{voicemail}")).await, 1);
+    b.submit("a.button[href='/call-logs']").await;
+    assert_eq!(b.text("#result-count").await, "Showing 1–3 of 3 calls");
+
     // Filter to missed calls: the voicemail and the busy call, not the answered one.
     b.select("#status", "missed").await;
     b.submit("#apply-filters").await;
