@@ -359,8 +359,18 @@ fn start_time(rng: &mut StdRng, now_ms: i64, days: u32) -> i64 {
     let midnight_utc = now_ms - now_ms.rem_euclid(86_400_000) - day * 86_400_000;
     // Central time is UTC-6 in winter.
     let start = midnight_utc + (local_hour + 6) * 3_600_000 + minute * 60_000;
-    // Calls run up to ~10 minutes; none should end in the future.
-    start.min(now_ms - 15 * 60_000)
+    // Calls run up to ~10 minutes; none should end in the future. A time later today
+    // than that moves to a random earlier moment of the day, so today's calls do not
+    // all pile up at one minute.
+    let latest = now_ms - 15 * 60_000;
+    if start <= latest {
+        return start;
+    }
+    let mut local_midnight = midnight_utc + 6 * 3_600_000;
+    if local_midnight > latest {
+        local_midnight -= 86_400_000;
+    }
+    local_midnight + rng.random_range(0..(latest - local_midnight).max(1))
 }
 
 /// Plays `options.calls` calls to the demo's numbers, calling `progress` after each.
@@ -431,4 +441,25 @@ pub async fn play_traffic(
         }
     }
     summary
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_times_are_past_and_spread_even_early_in_the_day() {
+        // 05:44 in Chicago: most of "today" is still ahead.
+        let now: i64 = "2026-11-24T11:44:00Z"
+            .parse::<jiff::Timestamp>()
+            .expect("time")
+            .as_millisecond();
+        let mut rng = StdRng::seed_from_u64(7);
+        let starts: Vec<i64> = (0..500).map(|_| start_time(&mut rng, now, 7)).collect();
+        let latest = now - 15 * 60_000;
+        assert!(starts.iter().all(|s| *s <= latest));
+        assert!(starts.iter().all(|s| *s >= now - 8 * 86_400_000));
+        let at_latest = starts.iter().filter(|s| **s == latest).count();
+        assert!(at_latest <= 1, "{at_latest} calls piled up at one minute");
+    }
 }
