@@ -187,7 +187,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(twilio_hooks)
         .merge(api)
-        .merge(crate::web::router())
+        .merge(crate::web::router(state.clone()))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -29,7 +29,7 @@ use crate::users::Role;
 pub(crate) use forms::FormData;
 
 /// The portal's routes.
-pub fn router() -> Router<AppState> {
+pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/", get(home))
         .route("/login", get(login_page).post(login_submit))
@@ -38,7 +38,51 @@ pub fn router() -> Router<AppState> {
         .route("/static/app.js", get(script))
         .merge(customer::router())
         .merge(admin::router())
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            error_page_chrome,
+        ))
         .layer(axum::middleware::map_response(security_headers))
+}
+
+/// What an error page said, so that it can be drawn again with the user's navigation.
+#[derive(Debug, Clone)]
+struct ErrorFacts {
+    title: String,
+    message: String,
+}
+
+/// Error pages are drawn where the user is unknown; when the request had a live
+/// session, draw them again inside that user's navigation.
+async fn error_page_chrome(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let token = CookieJar::from_headers(request.headers())
+        .get(SESSION_COOKIE)
+        .map(|c| c.value().to_owned());
+    let response = next.run(request).await;
+    let (Some(facts), Some(token)) = (response.extensions().get::<ErrorFacts>().cloned(), token)
+    else {
+        return response;
+    };
+    let Ok(Some(user)) = crate::auth::resolve_session(&state.db, &token).await else {
+        return response;
+    };
+    let user = PageUser(Principal { user, token });
+    match Chrome::for_user(&state, &user, &facts.title, "").await {
+        Ok(chrome) => (
+            response.status(),
+            ErrorPage {
+                chrome,
+                title: facts.title,
+                message: facts.message,
+            },
+        )
+            .into_response(),
+        Err(_) => response,
+    }
 }
 
 /// Pages load nothing from elsewhere, run no inline script, and are not framed.
@@ -124,6 +168,10 @@ impl IntoResponse for WebError {
                     ),
                     other => ("That did not work".to_owned(), other.to_string()),
                 };
+                let facts = ErrorFacts {
+                    title: title.clone(),
+                    message: message.clone(),
+                };
                 let page = ErrorPage {
                     chrome: Chrome {
                         offer_sign_out: true,
@@ -132,7 +180,9 @@ impl IntoResponse for WebError {
                     title,
                     message,
                 };
-                (status, page).into_response()
+                let mut response = (status, page).into_response();
+                response.extensions_mut().insert(facts);
+                response
             }
         }
     }

@@ -665,6 +665,10 @@ async fn staff_see_only_the_pages_they_were_given() {
     b.open("/call-logs").await;
     assert_eq!(b.text("h1").await, "Not available to your account");
     assert!(!b.client.source().await.expect("source").contains(&answered));
+    assert!(
+        b.text("header nav").await.contains("Dashboard"),
+        "the way back is there"
+    );
     b.screenshot("receptionist-refused").await;
     b.open("/call-logs/export.csv").await;
     assert!(!b.client.source().await.expect("source").contains(&answered));
