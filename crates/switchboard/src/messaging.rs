@@ -39,6 +39,70 @@ pub struct Inbound<'a> {
     pub num_media: i64,
 }
 
+/// A text as the portal shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Message {
+    /// `SM…`.
+    pub message_sid: String,
+    /// `inbound` or `outbound-api`.
+    pub direction: String,
+    /// Sender, as sent.
+    pub from: String,
+    /// Recipient.
+    pub to: String,
+    /// Text.
+    pub body: String,
+    /// Twilio's status.
+    pub status: String,
+    /// Twilio's error code when it failed.
+    pub error_code: Option<String>,
+    /// Attachments.
+    pub num_media: i64,
+    /// Unix milliseconds.
+    pub created_at: i64,
+}
+
+/// A page of a tenant's texts, newest first, and how many there are.
+pub async fn list(
+    db: &Db,
+    tenant_id: &str,
+    limit: i64,
+    offset: i64,
+) -> AppResult<(Vec<Message>, i64)> {
+    let rows = sqlx::query(
+        "SELECT message_sid, direction, from_number, to_number, body, status, error_code, num_media, created_at
+         FROM messages WHERE tenant_id = $1 ORDER BY created_at DESC, message_sid DESC LIMIT $2 OFFSET $3",
+    )
+    .bind(tenant_id)
+    .bind(limit.clamp(1, 200))
+    .bind(offset.max(0))
+    .fetch_all(db.pool())
+    .await?;
+    let messages = rows
+        .iter()
+        .map(|r| {
+            Ok(Message {
+                message_sid: r.try_get("message_sid")?,
+                direction: r.try_get("direction")?,
+                from: r.try_get("from_number")?,
+                to: r.try_get("to_number")?,
+                body: r.try_get("body")?,
+                status: r.try_get("status")?,
+                error_code: r.try_get("error_code")?,
+                num_media: r.try_get("num_media")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM messages WHERE tenant_id = $1")
+        .bind(tenant_id)
+        .fetch_one(db.pool())
+        .await?
+        .try_get("n")?;
+    Ok((messages, total))
+}
+
 /// Stores an inbound text; a redelivery of the same `MessageSid` is a no-op.
 pub async fn record_inbound(db: &Db, tenant_id: &str, m: &Inbound<'_>) -> AppResult<()> {
     let now = now_ms();

@@ -31,6 +31,7 @@ pub(super) fn router() -> Router<AppState> {
             "/settings/test-credentials",
             axum::routing::post(test_credentials),
         )
+        .route("/messages", get(messages))
         .route("/no-access", get(no_access))
 }
 
@@ -172,6 +173,7 @@ struct DashboardPage {
     unread_voicemails: i64,
     unread_messages: i64,
     show_calls: bool,
+    show_messages: bool,
     figures: Vec<Figures>,
     chart: String,
     booked_30: i64,
@@ -264,6 +266,7 @@ async fn dashboard(State(state): State<AppState>, user: PageUser) -> PageResult 
         } else {
             0
         },
+        show_messages: u.may_open("messages"),
         show_calls,
         figures,
         chart,
@@ -551,6 +554,91 @@ async fn delete(
 ) -> PageResult {
     crate::http::calls_api::delete_one(&state, &user.0, &call_sid).await?;
     Ok(Redirect::to("/call-logs?deleted=1").into_response())
+}
+
+// ----- messages -----
+
+/// A text as a row of the portal.
+struct MessageRow {
+    when: String,
+    inbound: bool,
+    other_party: String,
+    number_label: String,
+    body: String,
+    status: String,
+    media: i64,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "messages.html")]
+struct MessagesPage {
+    chrome: Chrome,
+    rows: Vec<MessageRow>,
+    total: i64,
+    first: i64,
+    last: i64,
+    prev_href: Option<String>,
+    next_href: Option<String>,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct Paging {
+    offset: Option<i64>,
+}
+
+async fn messages(
+    State(state): State<AppState>,
+    user: PageUser,
+    q: Result<Query<Paging>, axum::extract::rejection::QueryRejection>,
+) -> PageResult {
+    let tenant = user.tenant_for(&state, "messages").await?;
+    let offset = q
+        .map_err(|e| AppError::BadRequest(e.body_text()))?
+        .0
+        .offset
+        .unwrap_or(0)
+        .max(0);
+    crate::notifications::mark_read(&state.db, &user.0.user.id, "messages").await?;
+    let chrome = Chrome::for_user(&state, &user, "Messages", "/messages").await?;
+    let tz = calls::rollups::tenant_zone(&state.db, &tenant).await?;
+    let numbers = crate::numbers::list_for_tenant(&state.db, &tenant).await?;
+    let (texts, total) = crate::messaging::list(&state.db, &tenant, PAGE_SIZE, offset).await?;
+    let rows: Vec<MessageRow> = texts
+        .into_iter()
+        .map(|m| {
+            let inbound = m.direction == "inbound";
+            let (other, ours) = if inbound {
+                (m.from, m.to)
+            } else {
+                (m.to, m.from)
+            };
+            MessageRow {
+                when: local_time(&crate::db::rfc3339(m.created_at), &tz),
+                inbound,
+                other_party: other,
+                number_label: number_label(Some(&ours), &numbers),
+                body: m.body,
+                status: match m.error_code {
+                    Some(code) => format!("{} (error {code})", m.status),
+                    None => m.status,
+                },
+                media: m.num_media,
+            }
+        })
+        .collect();
+    let shown = i64::try_from(rows.len()).unwrap_or(0);
+    Ok(MessagesPage {
+        chrome,
+        first: if shown == 0 { 0 } else { offset + 1 },
+        last: offset + shown,
+        prev_href: (offset > 0)
+            .then(|| format!("/messages?offset={}", (offset - PAGE_SIZE).max(0))),
+        next_href: (offset + shown < total)
+            .then(|| format!("/messages?offset={}", offset + PAGE_SIZE)),
+        rows,
+        total,
+    }
+    .into_response())
 }
 
 // ----- settings -----

@@ -269,6 +269,7 @@ pub struct Chrome {
 const TENANT_PAGES: &[(&str, &str, &str)] = &[
     ("/dashboard", "Dashboard", "dashboard"),
     ("/call-logs", "Call logs", "call-logs"),
+    ("/messages", "Messages", "messages"),
     ("/settings", "Settings", "settings"),
 ];
 
@@ -324,10 +325,10 @@ impl Chrome {
                         href,
                         label,
                         current: *href == current,
-                        badge: if *page == "call-logs" {
-                            counts.call_logs
-                        } else {
-                            0
+                        badge: match *page {
+                            "call-logs" => counts.call_logs,
+                            "messages" => counts.messages,
+                            _ => 0,
                         },
                     });
                 }

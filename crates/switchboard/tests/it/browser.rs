@@ -276,6 +276,20 @@ async fn world_with_calls() -> (CallWorld, String, String, String) {
     missed.staff = Staff::Busy;
     missed.voicemail_secs = None;
     let missed = w.play(&missed).await.call_sid;
+    // And a text, as a real number would get.
+    w.sim.set_number_webhooks(
+        &w.account.sid,
+        TRACKING,
+        &w.t.url("/api/twilio/voice/incoming"),
+        Some(&w.t.url("/api/twilio/voice/status-callback")),
+        Some(&w.t.url("/api/twilio/sms")),
+    );
+    let (status, _) = w
+        .sim
+        .send_sms("+15550002222", TRACKING, "Running 10 minutes late <sorry>")
+        .await
+        .expect("sms");
+    assert_eq!(status, 200);
     // The summary arrives from Voice Intelligence after the call.
     for _ in 0..200 {
         let log = w.log(&answered).await;
@@ -336,6 +350,20 @@ async fn customer_reads_filters_listens_and_exports() {
     assert_eq!(b.count("svg.chart rect.missed").await, 1);
     assert!(b.text("nav .badge").await.contains('3'));
     b.screenshot("dashboard").await;
+
+    // Texts: the card and the badge, then the page, which marks them read.
+    assert_eq!(b.text("#card-messages .value").await, "1");
+    b.click("#card-messages").await;
+    let row = b.text("table.messages tbody tr").await;
+    assert!(
+        row.contains("Running 10 minutes late <sorry>")
+            && row.contains("+15550002222")
+            && row.contains("Google Ads"),
+        "{row}"
+    );
+    b.screenshot("messages").await;
+    b.click("nav a[href='/dashboard']").await;
+    assert_eq!(b.text("#card-messages .value").await, "0");
 
     // Call logs: opening them marks them read.
     b.click("nav a[href='/call-logs']").await;

@@ -15,6 +15,7 @@ const PAGES: &[(&str, &str)] = &[
     ("GET", "/call-logs/export.csv"),
     ("GET", "/call-logs/{call}/delete"),
     ("POST", "/call-logs/{call}/delete"),
+    ("GET", "/messages"),
     ("GET", "/settings"),
     ("POST", "/settings"),
     ("POST", "/settings/test-credentials"),
@@ -124,7 +125,12 @@ async fn pages_need_a_session_and_the_right_role() {
             assert!(!body.contains("+15550001111"));
         }
     }
-    for path in ["/call-logs", "/call-logs/export.csv", "/dashboard"] {
+    for path in [
+        "/call-logs",
+        "/call-logs/export.csv",
+        "/dashboard",
+        "/messages",
+    ] {
         let (status, body, _) = page(&w.t, "GET", path, Some(&other_owner), "").await;
         assert_eq!(status, StatusCode::OK, "{path}");
         assert!(
