@@ -32,6 +32,7 @@ pub(super) fn router() -> Router<AppState> {
             axum::routing::post(test_credentials),
         )
         .route("/messages", get(messages))
+        .route("/contacts", get(contacts).post(add_contact))
         .route("/no-access", get(no_access))
 }
 
@@ -639,6 +640,98 @@ async fn messages(
         total,
     }
     .into_response())
+}
+
+// ----- contacts -----
+
+#[derive(Template, WebTemplate)]
+#[template(path = "contacts.html")]
+struct ContactsPage {
+    chrome: Chrome,
+    contacts: Vec<crate::contacts::Contact>,
+    q: String,
+    form: ContactForm,
+    errors: Errors,
+    notice: Option<String>,
+}
+
+#[derive(Default)]
+struct ContactForm {
+    name: String,
+    phone: String,
+    email: String,
+    notes: String,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct ContactQuery {
+    q: Option<String>,
+    added: Option<String>,
+}
+
+async fn contacts_page(
+    state: &AppState,
+    user: &PageUser,
+    tenant: &str,
+    q: Option<String>,
+    form: ContactForm,
+    errors: Errors,
+) -> Result<ContactsPage, WebError> {
+    let q = q.map(|q| q.trim().to_owned()).filter(|q| !q.is_empty());
+    Ok(ContactsPage {
+        chrome: Chrome::for_user(state, user, "Contacts", "/contacts").await?,
+        contacts: crate::contacts::list(&state.db, tenant, q.as_deref()).await?,
+        q: q.unwrap_or_default(),
+        form,
+        errors,
+        notice: None,
+    })
+}
+
+async fn contacts(
+    State(state): State<AppState>,
+    user: PageUser,
+    q: Result<Query<ContactQuery>, axum::extract::rejection::QueryRejection>,
+) -> PageResult {
+    let tenant = user.tenant_for(&state, "contacts").await?;
+    let Query(q) = q.map_err(|e| AppError::BadRequest(e.body_text()))?;
+    let mut page = contacts_page(
+        &state,
+        &user,
+        &tenant,
+        q.q,
+        ContactForm::default(),
+        Errors::none(),
+    )
+    .await?;
+    page.notice = q.added.map(|_| "Contact added.".to_owned());
+    Ok(page.into_response())
+}
+
+async fn add_contact(State(state): State<AppState>, user: PageUser, form: FormData) -> PageResult {
+    let tenant = user.tenant_for(&state, "contacts").await?;
+    let typed = ContactForm {
+        name: form.get("name").unwrap_or_default().to_owned(),
+        phone: form.get("phone").unwrap_or_default().to_owned(),
+        email: form.get("email").unwrap_or_default().to_owned(),
+        notes: form.get("notes").unwrap_or_default().to_owned(),
+    };
+    let new = crate::contacts::NewContact {
+        name: typed.name.clone(),
+        phone: typed.phone.clone(),
+        email: form.text("email"),
+        notes: form.text("notes"),
+        tenant_id: None,
+    };
+    match crate::contacts::create(&state.db, &tenant, new).await {
+        Ok(_) => Ok(Redirect::to("/contacts?added=1").into_response()),
+        Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => {
+            let page =
+                contacts_page(&state, &user, &tenant, None, typed, Errors::from_app(&e)).await?;
+            Ok((e.status(), page).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 // ----- settings -----

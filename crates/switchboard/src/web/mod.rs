@@ -270,6 +270,7 @@ const TENANT_PAGES: &[(&str, &str, &str)] = &[
     ("/dashboard", "Dashboard", "dashboard"),
     ("/call-logs", "Call logs", "call-logs"),
     ("/messages", "Messages", "messages"),
+    ("/contacts", "Contacts", "contacts"),
     ("/settings", "Settings", "settings"),
 ];
 

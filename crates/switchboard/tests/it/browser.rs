@@ -365,6 +365,35 @@ async fn customer_reads_filters_listens_and_exports() {
     b.click("nav a[href='/dashboard']").await;
     assert_eq!(b.text("#card-messages .value").await, "0");
 
+    // Contacts: a bad number is refused next to the field, then the contact is listed.
+    b.click("nav a[href='/contacts']").await;
+    b.fill("#name", "Jane Doe").await;
+    b.fill("#phone", "12").await;
+    b.submit("#add-contact").await;
+    assert!(
+        b.text("#phone-error")
+            .await
+            .contains("not a valid phone number")
+    );
+    assert_eq!(
+        b.client
+            .find(Locator::Css("#name"))
+            .await
+            .expect("name")
+            .prop("value")
+            .await
+            .expect("value")
+            .as_deref(),
+        Some("Jane Doe"),
+        "what was typed is kept"
+    );
+    b.fill("#phone", "(555) 000-1111").await;
+    b.submit("#add-contact").await;
+    assert_eq!(b.text("main .alert.ok").await, "Contact added.");
+    assert!(b.text("#contacts").await.contains("+15550001111"));
+    b.screenshot("contacts").await;
+    b.click("nav a[href='/dashboard']").await;
+
     // Call logs: opening them marks them read.
     b.click("nav a[href='/call-logs']").await;
     assert_eq!(b.text("#result-count").await, "Showing 1–3 of 3 calls");

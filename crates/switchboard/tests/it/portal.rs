@@ -16,6 +16,8 @@ const PAGES: &[(&str, &str)] = &[
     ("GET", "/call-logs/{call}/delete"),
     ("POST", "/call-logs/{call}/delete"),
     ("GET", "/messages"),
+    ("GET", "/contacts"),
+    ("POST", "/contacts"),
     ("GET", "/settings"),
     ("POST", "/settings"),
     ("POST", "/settings/test-credentials"),
