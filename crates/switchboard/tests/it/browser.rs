@@ -277,13 +277,7 @@ async fn world_with_calls() -> (CallWorld, String, String, String) {
     missed.voicemail_secs = None;
     let missed = w.play(&missed).await.call_sid;
     // And a text, as a real number would get.
-    w.sim.set_number_webhooks(
-        &w.account.sid,
-        TRACKING,
-        &w.t.url("/api/twilio/voice/incoming"),
-        Some(&w.t.url("/api/twilio/voice/status-callback")),
-        Some(&w.t.url("/api/twilio/sms")),
-    );
+    w.route_texts();
     let (status, _) = w
         .sim
         .send_sms("+15550002222", TRACKING, "Running 10 minutes late <sorry>")

@@ -79,6 +79,17 @@ pub async fn call_world_with(intelligence: bool) -> CallWorld {
 }
 
 impl CallWorld {
+    /// Points the tracking number's texts at us too (calls already are).
+    pub fn route_texts(&self) {
+        self.sim.set_number_webhooks(
+            &self.account.sid,
+            TRACKING,
+            &self.t.url("/api/twilio/voice/incoming"),
+            Some(&self.t.url("/api/twilio/voice/status-callback")),
+            Some(&self.t.url("/api/twilio/sms")),
+        );
+    }
+
     pub async fn play(&self, scenario: &Scenario) -> twilio_sim::CallReport {
         let report = self.sim.play(scenario).await.expect("play");
         assert!(

@@ -9,13 +9,7 @@ use crate::calls::{TRACKING, call_world};
 #[tokio::test]
 async fn inbound_texts_are_stored_counted_and_auto_replied() {
     let w = call_world().await;
-    w.sim.set_number_webhooks(
-        &w.account.sid,
-        TRACKING,
-        &w.t.url("/api/twilio/voice/incoming"),
-        Some(&w.t.url("/api/twilio/voice/status-callback")),
-        Some(&w.t.url("/api/twilio/sms")),
-    );
+    w.route_texts();
     let (status, body) = w
         .sim
         .send_sms("+15550009999", TRACKING, "Can I book for Friday? 🙂")
