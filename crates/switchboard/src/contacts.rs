@@ -143,6 +143,43 @@ pub async fn list(db: &Db, tenant_id: &str, q: Option<&str>) -> AppResult<Vec<Co
     Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
 }
 
+/// The tenant's contacts among `numbers`: phone → (id, name).
+async fn matching(
+    db: &Db,
+    tenant_id: &str,
+    numbers: &[String],
+) -> AppResult<std::collections::HashMap<String, (String, String)>> {
+    let mut numbers: Vec<&str> = numbers.iter().map(String::as_str).collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    if numbers.is_empty() {
+        return Ok(std::collections::HashMap::new());
+    }
+    // All placeholders from one source: sqlx numbers plain `?` from 1 whatever `$n` precede.
+    let sql = format!(
+        "SELECT id, name, phone FROM contacts WHERE tenant_id = {} AND phone IN ({})",
+        db.placeholders(1, 1),
+        db.placeholders(2, numbers.len())
+    );
+    let mut q = sqlx::query(&sql).bind(tenant_id);
+    for n in &numbers {
+        q = q.bind(*n);
+    }
+    Ok(q.fetch_all(db.pool())
+        .await?
+        .iter()
+        .map(|r| {
+            Ok((
+                r.try_get::<String, _>("phone")?,
+                (
+                    r.try_get::<String, _>("id")?,
+                    r.try_get::<String, _>("name")?,
+                ),
+            ))
+        })
+        .collect::<Result<_, sqlx::Error>>()?)
+}
+
 /// Fills `contactId` on call logs whose caller is one of their tenant's contacts.
 pub async fn link(db: &Db, logs: &mut [crate::calls::CallLog]) -> AppResult<()> {
     let mut by_tenant: std::collections::BTreeMap<String, Vec<String>> =
@@ -155,33 +192,27 @@ pub async fn link(db: &Db, logs: &mut [crate::calls::CallLog]) -> AppResult<()> 
                 .push(from.clone());
         }
     }
-    for (tenant, mut numbers) in by_tenant {
-        numbers.sort();
-        numbers.dedup();
-        // All placeholders from one source: sqlx numbers plain `?` from 1 whatever `$n` precede.
-        let sql = format!(
-            "SELECT id, phone FROM contacts WHERE tenant_id = {} AND phone IN ({})",
-            db.placeholders(1, 1),
-            db.placeholders(2, numbers.len())
-        );
-        let mut q = sqlx::query(&sql).bind(&tenant);
-        for n in &numbers {
-            q = q.bind(n.as_str());
-        }
-        let found: std::collections::HashMap<String, String> = q
-            .fetch_all(db.pool())
-            .await?
-            .iter()
-            .map(|r| {
-                Ok((
-                    r.try_get::<String, _>("phone")?,
-                    r.try_get::<String, _>("id")?,
-                ))
-            })
-            .collect::<Result<_, sqlx::Error>>()?;
+    for (tenant, numbers) in by_tenant {
+        let found = matching(db, &tenant, &numbers).await?;
         for log in logs.iter_mut().filter(|l| l.customer_id == tenant) {
-            log.contact_id = log.from.as_ref().and_then(|f| found.get(f).cloned());
+            log.contact_id = log
+                .from
+                .as_ref()
+                .and_then(|f| found.get(f).map(|(id, _)| id.clone()));
         }
     }
     Ok(())
+}
+
+/// Names of the tenant's contacts among `numbers`: phone → name.
+pub async fn names(
+    db: &Db,
+    tenant_id: &str,
+    numbers: &[String],
+) -> AppResult<std::collections::HashMap<String, String>> {
+    Ok(matching(db, tenant_id, numbers)
+        .await?
+        .into_iter()
+        .map(|(phone, (_, name))| (phone, name))
+        .collect())
 }

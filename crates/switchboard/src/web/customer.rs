@@ -41,6 +41,8 @@ pub(super) struct CallRow {
     pub call_sid: String,
     pub when: String,
     pub caller: String,
+    /// The caller is one of the tenant's contacts (and `caller` is their name).
+    pub is_contact: bool,
     pub from: String,
     pub location: String,
     pub number_label: String,
@@ -79,7 +81,13 @@ fn number_label(number: Option<&str>, numbers: &[PhoneNumber]) -> String {
 }
 
 impl CallRow {
-    pub(super) fn new(c: CallLog, tz: &jiff::tz::TimeZone, numbers: &[PhoneNumber]) -> Self {
+    pub(super) fn new(
+        c: CallLog,
+        tz: &jiff::tz::TimeZone,
+        numbers: &[PhoneNumber],
+        contacts: &std::collections::HashMap<String, String>,
+    ) -> Self {
+        let contact = c.from.as_ref().and_then(|f| contacts.get(f)).cloned();
         let outcome_label = match c.outcome.as_str() {
             "answered" => "Answered",
             "voicemail" => "Voicemail",
@@ -99,10 +107,9 @@ impl CallRow {
         .join(", ");
         Self {
             when: local_time(&c.started_at, tz),
-            caller: c
-                .caller_name
-                .as_deref()
-                .map(title_case)
+            is_contact: contact.is_some(),
+            caller: contact
+                .or_else(|| c.caller_name.as_deref().map(title_case))
                 .unwrap_or_else(|| "Unknown caller".into()),
             from: c.from.clone().unwrap_or_default(),
             location,
@@ -133,6 +140,16 @@ impl CallRow {
             call_sid: c.call_sid,
         }
     }
+}
+
+/// The tenant's contacts among the callers of `logs`: number → name.
+async fn contact_names(
+    state: &AppState,
+    tenant: &str,
+    logs: &[CallLog],
+) -> Result<std::collections::HashMap<String, String>, AppError> {
+    let callers: Vec<String> = logs.iter().filter_map(|c| c.from.clone()).collect();
+    crate::contacts::names(&state.db, tenant, &callers).await
 }
 
 /// "JANE DOE" → "Jane Doe" (caller-id names arrive in capitals).
@@ -252,8 +269,9 @@ async fn dashboard(State(state): State<AppState>, user: PageUser) -> PageResult 
             ..CallFilter::default()
         };
         let (logs, ..) = calls::list(&state.db, &scope, &filter, &tz).await?;
+        let contacts = contact_names(&state, &tenant, &logs).await?;
         logs.into_iter()
-            .map(|c| CallRow::new(c, &tz, &numbers))
+            .map(|c| CallRow::new(c, &tz, &numbers, &contacts))
             .collect()
     } else {
         Vec::new()
@@ -387,10 +405,14 @@ async fn call_logs(
     let view = FilterView::of(&filter);
     let query = view.query();
     let scope = Scope::Tenant(tenant.clone());
-    let (rows, total, errors, status) = match calls::list(&state.db, &scope, &filter, &tz).await {
-        Ok((logs, total, ..)) => (
+    let listed = match calls::list(&state.db, &scope, &filter, &tz).await {
+        Ok((logs, total, ..)) => Ok((contact_names(&state, &tenant, &logs).await?, logs, total)),
+        Err(e) => Err(e),
+    };
+    let (rows, total, errors, status) = match listed {
+        Ok((contacts, logs, total)) => (
             logs.into_iter()
-                .map(|c| CallRow::new(c, &tz, &numbers))
+                .map(|c| CallRow::new(c, &tz, &numbers, &contacts))
                 .collect::<Vec<_>>(),
             total,
             Errors::none(),
@@ -540,10 +562,13 @@ async fn confirm_delete(
     let chrome = Chrome::for_user(&state, &user, "Delete call log", "/call-logs").await?;
     let tz = calls::rollups::tenant_zone(&state.db, &tenant).await?;
     let numbers = crate::numbers::list_for_tenant(&state.db, &tenant).await?;
-    let call = calls::get(&state.db, &Scope::Tenant(tenant), &call_sid).await?;
+    let call = calls::get(&state.db, &Scope::Tenant(tenant.clone()), &call_sid).await?;
     Ok(ConfirmDeletePage {
         chrome,
-        call: CallRow::new(call, &tz, &numbers),
+        call: {
+            let contacts = contact_names(&state, &tenant, std::slice::from_ref(&call)).await?;
+            CallRow::new(call, &tz, &numbers, &contacts)
+        },
     }
     .into_response())
 }

@@ -361,7 +361,7 @@ async fn customer_reads_filters_listens_and_exports() {
 
     // Contacts: a bad number is refused next to the field, then the contact is listed.
     b.click("nav a[href='/contacts']").await;
-    b.fill("#name", "Jane Doe").await;
+    b.fill("#name", "Jane Q. Doe").await;
     b.fill("#phone", "12").await;
     b.submit("#add-contact").await;
     assert!(
@@ -378,7 +378,7 @@ async fn customer_reads_filters_listens_and_exports() {
             .await
             .expect("value")
             .as_deref(),
-        Some("Jane Doe"),
+        Some("Jane Q. Doe"),
         "what was typed is kept"
     );
     b.fill("#phone", "(555) 000-1111").await;
@@ -394,7 +394,8 @@ async fn customer_reads_filters_listens_and_exports() {
     assert_eq!(b.count("nav .badge").await, 0);
     let row = b.text(&format!("#call-{answered}")).await;
     assert!(
-        row.contains("Jane Doe")
+        row.contains("Jane Q. Doe")
+            && row.contains("Contact")
             && row.contains("Google Ads")
             && row.contains("Answered")
             && row.contains("1:35 talk"),
