@@ -59,8 +59,13 @@ pub struct Message {
     pub error_code: Option<String>,
     /// Attachments.
     pub num_media: i64,
-    /// Unix milliseconds.
+    /// Unix milliseconds (RFC 3339 in JSON).
+    #[serde(serialize_with = "as_rfc3339")]
     pub created_at: i64,
+}
+
+fn as_rfc3339<S: serde::Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::db::rfc3339(*ms))
 }
 
 /// A page of a tenant's texts, newest first, and how many there are.

@@ -399,3 +399,42 @@ pub(crate) async fn create_contact(
         Json(crate::contacts::create(&state.db, &tenant, body).await?),
     ))
 }
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct MessageQuery {
+    limit: Option<i64>,
+    offset: Option<i64>,
+    customer_id: Option<String>,
+}
+
+/// `GET /api/messages`: a tenant's texts, newest first.
+pub(crate) async fn list_messages(
+    State(state): State<AppState>,
+    principal: Principal,
+    q: Result<Query<MessageQuery>, axum::extract::rejection::QueryRejection>,
+) -> AppResult<Json<Value>> {
+    let q = query(q)?;
+    let tenant = match principal.user.role {
+        Role::Admin => q
+            .customer_id
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| AppError::field("customerId", "admins name the tenant"))?,
+        _ => principal.user.tenant_id.clone().ok_or(AppError::NotFound)?,
+    };
+    principal
+        .tenant_scope(&state, &tenant, Some("messages"))
+        .await?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(AppError::field("limit", "must be between 1 and 200"));
+    }
+    let offset = q.offset.unwrap_or(0);
+    if offset < 0 {
+        return Err(AppError::field("offset", "must not be negative"));
+    }
+    let (messages, total) = crate::messaging::list(&state.db, &tenant, limit, offset).await?;
+    Ok(Json(
+        json!({ "messages": messages, "total": total, "limit": limit, "offset": offset }),
+    ))
+}

@@ -130,6 +130,7 @@ pub fn router(state: AppState) -> Router {
             "/api/companies/{company_id}/twilio/test-credentials",
             post(numbers_api::test_own_credentials),
         )
+        .route("/api/messages", get(calls_api::list_messages))
         .route(
             "/api/contacts",
             get(calls_api::list_contacts).post(calls_api::create_contact),

@@ -61,6 +61,49 @@ async fn inbound_texts_are_stored_counted_and_auto_replied() {
         w.t.get("/api/customer-notifications/unread-counts", &desk)
             .await;
     assert_eq!(unread["messages"], 0, "no messages page, no badge");
+
+    // The list: newest first, with paging; staff without the page and other tenants get none.
+    let (status, list) = w.t.get("/api/messages?limit=1", &w.owner).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(list["total"], 2);
+    assert_eq!(list["messages"].as_array().map(Vec::len), Some(1));
+    assert_eq!(list["messages"][0]["body"], "Hello?");
+    assert_eq!(list["messages"][0]["direction"], "inbound");
+    assert!(
+        list["messages"][0]["createdAt"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z'))
+    );
+    let (_, older) = w.t.get("/api/messages?limit=1&offset=1", &w.owner).await;
+    assert_eq!(older["messages"][0]["body"], "Can I book for Friday? 🙂");
+    let (status, _) = w.t.get("/api/messages", &desk).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    for bad in [
+        "/api/messages?limit=0",
+        "/api/messages?offset=-1",
+        "/api/messages?limit=x",
+        "/api/messages?surprise=1",
+    ] {
+        let (status, body) = w.t.get(bad, &w.owner).await;
+        assert!(status.is_client_error(), "{bad}: {status} {body}");
+    }
+    let other = w.t.tenant(&w.admin, "Rapid Rooter Plumbing").await;
+    let other_owner =
+        w.t.user(&w.admin, "owner@rapid.test", "customer", &other, &[])
+            .await;
+    let (_, theirs) = w.t.get("/api/messages", &other_owner).await;
+    assert_eq!(theirs["total"], 0, "{theirs}");
+    let (_, theirs) =
+        w.t.get(
+            &format!("/api/messages?customerId={}", w.tenant),
+            &other_owner,
+        )
+        .await;
+    assert_eq!(theirs["total"], 0, "customerId is an admin's: {theirs}");
+    let (_, as_admin) =
+        w.t.get(&format!("/api/messages?customerId={}", w.tenant), &w.admin)
+            .await;
+    assert_eq!(as_admin["total"], 2);
     let (status, _) =
         w.t.post(
             "/api/customer-notifications/mark-read/messages",
