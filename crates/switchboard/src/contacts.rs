@@ -60,19 +60,25 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Contact, sqlx::Error> {
     })
 }
 
-/// Creates a contact; a number the tenant already has is a 409.
-pub async fn create(db: &Db, tenant_id: &str, new: NewContact) -> AppResult<Contact> {
+/// A contact's fields, checked and normalised.
+struct Checked {
+    name: String,
+    phone: E164,
+    email: Option<String>,
+    notes: Option<String>,
+}
+
+fn check(name: &str, phone: &str, email: Option<&str>, notes: Option<&str>) -> AppResult<Checked> {
     let mut errors = FieldErrors::new();
-    let name = new.name.trim().to_owned();
+    let name = name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 120 {
         errors.insert("name".into(), "is required, at most 120 characters".into());
     }
-    let phone = E164::parse(&new.phone);
+    let phone = E164::parse(phone);
     if phone.is_none() {
         errors.insert("phone".into(), "is not a valid phone number".into());
     }
-    let email = new
-        .email
+    let email = email
         .map(|e| e.trim().to_lowercase())
         .filter(|e| !e.is_empty());
     if email
@@ -81,36 +87,128 @@ pub async fn create(db: &Db, tenant_id: &str, new: NewContact) -> AppResult<Cont
     {
         errors.insert("email".into(), "must be an email address".into());
     }
-    let notes = new
-        .notes
-        .map(|n| n.trim().to_owned())
-        .filter(|n| !n.is_empty());
+    let notes = notes.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
     if notes.as_deref().is_some_and(|n| n.chars().count() > 2000) {
         errors.insert("notes".into(), "must be at most 2000 characters".into());
     }
-    let Some(phone) = phone.filter(|_| errors.is_empty()) else {
-        return Err(AppError::Validation(errors));
-    };
+    match phone.filter(|_| errors.is_empty()) {
+        Some(phone) => Ok(Checked {
+            name,
+            phone,
+            email,
+            notes,
+        }),
+        None => Err(AppError::Validation(errors)),
+    }
+}
+
+fn taken(e: sqlx::Error, phone: &E164) -> AppError {
+    match AppError::from(e) {
+        AppError::Conflict(_) => {
+            AppError::Conflict(format!("a contact with {phone} already exists"))
+        }
+        other => other,
+    }
+}
+
+/// Creates a contact; a number the tenant already has is a 409.
+pub async fn create(db: &Db, tenant_id: &str, new: NewContact) -> AppResult<Contact> {
+    let c = check(
+        &new.name,
+        &new.phone,
+        new.email.as_deref(),
+        new.notes.as_deref(),
+    )?;
     let id = new_id("con");
     sqlx::query("INSERT INTO contacts (id, tenant_id, name, phone, email, notes, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
         .bind(&id)
         .bind(tenant_id)
-        .bind(&name)
-        .bind(phone.as_str())
-        .bind(email.as_deref())
-        .bind(notes.as_deref())
+        .bind(&c.name)
+        .bind(c.phone.as_str())
+        .bind(c.email.as_deref())
+        .bind(c.notes.as_deref())
         .bind(now_ms())
         .execute(db.pool())
         .await
-        .map_err(|e| match AppError::from(e) {
-            AppError::Conflict(_) => AppError::Conflict(format!("a contact with {phone} already exists")),
-            other => other,
-        })?;
-    let row = sqlx::query("SELECT * FROM contacts WHERE id = $1")
-        .bind(&id)
-        .fetch_one(db.pool())
-        .await?;
+        .map_err(|e| taken(e, &c.phone))?;
+    get(db, tenant_id, &id).await
+}
+
+/// One of the tenant's contacts; another tenant's id is 404.
+pub async fn get(db: &Db, tenant_id: &str, id: &str) -> AppResult<Contact> {
+    let row = sqlx::query("SELECT * FROM contacts WHERE id = $1 AND tenant_id = $2")
+        .bind(id)
+        .bind(tenant_id)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or(AppError::NotFound)?;
     Ok(from_row(&row)?)
+}
+
+/// The tenant a contact belongs to.
+pub async fn owner(db: &Db, id: &str) -> AppResult<Option<String>> {
+    let row = sqlx::query("SELECT tenant_id FROM contacts WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?;
+    Ok(row.map(|r| r.try_get("tenant_id")).transpose()?)
+}
+
+/// Changing a contact; absent fields stay, `null` or blank clears email and notes.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ContactUpdate {
+    /// New name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// New number.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// New email.
+    #[serde(default, deserialize_with = "crate::patch::nullable")]
+    pub email: Option<Option<String>>,
+    /// New notes.
+    #[serde(default, deserialize_with = "crate::patch::nullable")]
+    pub notes: Option<Option<String>>,
+}
+
+/// Changes one of the tenant's contacts; a number another of its contacts has is a 409.
+pub async fn update(
+    db: &Db,
+    tenant_id: &str,
+    id: &str,
+    change: ContactUpdate,
+) -> AppResult<Contact> {
+    let now = get(db, tenant_id, id).await?;
+    let name = change.name.unwrap_or(now.name);
+    let phone = change.phone.unwrap_or(now.phone);
+    let email = change.email.unwrap_or(now.email);
+    let notes = change.notes.unwrap_or(now.notes);
+    let c = check(&name, &phone, email.as_deref(), notes.as_deref())?;
+    sqlx::query("UPDATE contacts SET name = $1, phone = $2, email = $3, notes = $4 WHERE id = $5 AND tenant_id = $6")
+        .bind(&c.name)
+        .bind(c.phone.as_str())
+        .bind(c.email.as_deref())
+        .bind(c.notes.as_deref())
+        .bind(id)
+        .bind(tenant_id)
+        .execute(db.pool())
+        .await
+        .map_err(|e| taken(e, &c.phone))?;
+    get(db, tenant_id, id).await
+}
+
+/// Deletes one of the tenant's contacts (its calls simply stop linking to it).
+pub async fn delete(db: &Db, tenant_id: &str, id: &str) -> AppResult<()> {
+    let done = sqlx::query("DELETE FROM contacts WHERE id = $1 AND tenant_id = $2")
+        .bind(id)
+        .bind(tenant_id)
+        .execute(db.pool())
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(AppError::NotFound);
+    }
+    Ok(())
 }
 
 /// A tenant's contacts by name, optionally matching `q` in name or number.

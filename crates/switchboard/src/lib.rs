@@ -18,6 +18,7 @@ pub mod intelligence;
 pub mod messaging;
 pub mod notifications;
 pub mod numbers;
+pub mod patch;
 pub mod provisioning;
 pub mod routing;
 pub mod telephony;

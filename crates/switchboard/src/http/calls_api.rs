@@ -438,3 +438,51 @@ pub(crate) async fn list_messages(
         json!({ "messages": messages, "total": total, "limit": limit, "offset": offset }),
     ))
 }
+
+/// `GET /api/contacts/{id}`.
+pub(crate) async fn get_contact(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> AppResult<Json<crate::contacts::Contact>> {
+    let tenant = contact_tenant(&state, &principal, &id).await?;
+    Ok(Json(crate::contacts::get(&state.db, &tenant, &id).await?))
+}
+
+/// `PATCH /api/contacts/{id}`.
+pub(crate) async fn update_contact(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    super::extract::ApiJson(body): super::extract::ApiJson<crate::contacts::ContactUpdate>,
+) -> AppResult<Json<crate::contacts::Contact>> {
+    let tenant = contact_tenant(&state, &principal, &id).await?;
+    Ok(Json(
+        crate::contacts::update(&state.db, &tenant, &id, body).await?,
+    ))
+}
+
+/// `DELETE /api/contacts/{id}`.
+pub(crate) async fn delete_contact(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> AppResult<StatusCode> {
+    let tenant = contact_tenant(&state, &principal, &id).await?;
+    crate::contacts::delete(&state.db, &tenant, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The tenant a contact id is looked up in: the principal's own, or (admins) the
+/// contact's. Another tenant's id is simply not found.
+async fn contact_tenant(state: &AppState, principal: &Principal, id: &str) -> AppResult<String> {
+    let named = match principal.user.role {
+        Role::Admin => Some(
+            crate::contacts::owner(&state.db, id)
+                .await?
+                .ok_or(AppError::NotFound)?,
+        ),
+        _ => None,
+    };
+    contacts_tenant(state, principal, named.as_deref()).await
+}

@@ -132,6 +132,12 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/messages", get(calls_api::list_messages))
         .route(
+            "/api/contacts/{id}",
+            get(calls_api::get_contact)
+                .patch(calls_api::update_contact)
+                .delete(calls_api::delete_contact),
+        )
+        .route(
             "/api/contacts",
             get(calls_api::list_contacts).post(calls_api::create_contact),
         )

@@ -33,6 +33,8 @@ pub(super) fn router() -> Router<AppState> {
         )
         .route("/messages", get(messages))
         .route("/contacts", get(contacts).post(add_contact))
+        .route("/contacts/{id}", get(contact_page).post(save_contact))
+        .route("/contacts/{id}/delete", axum::routing::post(delete_contact))
         .route("/no-access", get(no_access))
 }
 
@@ -692,6 +694,8 @@ struct ContactForm {
 struct ContactQuery {
     q: Option<String>,
     added: Option<String>,
+    saved: Option<String>,
+    deleted: Option<String>,
 }
 
 async fn contacts_page(
@@ -729,18 +733,19 @@ async fn contacts(
         Errors::none(),
     )
     .await?;
-    page.notice = q.added.map(|_| "Contact added.".to_owned());
+    page.notice = if q.added.is_some() {
+        Some("Contact added.".to_owned())
+    } else if q.saved.is_some() {
+        Some("Contact saved.".to_owned())
+    } else {
+        q.deleted.map(|_| "Contact deleted.".to_owned())
+    };
     Ok(page.into_response())
 }
 
 async fn add_contact(State(state): State<AppState>, user: PageUser, form: FormData) -> PageResult {
     let tenant = user.tenant_for(&state, "contacts").await?;
-    let typed = ContactForm {
-        name: form.get("name").unwrap_or_default().to_owned(),
-        phone: form.get("phone").unwrap_or_default().to_owned(),
-        email: form.get("email").unwrap_or_default().to_owned(),
-        notes: form.get("notes").unwrap_or_default().to_owned(),
-    };
+    let typed = ContactForm::typed(&form);
     let new = crate::contacts::NewContact {
         name: typed.name.clone(),
         phone: typed.phone.clone(),
@@ -757,6 +762,90 @@ async fn add_contact(State(state): State<AppState>, user: PageUser, form: FormDa
         }
         Err(e) => Err(e.into()),
     }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "contact.html")]
+struct ContactPage {
+    chrome: Chrome,
+    id: String,
+    form: ContactForm,
+    errors: Errors,
+}
+
+impl ContactForm {
+    fn of(c: crate::contacts::Contact) -> Self {
+        Self {
+            name: c.name,
+            phone: c.phone,
+            email: c.email.unwrap_or_default(),
+            notes: c.notes.unwrap_or_default(),
+        }
+    }
+
+    fn typed(form: &FormData) -> Self {
+        let field = |name: &str| form.get(name).unwrap_or_default().to_owned();
+        Self {
+            name: field("name"),
+            phone: field("phone"),
+            email: field("email"),
+            notes: field("notes"),
+        }
+    }
+}
+
+async fn contact_page(
+    State(state): State<AppState>,
+    user: PageUser,
+    Path(id): Path<String>,
+) -> PageResult {
+    let tenant = user.tenant_for(&state, "contacts").await?;
+    let contact = crate::contacts::get(&state.db, &tenant, &id).await?;
+    Ok(ContactPage {
+        chrome: Chrome::for_user(&state, &user, &contact.name, "/contacts").await?,
+        id,
+        form: ContactForm::of(contact),
+        errors: Errors::none(),
+    }
+    .into_response())
+}
+
+async fn save_contact(
+    State(state): State<AppState>,
+    user: PageUser,
+    Path(id): Path<String>,
+    form: FormData,
+) -> PageResult {
+    let tenant = user.tenant_for(&state, "contacts").await?;
+    let change = crate::contacts::ContactUpdate {
+        name: Some(form.get("name").unwrap_or_default().to_owned()),
+        phone: Some(form.get("phone").unwrap_or_default().to_owned()),
+        email: Some(form.text("email")),
+        notes: Some(form.text("notes")),
+    };
+    match crate::contacts::update(&state.db, &tenant, &id, change).await {
+        Ok(_) => Ok(Redirect::to("/contacts?saved=1").into_response()),
+        Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => {
+            let page = ContactPage {
+                chrome: Chrome::for_user(&state, &user, "Contact", "/contacts").await?,
+                id,
+                form: ContactForm::typed(&form),
+                errors: Errors::from_app(&e),
+            };
+            Ok((e.status(), page).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn delete_contact(
+    State(state): State<AppState>,
+    user: PageUser,
+    Path(id): Path<String>,
+) -> PageResult {
+    let tenant = user.tenant_for(&state, "contacts").await?;
+    crate::contacts::delete(&state.db, &tenant, &id).await?;
+    Ok(Redirect::to("/contacts?deleted=1").into_response())
 }
 
 // ----- settings -----

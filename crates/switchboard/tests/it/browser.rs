@@ -386,6 +386,17 @@ async fn customer_reads_filters_listens_and_exports() {
     assert_eq!(b.text("main .alert.ok").await, "Contact added.");
     assert!(b.text("#contacts").await.contains("+15550001111"));
     b.screenshot("contacts").await;
+    // Edit, then delete (asked first).
+    b.click("#contacts a").await;
+    b.fill("#notes", "Prefers mornings").await;
+    b.fill("#email", "jane.example.com").await;
+    b.submit("#save-contact").await;
+    assert!(b.text("#email-error").await.contains("email"));
+    b.screenshot("contact").await;
+    b.fill("#email", "jane@example.com").await;
+    b.submit("#save-contact").await;
+    assert_eq!(b.text("main .alert.ok").await, "Contact saved.");
+    assert!(b.text("#contacts").await.contains("Prefers mornings"));
     b.click("nav a[href='/dashboard']").await;
 
     // Call logs: opening them marks them read.
@@ -531,6 +542,20 @@ async fn customer_reads_filters_listens_and_exports() {
         "{result}"
     );
     b.screenshot("settings-test-credentials").await;
+
+    // Deleting a contact asks first.
+    b.click("nav a[href='/contacts']").await;
+    b.click("#contacts a").await;
+    b.click("#delete-contact").await;
+    b.client.accept_alert().await.expect("a confirmation");
+    b.client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("main .alert.ok"))
+        .await
+        .expect("notice");
+    assert_eq!(b.text("main .alert.ok").await, "Contact deleted.");
+    assert_eq!(b.count("#contacts").await, 0);
 
     b.logout().await;
     b.open("/dashboard").await;

@@ -1,6 +1,6 @@
 //! Complete calls played by the simulator (as Twilio) against the real server.
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use twilio_sim::{AccountCredentials, Delivery, Press, Scenario, Simulator, Speaker, Staff};
 
@@ -1230,5 +1230,85 @@ async fn calls_link_to_the_tenants_contact_for_the_caller() {
         w.t.call(reqwest::Method::GET, "/api/contacts", None, None)
             .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    w.t.stop().await;
+}
+
+#[tokio::test]
+async fn contacts_are_edited_and_deleted_within_their_tenant() {
+    let w = call_world().await;
+    let call = w.play(&caller()).await.call_sid;
+    let create = |name: &str, phone: &str| json!({"name": name, "phone": phone});
+    let (_, jane) =
+        w.t.post("/api/contacts", &w.owner, create("Jane", CALLER))
+            .await;
+    let (_, sam) =
+        w.t.post("/api/contacts", &w.owner, create("Sam", "+15550002222"))
+            .await;
+    let jane = jane["id"].as_str().expect("id").to_owned();
+    let sam = sam["id"].as_str().expect("id").to_owned();
+    let path = format!("/api/contacts/{jane}");
+
+    let (status, body) =
+        w.t.call(
+            Method::PATCH,
+            &path,
+            Some(&w.owner),
+            Some(json!({"name": "Jane Doe", "notes": "Prefers mornings"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["name"], "Jane Doe");
+    assert_eq!(body["phone"], CALLER, "absent fields stay");
+    assert_eq!(body["notes"], "Prefers mornings");
+    let (status, body) =
+        w.t.call(
+            Method::PATCH,
+            &path,
+            Some(&w.owner),
+            Some(json!({"notes": null})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["notes"], Value::Null, "null clears");
+    for (change, status) in [
+        (json!({"phone": "+15550002222"}), StatusCode::CONFLICT),
+        (
+            json!({"email": "not-an-email"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (json!({"name": " "}), StatusCode::UNPROCESSABLE_ENTITY),
+        (json!({"tenantId": "x"}), StatusCode::UNPROCESSABLE_ENTITY),
+    ] {
+        let (got, body) =
+            w.t.call(Method::PATCH, &path, Some(&w.owner), Some(change.clone()))
+                .await;
+        assert_eq!(got, status, "{change} → {body}");
+    }
+
+    // Another tenant's owner reaches none of it; an admin can read it.
+    let other = w.t.tenant(&w.admin, "Rapid Rooter Plumbing").await;
+    let other_owner =
+        w.t.user(&w.admin, "owner@rapid.test", "customer", &other, &[])
+            .await;
+    for method in [Method::GET, Method::PATCH, Method::DELETE] {
+        let body = (method == Method::PATCH).then(|| json!({"name": "Hijacked"}));
+        let (status, _) =
+            w.t.call(method.clone(), &path, Some(&other_owner), body)
+                .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method}");
+    }
+    let (status, body) = w.t.get(&path, &w.admin).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["name"], "Jane Doe");
+
+    // Deleting unlinks the calls, and deletes once.
+    assert_eq!(w.log(&call).await["contactId"], json!(jane));
+    let (status, _) = w.t.call(Method::DELETE, &path, Some(&w.owner), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = w.t.call(Method::DELETE, &path, Some(&w.owner), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(w.log(&call).await["contactId"], Value::Null);
+    let (status, _) = w.t.get(&format!("/api/contacts/{sam}"), &w.owner).await;
+    assert_eq!(status, StatusCode::OK, "the other contact stays");
     w.t.stop().await;
 }
