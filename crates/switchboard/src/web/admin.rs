@@ -22,7 +22,9 @@ pub(super) fn router() -> Router<AppState> {
         .route("/admin", get(|| async { Redirect::to("/admin/tenants") }))
         .route("/admin/tenants", get(tenants_page).post(create_tenant))
         .route("/admin/tenants/{id}", get(tenant_page).post(update_tenant))
+        .route("/admin/tenants/{id}/delete", post(delete_tenant))
         .route("/admin/users", get(users_page).post(create_user))
+        .route("/admin/users/{id}/delete", post(delete_user))
         .route("/admin/numbers", get(numbers_page))
         .route("/admin/numbers/connect", post(connect_number))
         .route("/admin/numbers/message", post(update_message))
@@ -89,7 +91,13 @@ async fn tenants_page(State(state): State<AppState>, user: PageUser, q: Flash) -
         name: String::new(),
         timezone: "America/New_York".into(),
         errors: Errors::none(),
-        notice: flash(q, &[("created", "Tenant created.")]),
+        notice: flash(
+            q,
+            &[
+                ("created", "Tenant created."),
+                ("deleted", "Tenant deleted."),
+            ],
+        ),
     }
     .into_response())
 }
@@ -211,12 +219,25 @@ async fn update_tenant(
     }
 }
 
+async fn delete_tenant(
+    State(state): State<AppState>,
+    user: PageUser,
+    Path(id): Path<String>,
+) -> PageResult {
+    user.admin()?;
+    tenants::delete(&state.db, &id).await?;
+    state.routing_cache.invalidate();
+    tracing::info!(tenant = %id, by = %user.0.user.id, "tenant deleted in the portal");
+    Ok(Redirect::to("/admin/tenants?deleted=1").into_response())
+}
+
 // ----- users -----
 
 #[derive(Template, WebTemplate)]
 #[template(path = "admin_users.html")]
 struct UsersPage {
     chrome: Chrome,
+    me: String,
     users: Vec<(User, String)>,
     tenants: Vec<Tenant>,
     pages: Vec<&'static str>,
@@ -262,6 +283,7 @@ async fn users_view(
         .collect();
     Ok(UsersPage {
         chrome: Chrome::for_user(state, user, "Users", "/admin/users").await?,
+        me: user.0.user.id.clone(),
         users,
         tenants,
         pages: users::PAGES.to_vec(),
@@ -273,7 +295,10 @@ async fn users_view(
 
 async fn users_page(State(state): State<AppState>, user: PageUser, q: Flash) -> PageResult {
     user.admin()?;
-    let notice = flash(q, &[("created", "User created.")]);
+    let notice = flash(
+        q,
+        &[("created", "User created."), ("deleted", "User deleted.")],
+    );
     let form = UserForm {
         role: "customer".into(),
         ..UserForm::default()
@@ -325,6 +350,20 @@ async fn create_user(State(state): State<AppState>, user: PageUser, form: FormDa
         }
         Err(e) => Err(e.into()),
     }
+}
+
+async fn delete_user(
+    State(state): State<AppState>,
+    user: PageUser,
+    Path(id): Path<String>,
+) -> PageResult {
+    user.admin()?;
+    if user.0.user.id == id {
+        return Err(AppError::Conflict("you cannot delete your own account".into()).into());
+    }
+    users::delete(&state.db, &id).await?;
+    tracing::info!(user = %id, by = %user.0.user.id, "user deleted in the portal");
+    Ok(Redirect::to("/admin/users?deleted=1").into_response())
 }
 
 // ----- numbers -----

@@ -28,8 +28,10 @@ const PAGES: &[(&str, &str)] = &[
     ("POST", "/admin/tenants"),
     ("GET", "/admin/tenants/{tenant}"),
     ("POST", "/admin/tenants/{tenant}"),
+    ("POST", "/admin/tenants/{tenant}/delete"),
     ("GET", "/admin/users"),
     ("POST", "/admin/users"),
+    ("POST", "/admin/users/usr_missing/delete"),
     ("GET", "/admin/numbers"),
     ("POST", "/admin/numbers/connect"),
     ("POST", "/admin/numbers/message"),
@@ -419,5 +421,101 @@ async fn call_logs_page_through_and_admins_edit_tenants_and_messages() {
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    w.t.stop().await;
+}
+
+#[tokio::test]
+async fn admins_delete_users_and_tenants_from_the_pages() {
+    let w = call_world().await;
+    let desk =
+        w.t.user(
+            &w.admin,
+            "desk@brightsmiles.test",
+            "receptionist",
+            &w.tenant,
+            &["dashboard"],
+        )
+        .await;
+    let (_, users) =
+        w.t.get(&format!("/api/admin/users?tenantId={}", w.tenant), &w.admin)
+            .await;
+    let desk_id = users["users"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .find(|u| u["email"] == "desk@brightsmiles.test")
+        .and_then(|u| u["id"].as_str())
+        .expect("desk user")
+        .to_owned();
+    let (_, me) = w.t.get("/api/auth/me", &w.admin).await;
+    let admin_id = me["id"].as_str().expect("admin id").to_owned();
+
+    // Only admins, never oneself; a deleted user's session ends at once.
+    let (status, _, _) = page(
+        &w.t,
+        "POST",
+        &format!("/admin/users/{desk_id}/delete"),
+        Some(&w.owner),
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = page(
+        &w.t,
+        "POST",
+        &format!("/admin/users/{admin_id}/delete"),
+        Some(&w.admin),
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, _, location) = page(
+        &w.t,
+        "POST",
+        &format!("/admin/users/{desk_id}/delete"),
+        Some(&w.admin),
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location.as_deref(), Some("/admin/users?deleted=1"));
+    let (status, _, _) = page(&w.t, "GET", "/dashboard", Some(&desk), "").await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "signed out");
+    let (status, _, _) = page(
+        &w.t,
+        "POST",
+        &format!("/admin/users/{desk_id}/delete"),
+        Some(&w.admin),
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Deleting the tenant takes its owner, numbers and calls with it.
+    let path = format!("/admin/tenants/{}/delete", w.tenant);
+    let (status, _, _) = page(&w.t, "POST", &path, Some(&w.owner), "").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = page(&w.t, "POST", &path, Some(&w.admin), "").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _, _) = page(
+        &w.t,
+        "GET",
+        &format!("/admin/tenants/{}", w.tenant),
+        Some(&w.admin),
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = page(&w.t, "GET", "/dashboard", Some(&w.owner), "").await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "the owner is gone too");
+    let (_, numbers) = w.t.get("/api/twilio/numbers", &w.admin).await;
+    assert!(
+        numbers["numbers"]
+            .as_array()
+            .expect("numbers")
+            .iter()
+            .all(|n| n["tenantId"].is_null()),
+        "{numbers}"
+    );
     w.t.stop().await;
 }
