@@ -79,6 +79,16 @@ pub async fn call_world_with(intelligence: bool) -> CallWorld {
 }
 
 impl CallWorld {
+    /// A second tenant with its owner: (tenant id, owner's token).
+    pub async fn other_tenant(&self) -> (String, String) {
+        let other = self.t.tenant(&self.admin, "Rapid Rooter Plumbing").await;
+        let owner = self
+            .t
+            .user(&self.admin, "owner@rapid.test", "customer", &other, &[])
+            .await;
+        (other, owner)
+    }
+
     /// Points the tracking number's texts at us too (calls already are).
     pub fn route_texts(&self) {
         self.sim.set_number_webhooks(
@@ -1286,10 +1296,7 @@ async fn contacts_are_edited_and_deleted_within_their_tenant() {
     }
 
     // Another tenant's owner reaches none of it; an admin can read it.
-    let other = w.t.tenant(&w.admin, "Rapid Rooter Plumbing").await;
-    let other_owner =
-        w.t.user(&w.admin, "owner@rapid.test", "customer", &other, &[])
-            .await;
+    let (_, other_owner) = w.other_tenant().await;
     for method in [Method::GET, Method::PATCH, Method::DELETE] {
         let body = (method == Method::PATCH).then(|| json!({"name": "Hijacked"}));
         let (status, _) =

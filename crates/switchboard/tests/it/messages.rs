@@ -87,10 +87,7 @@ async fn inbound_texts_are_stored_counted_and_auto_replied() {
         let (status, body) = w.t.get(bad, &w.owner).await;
         assert!(status.is_client_error(), "{bad}: {status} {body}");
     }
-    let other = w.t.tenant(&w.admin, "Rapid Rooter Plumbing").await;
-    let other_owner =
-        w.t.user(&w.admin, "owner@rapid.test", "customer", &other, &[])
-            .await;
+    let (_, other_owner) = w.other_tenant().await;
     let (_, theirs) = w.t.get("/api/messages", &other_owner).await;
     assert_eq!(theirs["total"], 0, "{theirs}");
     let (_, theirs) =

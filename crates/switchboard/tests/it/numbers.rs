@@ -17,10 +17,7 @@ async fn connect_points_the_number_at_us_and_routes_its_calls() {
     w.sim
         .add_number(&w.account.sid, SPARE, "Spring mailer")
         .expect("number");
-    let other = w.t.tenant(&w.admin, "Rapid Rooter Plumbing").await;
-    let other_owner =
-        w.t.user(&w.admin, "owner@rapid.test", "customer", &other, &[])
-            .await;
+    let (other, other_owner) = w.other_tenant().await;
 
     let (status, body) = w.t.get("/api/twilio/numbers", &w.admin).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -244,10 +241,7 @@ async fn an_owner_deletes_one_call_and_the_figures_follow() {
     let path = format!("/api/twilio/call-logs/{first}");
     let (status, body) = w.t.call(Method::DELETE, &path, Some(&desk), None).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "staff cannot delete: {body}");
-    let other = w.t.tenant(&w.admin, "Rapid Rooter Plumbing").await;
-    let other_owner =
-        w.t.user(&w.admin, "owner@rapid.test", "customer", &other, &[])
-            .await;
+    let (_, other_owner) = w.other_tenant().await;
     let (status, _) =
         w.t.call(Method::DELETE, &path, Some(&other_owner), None)
             .await;

@@ -121,10 +121,7 @@ async fn pages_need_a_session_and_the_right_role() {
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     // Another tenant's owner: the first tenant's call is not found on any page.
-    let other = w.t.tenant(&w.admin, "Rapid Rooter Plumbing").await;
-    let other_owner =
-        w.t.user(&w.admin, "owner@rapid.test", "customer", &other, &[])
-            .await;
+    let (_, other_owner) = w.other_tenant().await;
     for path in [format!("/call-logs/{call}/delete")] {
         for method in ["GET", "POST"] {
             let (status, body, _) = page(&w.t, method, &path, Some(&other_owner), "").await;
