@@ -213,7 +213,7 @@ pub async fn seed(state: &AppState, sim: &Simulator, account_sid: &str) -> AppRe
                 email: "owner@brightsmiles.demo",
             },
             Login {
-                label: "front desk (call logs only)",
+                label: "front desk (no settings)",
                 email: "frontdesk@brightsmiles.demo",
             },
             Login {
