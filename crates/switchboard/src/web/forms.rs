@@ -122,10 +122,7 @@ impl Errors {
         }
         self.fields
             .iter()
-            .find(|(k, _)| {
-                k.strip_prefix(field)
-                    .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
-            })
+            .find(|(k, _)| is_part_of(k, field))
             .map(|(k, v)| {
                 let detail = k.rsplit('.').next().unwrap_or(k);
                 format!("{detail}: {v}")
@@ -137,16 +134,17 @@ impl Errors {
     pub fn others(&self, known: &[&str]) -> Vec<String> {
         self.fields
             .iter()
-            .filter(|(k, _)| {
-                !known.iter().any(|f| {
-                    k.as_str() == *f
-                        || k.strip_prefix(f)
-                            .is_some_and(|r| r.starts_with('.') || r.starts_with('['))
-                })
-            })
+            .filter(|(k, _)| !known.iter().any(|f| k.as_str() == *f || is_part_of(k, f)))
             .map(|(k, v)| format!("{k}: {v}"))
             .collect()
     }
+}
+
+/// Whether the error key `key` is about a part of `field` (`businessHours.days.mon`,
+/// `phoneNumbers[0].phoneNumber`).
+fn is_part_of(key: &str, field: &str) -> bool {
+    key.strip_prefix(field)
+        .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
 }
 
 /// API field errors read "<field> is …"; under the field itself they become "This is …".
@@ -154,11 +152,7 @@ fn sentence(message: &str) -> String {
     let body = if message.starts_with("is ") || message.starts_with("must ") {
         format!("This {message}")
     } else {
-        let mut chars = message.chars();
-        chars
-            .next()
-            .map(|c| c.to_uppercase().chain(chars).collect())
-            .unwrap_or_default()
+        super::capitalise(message)
     };
     if body.ends_with('.') {
         body

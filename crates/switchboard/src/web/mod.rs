@@ -160,7 +160,7 @@ impl IntoResponse for WebError {
                     ),
                     AppError::Forbidden(why) => (
                         "Not available to your account".to_owned(),
-                        format!("{}. Ask the account owner for access.", sentence(why)),
+                        format!("{}. Ask the account owner for access.", capitalise(why)),
                     ),
                     AppError::Internal(_) => (
                         "Something went wrong".to_owned(),
@@ -490,7 +490,7 @@ async fn script() -> impl IntoResponse {
 }
 
 /// A message with its first letter capitalised.
-fn sentence(s: &str) -> String {
+pub(crate) fn capitalise(s: &str) -> String {
     let mut chars = s.chars();
     chars
         .next()
