@@ -263,7 +263,7 @@ async fn dashboard(State(state): State<AppState>, user: PageUser) -> PageResult 
     let booked_30 = month.appointments_booked;
 
     let u = &user.0.user;
-    let counts = crate::notifications::unread(&state.db, &u.id, &tenant).await?;
+    let counts = chrome.unread.clone();
     let show_calls = u.may_open("call-logs");
     let recent = if show_calls {
         let filter = CallFilter {

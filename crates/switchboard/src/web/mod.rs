@@ -263,6 +263,8 @@ pub struct Chrome {
     pub tenant_name: Option<String>,
     /// Error pages do not know who is asking, so they offer a way out regardless.
     pub offer_sign_out: bool,
+    /// The tenant user's unread counts (zeros for admins), read once per page.
+    pub unread: crate::notifications::UnreadCounts,
 }
 
 /// Pages of a tenant's users, in navigation order, with the permission each needs.
@@ -300,6 +302,7 @@ impl Chrome {
         let u = &user.0.user;
         let mut nav = Vec::new();
         let mut tenant_name = None;
+        let mut unread = crate::notifications::UnreadCounts::default();
         match u.role {
             Role::Admin => {
                 for (href, label) in ADMIN_PAGES {
@@ -317,7 +320,7 @@ impl Chrome {
                     .await
                     .ok()
                     .map(|t| t.name);
-                let counts = crate::notifications::unread(&state.db, &u.id, &tenant).await?;
+                unread = crate::notifications::unread(&state.db, &u.id, &tenant).await?;
                 for (href, label, page) in TENANT_PAGES {
                     if !u.may_open(page) {
                         continue;
@@ -327,8 +330,8 @@ impl Chrome {
                         label,
                         current: *href == current,
                         badge: match *page {
-                            "call-logs" => counts.call_logs,
-                            "messages" => counts.messages,
+                            "call-logs" => unread.call_logs,
+                            "messages" => unread.messages,
                             _ => 0,
                         },
                     });
@@ -347,6 +350,7 @@ impl Chrome {
             .to_owned(),
             tenant_name,
             offer_sign_out: false,
+            unread,
         })
     }
 }
