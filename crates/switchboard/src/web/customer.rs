@@ -955,6 +955,13 @@ impl SettingsPage {
         self.config.voice.as_deref() == Some(voice)
     }
 
+    /// The page for `tenant` as stored, editable for its owner.
+    async fn load(state: &AppState, user: &PageUser, tenant: &str) -> Result<Self, WebError> {
+        let chrome = Chrome::for_user(state, user, "Settings", "/settings").await?;
+        let config = telephony::view(&state.db, tenant).await?;
+        Ok(Self::new(chrome, config, settings_can_edit(user)))
+    }
+
     /// Keeps what the user typed when the form comes back with errors.
     fn refill(&mut self, form: &FormData) {
         self.mode = form.get("callRoutingMode").unwrap_or_default().to_owned();
@@ -997,9 +1004,7 @@ async fn settings(
     >,
 ) -> PageResult {
     let tenant = user.tenant_for(&state, "settings").await?;
-    let chrome = Chrome::for_user(&state, &user, "Settings", "/settings").await?;
-    let config = telephony::view(&state.db, &tenant).await?;
-    let mut page = SettingsPage::new(chrome, config, settings_can_edit(&user));
+    let mut page = SettingsPage::load(&state, &user, &tenant).await?;
     page.saved = saved.is_ok_and(|Query(q)| q.contains_key("saved"));
     Ok(page.into_response())
 }
@@ -1098,9 +1103,7 @@ async fn save_settings(
             Ok(Redirect::to("/settings?saved=1").into_response())
         }
         Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => {
-            let chrome = Chrome::for_user(&state, &user, "Settings", "/settings").await?;
-            let config = telephony::view(&state.db, &tenant).await?;
-            let mut page = SettingsPage::new(chrome, config, true);
+            let mut page = SettingsPage::load(&state, &user, &tenant).await?;
             page.refill(&form);
             page.errors = Errors::from_app(&e);
             page.other_errors = page.errors.others(SETTINGS_FIELDS);
@@ -1114,9 +1117,7 @@ async fn test_credentials(State(state): State<AppState>, user: PageUser) -> Page
     let tenant = user.tenant_for(&state, "settings").await?;
     user.0.tenant_scope(&state, &tenant, None).await?;
     let check = crate::provisioning::test_credentials(&state, Some(&tenant)).await?;
-    let chrome = Chrome::for_user(&state, &user, "Settings", "/settings").await?;
-    let config = telephony::view(&state.db, &tenant).await?;
-    let mut page = SettingsPage::new(chrome, config, true);
+    let mut page = SettingsPage::load(&state, &user, &tenant).await?;
     page.check = Some(check);
     Ok(page.into_response())
 }
