@@ -162,17 +162,13 @@ fn check_inputs(inputs: &[NumberInput]) -> Result<Vec<CheckedNumber>, AppError> 
                 "active"
             }
         };
-        let friendly_name = input
-            .friendly_name
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty());
-        if friendly_name.is_some_and(|n| n.chars().count() > 64) {
-            errors.insert(
-                format!("{field}.friendlyName"),
-                "must be at most 64 characters".into(),
-            );
-        }
+        let friendly_name = match label(input.friendly_name.as_deref()) {
+            Ok(label) => label,
+            Err(why) => {
+                errors.insert(format!("{field}.friendlyName"), why.into());
+                None
+            }
+        };
         out.push(CheckedNumber {
             e164,
             friendly_name: friendly_name.map(str::to_owned),
@@ -227,11 +223,40 @@ pub async fn list_for_tenant(db: &Db, tenant_id: &str) -> AppResult<Vec<PhoneNum
 
 /// The tenant that owns a number, if any.
 pub async fn owner_of(db: &Db, number: &E164) -> AppResult<Option<String>> {
+    owner_in(db.pool(), number).await
+}
+
+/// The owner of a number as `conn` (a pool or an open transaction) sees it.
+async fn owner_in<'c, E>(conn: E, number: &E164) -> AppResult<Option<String>>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
     let row = sqlx::query("SELECT tenant_id FROM phone_numbers WHERE e164 = $1")
         .bind(number.as_str())
-        .fetch_optional(db.pool())
+        .fetch_optional(conn)
         .await?;
     Ok(row.map(|r| r.try_get("tenant_id")).transpose()?)
+}
+
+fn owned_elsewhere(number: &E164) -> AppError {
+    AppError::Conflict(format!("{number} belongs to another tenant"))
+}
+
+/// An insert refused by the unique number: another tenant took it meanwhile.
+fn insert_refused(e: sqlx::Error, number: &E164) -> AppError {
+    match AppError::from(e) {
+        AppError::Conflict(_) => owned_elsewhere(number),
+        other => other,
+    }
+}
+
+/// A portal label: trimmed, blank is none, at most 64 characters.
+fn label(raw: Option<&str>) -> Result<Option<&str>, &'static str> {
+    let label = raw.map(str::trim).filter(|s| !s.is_empty());
+    if label.is_some_and(|n| n.chars().count() > 64) {
+        return Err("must be at most 64 characters");
+    }
+    Ok(label)
 }
 
 /// Replaces a tenant's set of numbers. A number another tenant owns is a 409 and
@@ -244,17 +269,11 @@ pub async fn replace_for_tenant(
     let numbers = check_inputs(inputs)?;
     let mut tx = db.pool().begin().await?;
     for n in &numbers {
-        let owner = sqlx::query("SELECT tenant_id FROM phone_numbers WHERE e164 = $1")
-            .bind(n.e164.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-        if let Some(owner) = owner
-            && owner.try_get::<String, _>("tenant_id")? != tenant_id
+        if owner_in(&mut *tx, &n.e164)
+            .await?
+            .is_some_and(|owner| owner != tenant_id)
         {
-            return Err(AppError::Conflict(format!(
-                "{} belongs to another tenant",
-                n.e164
-            )));
+            return Err(owned_elsewhere(&n.e164));
         }
     }
     sqlx::query("DELETE FROM phone_numbers WHERE tenant_id = $1")
@@ -276,10 +295,7 @@ pub async fn replace_for_tenant(
         .bind(now)
         .execute(&mut *tx)
         .await
-        .map_err(|e| match AppError::from(e) {
-            AppError::Conflict(_) => AppError::Conflict(format!("{} belongs to another tenant", n.e164)),
-            other => other,
-        })?;
+        .map_err(|e| insert_refused(e, &n.e164))?;
     }
     tx.commit().await?;
     list_for_tenant(db, tenant_id).await
@@ -293,24 +309,10 @@ pub async fn attach(
     number: &E164,
     friendly_name: Option<&str>,
 ) -> AppResult<PhoneNumber> {
-    let friendly_name = friendly_name.map(str::trim).filter(|s| !s.is_empty());
-    if friendly_name.is_some_and(|n| n.chars().count() > 64) {
-        return Err(AppError::field(
-            "friendlyName",
-            "must be at most 64 characters",
-        ));
-    }
+    let friendly_name = label(friendly_name).map_err(|why| AppError::field("friendlyName", why))?;
     let mut tx = db.pool().begin().await?;
-    let owner = sqlx::query("SELECT tenant_id FROM phone_numbers WHERE e164 = $1")
-        .bind(number.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
-    match owner {
-        Some(row) if row.try_get::<String, _>("tenant_id")? != tenant_id => {
-            return Err(AppError::Conflict(format!(
-                "{number} belongs to another tenant"
-            )));
-        }
+    match owner_in(&mut *tx, number).await? {
+        Some(owner) if owner != tenant_id => return Err(owned_elsewhere(number)),
         Some(_) => {
             if let Some(name) = friendly_name {
                 sqlx::query("UPDATE phone_numbers SET friendly_name = $1 WHERE e164 = $2")
@@ -340,12 +342,7 @@ pub async fn attach(
             .bind(now_ms())
             .execute(&mut *tx)
             .await
-            .map_err(|e| match AppError::from(e) {
-                AppError::Conflict(_) => {
-                    AppError::Conflict(format!("{number} belongs to another tenant"))
-                }
-                other => other,
-            })?;
+            .map_err(|e| insert_refused(e, number))?;
         }
     }
     tx.commit().await?;
