@@ -312,7 +312,7 @@ async fn demo(mut config: Config, calls: usize, days: u32, exit: bool) -> anyhow
         println!("    {:<32} {}", login.email, login.label);
     }
     println!(
-        "  place a call yourself: twilio-sim call --url {} --to +15551230001 --press 1 --account-sid {} --auth-token {}",
+        "  place a call yourself: cargo run -p twilio-sim -- call --url {} --to +15551230001 --press 1 --account-sid {} --auth-token {}",
         app.state.config.public_url, account.sid, account.auth_token
     );
     if exit {
