@@ -98,7 +98,7 @@ pub struct RoutingDefaults {
 }
 
 /// Everything `switchboard serve` needs to know.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Config {
     /// `DATABASE_URL`: `sqlite://…` or `postgres://…`; SQLite in the data dir if unset.
     pub database_url: Option<String>,
@@ -123,6 +123,48 @@ pub struct Config {
     /// `SWITCHBOARD_INSECURE_SKIP_TWILIO_SIGNATURE`: development only; off by default and
     /// warned about at every start.
     pub insecure_skip_signature: bool,
+    /// `SWITCHBOARD_TRUSTED_PROXY_HEADER`: the header a reverse proxy in front of us sets
+    /// to the client's address (e.g. `X-Forwarded-For`, `X-Real-IP`), lower-cased. Unset:
+    /// the connection's peer is the client, and forwarding headers are ignored.
+    pub trusted_proxy_header: Option<String>,
+    /// `SWITCHBOARD_HEADER_TIMEOUT_SECS` (default 10): a client must send a request's
+    /// headers within this time, or it is disconnected.
+    pub header_read_timeout: Duration,
+}
+
+/// A database URL with its password replaced, for logs and `Debug`.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("redacted"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => "[unparsable URL]".to_owned(),
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url),
+            )
+            .field("data_dir", &self.data_dir)
+            .field("bind", &self.bind)
+            .field("public_url", &self.public_url)
+            .field("secret_key", &self.secret_key.map(|_| "[redacted]"))
+            .field("session_ttl", &self.session_ttl)
+            .field("twilio_api_base", &self.twilio_api_base)
+            .field("platform", &self.platform)
+            .field("routing", &self.routing)
+            .field("log_json", &self.log_json)
+            .field("insecure_skip_signature", &self.insecure_skip_signature)
+            .field("trusted_proxy_header", &self.trusted_proxy_header)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .finish()
+    }
 }
 
 /// Variables under our prefix that we read; any other `SWITCHBOARD_*` is probably a typo.
@@ -134,6 +176,8 @@ const KNOWN_PREFIXED: &[&str] = &[
     "SWITCHBOARD_LOG_FORMAT",
     "SWITCHBOARD_LOG",
     "SWITCHBOARD_INSECURE_SKIP_TWILIO_SIGNATURE",
+    "SWITCHBOARD_TRUSTED_PROXY_HEADER",
+    "SWITCHBOARD_HEADER_TIMEOUT_SECS",
 ];
 
 impl Config {
@@ -270,6 +314,33 @@ impl Config {
                 ));
             }
         };
+        let trusted_proxy_header = match get("SWITCHBOARD_TRUSTED_PROXY_HEADER") {
+            Some(v) => Some(
+                axum::http::HeaderName::from_bytes(v.as_bytes())
+                    .map_err(|_| {
+                        bad(
+                            "SWITCHBOARD_TRUSTED_PROXY_HEADER",
+                            format!("'{v}' is not a header name"),
+                        )
+                    })?
+                    .as_str()
+                    .to_owned(),
+            ),
+            None => None,
+        };
+        let header_timeout_secs: u64 = match get("SWITCHBOARD_HEADER_TIMEOUT_SECS") {
+            Some(v) => v
+                .parse()
+                .ok()
+                .filter(|s| (1..=300).contains(s))
+                .ok_or_else(|| {
+                    bad(
+                        "SWITCHBOARD_HEADER_TIMEOUT_SECS",
+                        "must be a whole number of seconds from 1 to 300",
+                    )
+                })?,
+            None => 10,
+        };
         Ok(Self {
             database_url,
             data_dir,
@@ -295,6 +366,8 @@ impl Config {
             },
             log_json,
             insecure_skip_signature: flag("SWITCHBOARD_INSECURE_SKIP_TWILIO_SIGNATURE", false)?,
+            trusted_proxy_header,
+            header_read_timeout: Duration::from_secs(header_timeout_secs),
         })
     }
 
@@ -338,6 +411,33 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn debug_redacts_the_database_password_and_the_key() {
+        let c = config(&[
+            (
+                "DATABASE_URL",
+                "postgres://app:hunter2secret@db.internal/sb",
+            ),
+            (
+                "SWITCHBOARD_SECRET_KEY",
+                "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+            ),
+        ])
+        .expect("valid");
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2secret"), "{shown}");
+        assert!(!shown.contains("0a0b0c0d"), "{shown}");
+        assert!(shown.contains("db.internal"), "{shown}");
+    }
+
+    #[test]
+    fn the_trusted_proxy_header_is_checked_and_lower_cased() {
+        let c = config(&[("SWITCHBOARD_TRUSTED_PROXY_HEADER", "X-Forwarded-For")]).expect("ok");
+        assert_eq!(c.trusted_proxy_header.as_deref(), Some("x-forwarded-for"));
+        assert!(config(&[("SWITCHBOARD_TRUSTED_PROXY_HEADER", "bad header")]).is_err());
+        assert_eq!(config(&[]).expect("ok").trusted_proxy_header, None);
     }
 
     #[test]

@@ -117,7 +117,7 @@ fn key_file(path: &Path) -> Result<[u8; 32], CryptoError> {
             .ok_or_else(|| fail("does not hold a 32-byte key".into()));
     }
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| fail(e.to_string()))?;
+        crate::files::create_private_dir(parent).map_err(|e| fail(e.to_string()))?;
     }
     let key: [u8; 32] = Key::<XChaCha20Poly1305>::generate().into();
     write_private(path, &BASE64.encode(key)).map_err(|e| fail(e.to_string()))?;

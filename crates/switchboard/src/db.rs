@@ -198,11 +198,18 @@ fn ensure_sqlite_dir(url: &str) -> Result<(), DbError> {
     if let Some(parent) = std::path::Path::new(path).parent()
         && !parent.as_os_str().is_empty()
     {
-        std::fs::create_dir_all(parent).map_err(|source| DbError::DataDir {
+        crate::files::create_private_dir(parent).map_err(|source| DbError::DataDir {
             path: parent.display().to_string(),
             source,
         })?;
     }
+    // Made by us so that it (and the WAL files SQLite makes beside it) is 0600.
+    crate::files::create_private_file(std::path::Path::new(path)).map_err(|source| {
+        DbError::DataDir {
+            path: path.to_owned(),
+            source,
+        }
+    })?;
     Ok(())
 }
 

@@ -50,6 +50,18 @@ pub enum AppError {
         /// Seconds until the next attempt is allowed.
         retry_after_secs: u64,
     },
+    /// A `Range` outside the resource; `size` is its length when known.
+    #[error("requested range not satisfiable")]
+    RangeNotSatisfiable {
+        /// Bytes in the whole resource.
+        size: Option<u64>,
+    },
+    /// The service is saturated (e.g. password hashing); try again after the given seconds.
+    #[error("the service is busy; try again shortly")]
+    Busy {
+        /// Seconds until a retry is worthwhile.
+        retry_after_secs: u64,
+    },
     /// A dependency (Twilio) failed.
     #[error("{0}")]
     BadGateway(String),
@@ -90,6 +102,10 @@ impl AppError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            Self::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+            Self::RangeNotSatisfiable { .. } => {
+                (StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable")
+            }
             Self::BadGateway(_) => (StatusCode::BAD_GATEWAY, "upstream_failed"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -138,7 +154,12 @@ impl IntoResponse for AppError {
             },
         };
         let mut response = (status, Json(body)).into_response();
-        if let Self::RateLimited { retry_after_secs } = self
+        if let Self::RangeNotSatisfiable { size: Some(size) } = self
+            && let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}"))
+        {
+            response.headers_mut().insert(header::CONTENT_RANGE, value);
+        }
+        if let Self::RateLimited { retry_after_secs } | Self::Busy { retry_after_secs } = self
             && let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string())
         {
             response.headers_mut().insert(header::RETRY_AFTER, value);

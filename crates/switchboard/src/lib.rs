@@ -13,14 +13,17 @@ pub mod crypto;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod files;
 pub mod http;
 pub mod intelligence;
 pub mod messaging;
 pub mod notifications;
 pub mod numbers;
+pub mod passwords;
 pub mod patch;
 pub mod provisioning;
 pub mod routing;
+pub mod serve;
 pub mod telephony;
 pub mod tenants;
 pub mod users;
@@ -166,21 +169,12 @@ impl App {
         let addr = listener
             .local_addr()
             .map_err(|source| StartError::Bind { addr: bind, source })?;
-        let (shutdown, mut watch) = tokio::sync::watch::channel(false);
+        let (shutdown, watch) = tokio::sync::watch::channel(false);
         let router = http::router(state.clone());
         let housekeeping = spawn_housekeeping(state.clone(), shutdown.subscribe());
+        let header_read_timeout = state.config.header_read_timeout;
         let task = tokio::spawn(async move {
-            let served = axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move {
-                let _ = watch.wait_for(|stop| *stop).await;
-            })
-            .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "server stopped with an error");
-            }
+            serve::serve(listener, router, header_read_timeout, watch).await;
             housekeeping.abort();
         });
         Ok(Self {

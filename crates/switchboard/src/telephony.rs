@@ -325,6 +325,10 @@ pub struct TwilioConfigUpdate {
     pub auto_reply_message: Option<Option<String>>,
     #[serde(default, deserialize_with = "crate::patch::nullable")]
     pub business_hours: Option<Option<BusinessHours>>,
+    /// Admins only: allow saving an account SID another tenant already uses (tenants
+    /// that really share one Twilio account). Not stored; checked when the SID changes.
+    #[serde(default)]
+    pub share_account: Option<bool>,
 }
 
 const MAX_MESSAGE: usize = 1000;
@@ -410,6 +414,7 @@ pub async fn update(
     change: TwilioConfigUpdate,
 ) -> AppResult<TwilioConfigView> {
     let mut r = load_row(db, tenant_id).await?;
+    let previous_account = r.account_sid.clone();
     let mut errors = FieldErrors::new();
 
     if let Some(sid) = &change.account_sid {
@@ -472,6 +477,16 @@ pub async fn update(
         errors.insert(
             "accountSid".into(),
             "is required with an auth token or API key".into(),
+        );
+    }
+    if let Some(account) = &r.account_sid
+        && previous_account.as_ref() != Some(account)
+        && change.share_account != Some(true)
+        && account_used_elsewhere(db, tenant_id, account).await?
+    {
+        errors.insert(
+            "accountSid".into(),
+            "is already used by another tenant; an admin can let tenants share an account (shareAccount: true)".into(),
         );
     }
     if r.account_sid.is_some() && r.auth_token_enc.is_none() && r.api_key_secret_enc.is_none() {
@@ -644,12 +659,28 @@ pub async fn effective(
     })
 }
 
-/// The tenant whose own credentials are for `account_sid`.
+/// Whether a tenant other than `tenant_id` has its own credentials for `account_sid`.
+async fn account_used_elsewhere(db: &Db, tenant_id: &str, account_sid: &str) -> AppResult<bool> {
+    let row = sqlx::query(
+        "SELECT tenant_id FROM tenant_telephony WHERE account_sid = $1 AND tenant_id <> $2 LIMIT 1",
+    )
+    .bind(account_sid)
+    .bind(tenant_id)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row.is_some())
+}
+
+/// A tenant whose own credentials are for `account_sid`: whose auth token verifies
+/// that account's webhooks. Only for verifying: it says nothing about who owns a call.
+/// Tenants an admin let share an account share its token; the first by id is taken.
 pub async fn tenant_for_account(db: &Db, account_sid: &str) -> AppResult<Option<String>> {
-    let row = sqlx::query("SELECT tenant_id FROM tenant_telephony WHERE account_sid = $1 LIMIT 1")
-        .bind(account_sid)
-        .fetch_optional(db.pool())
-        .await?;
+    let row = sqlx::query(
+        "SELECT tenant_id FROM tenant_telephony WHERE account_sid = $1 ORDER BY tenant_id LIMIT 1",
+    )
+    .bind(account_sid)
+    .fetch_optional(db.pool())
+    .await?;
     Ok(row.map(|r| r.try_get("tenant_id")).transpose()?)
 }
 

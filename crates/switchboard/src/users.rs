@@ -149,7 +149,98 @@ fn check_password(password: &str, errors: &mut FieldErrors) {
             "password".into(),
             format!("must be at most {MAX_PASSWORD} characters"),
         );
+    } else if password.trim().is_empty() {
+        errors.insert("password".into(), "must not be only spaces".into());
+    } else if is_common_password(password) {
+        errors.insert(
+            "password".into(),
+            "is one of the most common passwords; choose another".into(),
+        );
     }
+}
+
+/// The most common passwords of 8 or more characters in published breach lists (the
+/// shorter ones are refused by length already), compared without case.
+const COMMON_PASSWORDS: &[&str] = &[
+    "password",
+    "password1",
+    "password12",
+    "password123",
+    "password1234",
+    "passw0rd",
+    "p@ssw0rd",
+    "p@ssword",
+    "passwort",
+    "12345678",
+    "123456789",
+    "1234567890",
+    "0123456789",
+    "12341234",
+    "11111111",
+    "00000000",
+    "88888888",
+    "87654321",
+    "123123123",
+    "1q2w3e4r",
+    "1q2w3e4r5t",
+    "1qaz2wsx",
+    "qwertyui",
+    "qwertyuiop",
+    "qwerty123",
+    "qwerty12",
+    "qwerty1234",
+    "asdfghjkl",
+    "asdfasdf",
+    "zxcvbnm1",
+    "iloveyou",
+    "iloveyou1",
+    "sunshine",
+    "princess",
+    "football",
+    "baseball",
+    "welcome1",
+    "welcome123",
+    "letmein1",
+    "trustno1",
+    "superman",
+    "starwars",
+    "whatever",
+    "computer",
+    "michelle",
+    "jennifer",
+    "corvette",
+    "mercedes",
+    "abcd1234",
+    "abc12345",
+    "abcdefgh",
+    "aa123456",
+    "a1234567",
+    "11223344",
+    "12344321",
+    "1234qwer",
+    "q1w2e3r4",
+    "zaq12wsx",
+    "changeme",
+    "changeme1",
+    "administrator",
+    "admin123",
+    "admin1234",
+    "letmein123",
+    "monkey123",
+    "dragon123",
+    "master123",
+    "football1",
+    "charlie1",
+    "shadow123",
+    "qazwsxedc",
+    "iloveu123",
+    "switchboard",
+    "switchboard1",
+];
+
+fn is_common_password(password: &str) -> bool {
+    let lower = password.trim().to_lowercase();
+    COMMON_PASSWORDS.contains(&lower.as_str())
 }
 
 fn check_pages(pages: &[String], errors: &mut FieldErrors) -> Vec<String> {
@@ -194,34 +285,14 @@ async fn check_tenant(
     Ok(())
 }
 
-/// Hashes a password with argon2id on a blocking thread.
+/// Hashes a password with argon2id (bounded; see [`crate::passwords`]).
 pub async fn hash_password(password: &str) -> AppResult<String> {
-    let password = password.to_owned();
-    tokio::task::spawn_blocking(move || {
-        use argon2::password_hash::PasswordHasher as _;
-        argon2::Argon2::default()
-            .hash_password(password.as_bytes())
-            .map(|h| h.to_string())
-            .map_err(|e| AppError::Internal(e.to_string().into()))
-    })
-    .await
-    .map_err(AppError::internal)?
+    crate::passwords::hash(password).await
 }
 
-/// Checks a password against a stored hash on a blocking thread.
-pub async fn verify_password(password: &str, hash: &str) -> bool {
-    let password = password.to_owned();
-    let hash = hash.to_owned();
-    tokio::task::spawn_blocking(move || {
-        use argon2::password_hash::PasswordVerifier as _;
-        argon2::password_hash::phc::PasswordHash::new(&hash).is_ok_and(|parsed| {
-            argon2::Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
-        })
-    })
-    .await
-    .unwrap_or(false)
+/// Checks a password against a stored hash (bounded; `Err(Busy)` when saturated).
+pub async fn verify_password(password: &str, hash: &str) -> AppResult<bool> {
+    crate::passwords::verify(password, hash).await
 }
 
 const COLUMNS: &str = "id, email, role, tenant_id, allowed_pages, created_at";

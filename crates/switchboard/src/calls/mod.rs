@@ -111,7 +111,7 @@ impl EventWriter {
                 match write_batch(&db, &events).await {
                     Ok(results) => {
                         for (p, r) in batch.into_iter().zip(results) {
-                            let _ = p.done.send(Ok(r));
+                            let _ = p.done.send(r);
                         }
                     }
                     // One bad event must not fail the others: retry each alone.
@@ -119,7 +119,7 @@ impl EventWriter {
                         for p in batch {
                             let result = write_batch(&db, std::slice::from_ref(&p.event))
                                 .await
-                                .map(|mut r| r.pop().flatten());
+                                .and_then(|mut r| r.pop().unwrap_or(Ok(None)));
                             let _ = p.done.send(result);
                         }
                     }
@@ -146,8 +146,59 @@ impl EventWriter {
     }
 }
 
-/// Appends `events` and refolds their calls in one transaction; results in order.
-async fn write_batch(db: &Db, events: &[NewEvent]) -> AppResult<Vec<Option<CallRecord>>> {
+/// The tenant each call of a batch belongs to: the tenant of its row, else of its
+/// deleted row, else the first event of the batch that names a tenant. A call is its
+/// first tenant's for good: an event another account signed for it is refused.
+async fn owners(
+    db: &Db,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    events: &[NewEvent],
+) -> AppResult<(
+    std::collections::HashMap<String, String>,
+    std::collections::HashSet<String>,
+)> {
+    let mut sids: Vec<&str> = events
+        .iter()
+        .filter(|e| e.tenant_id.is_some())
+        .map(|e| e.call_sid.as_str())
+        .collect();
+    sids.sort_unstable();
+    sids.dedup();
+    let mut owner = std::collections::HashMap::new();
+    let mut deleted = std::collections::HashSet::new();
+    for chunk in sids.chunks(200) {
+        let list = db.placeholders(1, chunk.len());
+        let sql = format!(
+            "SELECT call_sid, tenant_id, CAST(0 AS BIGINT) AS deleted FROM calls WHERE call_sid IN ({list})
+             UNION ALL SELECT call_sid, tenant_id, CAST(1 AS BIGINT) AS deleted FROM deleted_calls WHERE call_sid IN ({list})"
+        );
+        let mut q = sqlx::query(&sql);
+        for sid in chunk {
+            q = q.bind(*sid);
+        }
+        for row in q.fetch_all(&mut **tx).await? {
+            let sid: String = row.try_get("call_sid")?;
+            let tenant: String = row.try_get("tenant_id")?;
+            if row.try_get::<i64, _>("deleted")? == 1 {
+                deleted.insert(sid.clone());
+            }
+            owner.entry(sid).or_insert(tenant);
+        }
+    }
+    for e in events {
+        if let Some(t) = &e.tenant_id {
+            owner.entry(e.call_sid.clone()).or_insert_with(|| t.clone());
+        }
+    }
+    Ok((owner, deleted))
+}
+
+/// Appends `events` and refolds their calls in one transaction; results in order. An
+/// event whose tenant does not own its call is stored for admins and answered 403.
+async fn write_batch(
+    db: &Db,
+    events: &[NewEvent],
+) -> AppResult<Vec<AppResult<Option<CallRecord>>>> {
     let received_at = now_ms();
     let mut tx = db.pool().begin().await?;
     if db.backend() == Backend::Postgres {
@@ -163,23 +214,43 @@ async fn write_batch(db: &Db, events: &[NewEvent]) -> AppResult<Vec<Option<CallR
                 .await?;
         }
     }
+    let (owner, deleted) = owners(db, &mut tx, events).await?;
+    // The tenant each event is stored under, and the one it claimed when refused.
+    let refused: Vec<bool> = events
+        .iter()
+        .map(|e| {
+            e.tenant_id
+                .as_ref()
+                .is_some_and(|t| owner.get(&e.call_sid) != Some(t))
+        })
+        .collect();
     let payloads = events
         .iter()
         .map(|e| serde_json::to_string(&e.params).map_err(AppError::internal))
         .collect::<AppResult<Vec<_>>>()?;
-    for (chunk_events, chunk_payloads) in events.chunks(64).zip(payloads.chunks(64)) {
+    for ((chunk_events, chunk_payloads), chunk_refused) in events
+        .chunks(64)
+        .zip(payloads.chunks(64))
+        .zip(refused.chunks(64))
+    {
         let mut sql = String::from(
-            "INSERT INTO call_events (tenant_id, call_sid, kind, dedupe_key, payload, received_at) VALUES ",
+            "INSERT INTO call_events (tenant_id, claimed_tenant_id, call_sid, kind, dedupe_key, payload, received_at) VALUES ",
         );
         let rows: Vec<String> = (0..chunk_events.len())
-            .map(|i| format!("({})", db.placeholders(i * 6 + 1, 6)))
+            .map(|i| format!("({})", db.placeholders(i * 7 + 1, 7)))
             .collect();
         sql.push_str(&rows.join(", "));
         sql.push_str(" ON CONFLICT (dedupe_key) DO NOTHING");
         let mut q = sqlx::query(&sql);
-        for (e, payload) in chunk_events.iter().zip(chunk_payloads) {
+        for ((e, payload), refused) in chunk_events.iter().zip(chunk_payloads).zip(chunk_refused) {
+            let (tenant, claimed) = if *refused {
+                (None, e.tenant_id.as_deref())
+            } else {
+                (e.tenant_id.as_deref(), None)
+            };
             q = q
-                .bind(e.tenant_id.as_deref())
+                .bind(tenant)
+                .bind(claimed)
                 .bind(e.call_sid.as_str())
                 .bind(e.kind.as_str())
                 .bind(dedupe_key(&e.call_sid, e.kind, &e.params))
@@ -189,31 +260,17 @@ async fn write_batch(db: &Db, events: &[NewEvent]) -> AppResult<Vec<Option<CallR
         q.execute(&mut *tx).await?;
     }
 
-    // Refold every routed call the batch touched, once.
+    // Refold every routed call the batch touched, once, under its owner. Calls whose
+    // logs the tenant deleted keep their late events but are not refolded.
     let mut routed: Vec<(&str, &str)> = events
         .iter()
-        .filter_map(|e| e.tenant_id.as_deref().map(|t| (e.call_sid.as_str(), t)))
+        .zip(&refused)
+        .filter(|(_, refused)| !**refused)
+        .filter_map(|(e, _)| e.tenant_id.as_deref().map(|t| (e.call_sid.as_str(), t)))
+        .filter(|(sid, _)| !deleted.contains(*sid))
         .collect();
     routed.sort_unstable();
     routed.dedup();
-    // Calls whose logs the tenant deleted keep their late events but are not refolded.
-    if !routed.is_empty() {
-        let sql = format!(
-            "SELECT call_sid FROM deleted_calls WHERE call_sid IN ({})",
-            db.placeholders(1, routed.len())
-        );
-        let mut q = sqlx::query(&sql);
-        for (sid, _) in &routed {
-            q = q.bind(*sid);
-        }
-        let deleted: std::collections::HashSet<String> = q
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(|r| r.try_get::<String, _>("call_sid"))
-            .collect::<Result<_, _>>()?;
-        routed.retain(|(sid, _)| !deleted.contains(*sid));
-    }
     let mut zones: std::collections::HashMap<String, jiff::tz::TimeZone> =
         std::collections::HashMap::new();
     for e in events {
@@ -300,12 +357,24 @@ async fn write_batch(db: &Db, events: &[NewEvent]) -> AppResult<Vec<Option<CallR
         }
     }
     tx.commit().await?;
+    for (e, refused) in events.iter().zip(&refused) {
+        if *refused {
+            tracing::warn!(
+                kind = e.kind.as_str(),
+                "refused an event signed for a call another tenant owns; kept for admins"
+            );
+        }
+    }
     Ok(events
         .iter()
-        .map(|e| {
-            e.tenant_id
+        .zip(refused)
+        .map(|(e, refused)| {
+            if refused {
+                return Err(AppError::Forbidden("this call belongs to another account"));
+            }
+            Ok(e.tenant_id
                 .as_ref()
-                .and_then(|t| records.get(&(e.call_sid.clone(), t.clone())).cloned())
+                .and_then(|t| records.get(&(e.call_sid.clone(), t.clone())).cloned()))
         })
         .collect())
 }
@@ -398,7 +467,8 @@ async fn upsert(
             caller_zip = excluded.caller_zip, caller_country = excluded.caller_country, price = excluded.price,
             price_unit = excluded.price_unit, transcript_text = excluded.transcript_text,
             transcript_sid = excluded.transcript_sid, summary_text = excluded.summary_text, call_reason = excluded.call_reason,
-            updated_at = excluded.updated_at",
+            updated_at = excluded.updated_at
+         WHERE calls.tenant_id = excluded.tenant_id",
         placeholders.join(", ")
     );
     let now = now_ms();
@@ -1172,12 +1242,15 @@ pub struct UnroutedCall {
     pub account_sid: Option<String>,
     /// When.
     pub received_at: String,
+    /// Set when the request was refused because the call belongs to another tenant:
+    /// the tenant whose account signed it.
+    pub claimed_by_tenant_id: Option<String>,
 }
 
 /// The newest unrouted requests.
 pub async fn unrouted(db: &Db, limit: i64) -> AppResult<Vec<UnroutedCall>> {
     let rows = sqlx::query(
-        "SELECT call_sid, kind, payload, received_at FROM call_events WHERE tenant_id IS NULL ORDER BY received_at DESC LIMIT $1",
+        "SELECT call_sid, kind, payload, received_at, claimed_tenant_id FROM call_events WHERE tenant_id IS NULL ORDER BY received_at DESC LIMIT $1",
     )
     .bind(limit)
     .fetch_all(db.pool())
@@ -1192,6 +1265,7 @@ pub async fn unrouted(db: &Db, limit: i64) -> AppResult<Vec<UnroutedCall>> {
                 to: e.get("To").map(str::to_owned),
                 account_sid: e.get("AccountSid").map(str::to_owned),
                 received_at: rfc3339(e.received_at),
+                claimed_by_tenant_id: r.try_get("claimed_tenant_id")?,
             })
         })
         .collect()

@@ -35,12 +35,17 @@ pub(crate) struct LoginResponse {
 pub(crate) async fn login(
     State(state): State<AppState>,
     extensions: Extensions,
+    headers: axum::http::HeaderMap,
     jar: CookieJar,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> AppResult<(CookieJar, Json<LoginResponse>)> {
-    let peer = extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ci| ci.0.ip());
+    let peer = crate::auth::client_address(
+        state.config.trusted_proxy_header.as_deref(),
+        &headers,
+        extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ci| ci.0.ip()),
+    );
     let (user, session) = crate::auth::login(
         &state.db,
         &state.login_limiter,
@@ -214,6 +219,11 @@ pub(crate) async fn put_twilio_config(
     ApiJson(body): ApiJson<TwilioConfigUpdate>,
 ) -> AppResult<Json<TwilioConfigView>> {
     principal.tenant_scope(&state, &company_id, None).await?;
+    if body.share_account == Some(true) && principal.user.role != users::Role::Admin {
+        return Err(crate::error::AppError::Forbidden(
+            "only an admin may let tenants share a Twilio account",
+        ));
+    }
     let view = telephony::update(&state.db, &state.secrets, &company_id, body).await?;
     state.routing_cache.invalidate();
     tracing::info!(tenant = %company_id, by = %principal.user.id, "telephony settings changed");

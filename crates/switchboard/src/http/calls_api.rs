@@ -249,19 +249,44 @@ async fn stream_recording(
 ) -> AppResult<Response> {
     let client = state.twilio_client(tenant).await?;
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
-    let media = client
+    let media = match client
         .recording_media(recording_sid, twilio::client::MediaFormat::Mp3, range)
         .await
-        .map_err(|e| match e.status() {
-            Some(404) => AppError::NotFound,
-            Some(416) => AppError::BadRequest("requested range not satisfiable".into()),
-            _ => AppError::BadGateway(format!("Twilio could not serve the recording: {e}")),
-        })?;
+    {
+        Ok(media) => media,
+        Err(e) if e.status() == Some(404) => return Err(AppError::NotFound),
+        Err(e) if e.status() == Some(416) => {
+            // HTTP wants the size in the answer (`Content-Range: bytes */SIZE`); one
+            // byte's worth of a second request tells it.
+            let size = client
+                .recording_media(
+                    recording_sid,
+                    twilio::client::MediaFormat::Mp3,
+                    Some("bytes=0-0"),
+                )
+                .await
+                .ok()
+                .and_then(|m| {
+                    m.content_range
+                        .as_deref()
+                        .and_then(total_from_content_range)
+                });
+            return Err(AppError::RangeNotSatisfiable { size });
+        }
+        Err(e) => {
+            // The detail names Twilio's URL and the account: logs only.
+            tracing::warn!(error = %e, "Twilio could not serve a recording");
+            return Err(AppError::BadGateway(
+                "the recording could not be fetched".into(),
+            ));
+        }
+    };
     let mut builder = Response::builder()
         .status(StatusCode::from_u16(media.status).unwrap_or(StatusCode::OK))
         .header(header::CONTENT_TYPE, media.content_type.clone())
         .header(header::ACCEPT_RANGES, "bytes")
-        .header(header::CACHE_CONTROL, "private, max-age=3600");
+        // Recordings are health information for a clinic: never kept in a cache.
+        .header(header::CACHE_CONTROL, "no-store");
     if let Some(len) = media.content_length {
         builder = builder.header(header::CONTENT_LENGTH, len);
     }
@@ -271,6 +296,11 @@ async fn stream_recording(
     builder
         .body(Body::from_stream(media.into_stream()))
         .map_err(AppError::internal)
+}
+
+/// The total of `bytes 0-0/12345`.
+fn total_from_content_range(value: &str) -> Option<u64> {
+    value.rsplit_once('/')?.1.trim().parse().ok()
 }
 
 /// `GET /api/twilio/recording/{recordingSid}`.

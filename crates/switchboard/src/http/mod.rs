@@ -45,6 +45,16 @@ impl MakeRequestId for RequestIds {
     }
 }
 
+/// API answers carry tenant data (or errors about it): no cache, shared or private,
+/// may keep them.
+async fn no_store(mut response: axum::response::Response) -> axum::response::Response {
+    response
+        .headers_mut()
+        .entry(axum::http::header::CACHE_CONTROL)
+        .or_insert(axum::http::HeaderValue::from_static("no-store"));
+    response
+}
+
 /// Builds the whole application router.
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
@@ -144,7 +154,8 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/{*rest}",
             axum::routing::any(|| async { AppError::NotFound }),
-        );
+        )
+        .layer(axum::middleware::map_response(no_store));
 
     // Twilio's webhooks: signature-checked, form-encoded, answered with TwiML.
     let twilio_hooks = Router::new()

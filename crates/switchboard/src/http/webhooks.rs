@@ -1,10 +1,11 @@
 //! Twilio's webhooks. Each request goes through one pipeline:
 //!
 //! 1. parse the form (or, for GET, the query string);
-//! 2. find the tenant: a call we know → its tenant; else the owner of `To`; else the
-//!    tenant whose own account is `AccountSid`; else the platform;
-//! 3. verify `X-Twilio-Signature` with that account's auth token over `PUBLIC_URL` +
-//!    path + query (403 otherwise, nothing stored);
+//! 2. find the owner: a call we know → its tenant; else the owner of `To`; else none
+//!    (unrouted, whichever account it came on);
+//! 3. verify `X-Twilio-Signature` with the owner's auth token — for an unowned request,
+//!    that of the tenant whose own account is `AccountSid`, else the platform's — over
+//!    `PUBLIC_URL` + path + query (403 otherwise, nothing stored);
 //! 4. check the payload's required fields (400 otherwise, nothing stored);
 //! 5. append the event durably, refold the call, and answer TwiML.
 
@@ -99,10 +100,10 @@ async fn tenant_context(state: &AppState, tenant: &str) -> AppResult<Arc<TenantC
     Ok(ctx)
 }
 
-/// A call we know belongs to its tenant; a new call to the owner of `To`; failing
-/// that, the tenant whose own account is `AccountSid`. A new call's request skips the
-/// lookup of calls we know.
-async fn resolve_tenant(
+/// The call's owner: a call we know belongs to its tenant; a new call to the owner of
+/// `To`. A new call's request skips the lookup of calls we know. `None`: no tenant owns
+/// it, whichever account it arrived on.
+async fn resolve_owner(
     state: &AppState,
     params: &Params,
     new_call: bool,
@@ -125,6 +126,19 @@ async fn resolve_tenant(
         && let Some(t) = number_owner(state, &to).await?
     {
         return Ok(Some(t));
+    }
+    Ok(None)
+}
+
+/// Whose auth token verifies a request: its owner's; for a request no tenant owns,
+/// the tenant whose own account is `AccountSid`, else the platform's (`None`).
+async fn resolve_signer(
+    state: &AppState,
+    params: &Params,
+    owner: Option<&str>,
+) -> AppResult<Option<String>> {
+    if let Some(owner) = owner {
+        return Ok(Some(owner.to_owned()));
     }
     match params.get("AccountSid") {
         Some(account) => crate::telephony::tenant_for_account(&state.db, account).await,
@@ -234,8 +248,9 @@ async fn verify(
     let tenant_id = if uri.path().contains("/sms") {
         resolve_sms_tenant(state, &params).await?
     } else {
-        resolve_tenant(state, &params, new_call).await?
+        resolve_owner(state, &params, new_call).await?
     };
+    let signer = resolve_signer(state, &params, tenant_id.as_deref()).await?;
 
     // A GET is signed over its URL alone: the parameters are in the query string.
     let signed_params: &[(String, String)] = if *method == Method::GET {
@@ -245,7 +260,7 @@ async fn verify(
     };
     check_signature(
         state,
-        tenant_id.as_deref(),
+        signer.as_deref(),
         uri,
         headers,
         |validator, url, signature| Ok(validator.validate(url, signed_params, signature)),
