@@ -2,7 +2,7 @@
 
 use std::process::{Command, Stdio};
 
-fn switchboard() -> Command {
+pub(crate) fn switchboard() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchboard"));
     for (k, _) in std::env::vars() {
         if k.starts_with("SWITCHBOARD_")

@@ -14,4 +14,5 @@ mod isolation;
 mod messages;
 mod numbers;
 mod portal;
+mod security;
 mod telephony_config;
