@@ -86,6 +86,17 @@ pub async fn revoke_all_sessions(db: &Db, user_id: &str) -> AppResult<()> {
     Ok(())
 }
 
+/// Changes a user; a changed password ends all of their sessions, so whoever knew the
+/// old one is signed out everywhere.
+pub async fn update_user(db: &Db, id: &str, update: users::UserUpdate) -> AppResult<User> {
+    let password_changed = update.password.is_some();
+    let user = users::update(db, id, update).await?;
+    if password_changed {
+        revoke_all_sessions(db, id).await?;
+    }
+    Ok(user)
+}
+
 /// Removes expired sessions; returns how many.
 pub async fn purge_expired(db: &Db) -> AppResult<u64> {
     let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")

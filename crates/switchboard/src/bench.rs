@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use twilio::signature::RequestValidator;
 
-use crate::App;
 use crate::config::Config;
 use crate::db::{Db, new_id};
+use crate::server::App;
 
 /// A benchmark failed to run.
 #[derive(Debug, thiserror::Error)]

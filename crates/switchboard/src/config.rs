@@ -8,8 +8,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use base64::Engine as _;
-
 /// The voice used when none (or one not on the allow-list) is configured.
 pub const DEFAULT_VOICE: &str = "Google.en-US-Chirp3-HD-Aoede";
 
@@ -244,7 +242,7 @@ impl Config {
         };
         let secret_key = get("SWITCHBOARD_SECRET_KEY")
             .map(|v| {
-                parse_key(&v).ok_or_else(|| {
+                crate::crypto::parse_key(&v).ok_or_else(|| {
                     bad(
                         "SWITCHBOARD_SECRET_KEY",
                         "must be 32 bytes, base64 or hex encoded",
@@ -296,7 +294,7 @@ impl Config {
         };
         let sid = |name: &'static str, prefix: &str| -> Result<Option<String>, ConfigError> {
             match get(name) {
-                Some(v) if crate::telephony::is_sid(&v, prefix) => Ok(Some(v)),
+                Some(v) if twilio::sid::is_sid(&v, prefix) => Ok(Some(v)),
                 Some(_) => Err(bad(
                     name,
                     format!("must be {prefix} followed by 32 hex digits"),
@@ -383,23 +381,6 @@ impl Config {
     }
 }
 
-/// Decodes a 32-byte key given as base64 (standard or URL-safe) or hex.
-pub fn parse_key(text: &str) -> Option<[u8; 32]> {
-    let text = text.trim();
-    let bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-        (0..32)
-            .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok())
-            .collect::<Option<Vec<u8>>>()?
-    } else {
-        base64::engine::general_purpose::STANDARD
-            .decode(text)
-            .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(text))
-            .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text))
-            .ok()?
-    };
-    bytes.try_into().ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -479,11 +460,12 @@ mod tests {
 
     #[test]
     fn backend_url_is_an_alias_and_keys_decode() {
+        use base64::Engine as _;
         let c = config(&[("BACKEND_URL", "https://calls.example.com/")]).expect("ok");
         assert_eq!(c.public_url, "https://calls.example.com");
         let hex = "00".repeat(31) + "ff";
-        assert_eq!(parse_key(&hex).map(|k| k[31]), Some(0xff));
+        assert_eq!(crate::crypto::parse_key(&hex).map(|k| k[31]), Some(0xff));
         let b64 = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
-        assert_eq!(parse_key(&b64), Some([7u8; 32]));
+        assert_eq!(crate::crypto::parse_key(&b64), Some([7u8; 32]));
     }
 }

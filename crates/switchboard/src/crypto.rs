@@ -113,8 +113,7 @@ fn key_file(path: &Path) -> Result<[u8; 32], CryptoError> {
     };
     if path.exists() {
         let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
-        return crate::config::parse_key(&text)
-            .ok_or_else(|| fail("does not hold a 32-byte key".into()));
+        return parse_key(&text).ok_or_else(|| fail("does not hold a 32-byte key".into()));
     }
     if let Some(parent) = path.parent() {
         crate::files::create_private_dir(parent).map_err(|e| fail(e.to_string()))?;
@@ -141,6 +140,23 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::write(path, text)
+}
+
+/// Decodes a 32-byte key given as base64 (standard or URL-safe) or hex.
+pub fn parse_key(text: &str) -> Option<[u8; 32]> {
+    let text = text.trim();
+    let bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        (0..32)
+            .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok())
+            .collect::<Option<Vec<u8>>>()?
+    } else {
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(text))
+            .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text))
+            .ok()?
+    };
+    bytes.try_into().ok()
 }
 
 #[cfg(test)]

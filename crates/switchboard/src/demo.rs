@@ -5,10 +5,10 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use twilio_sim::{Delivery, Press, Scenario, Simulator, Speaker, Staff};
 
-use crate::AppState;
 use crate::error::AppResult;
 use crate::numbers::NumberInput;
-use crate::routing::paths;
+use crate::paths;
+use crate::state::AppState;
 use crate::telephony::{RoutingMode, TwilioConfigUpdate};
 use crate::tenants::NewTenant;
 use crate::users::{NewUser, Role};

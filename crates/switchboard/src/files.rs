@@ -36,7 +36,10 @@ mod tests {
 
     #[test]
     fn new_dirs_and_files_are_private() {
-        let root = std::env::temp_dir().join(crate::db::new_id("files"));
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let root = std::env::temp_dir().join(format!("sbfiles-{}-{nanos}", std::process::id()));
         let dir = root.join("a/b");
         create_private_dir(&dir).expect("dir");
         let file = dir.join("x.db");

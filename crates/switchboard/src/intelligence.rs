@@ -7,9 +7,9 @@
 //! results, and store them as a second event, so the call's summary comes from the
 //! same fold as everything else.
 
-use crate::AppState;
 use crate::calls::{EventKind, NewEvent};
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 
 /// The classifier labels we keep; anything else is OTHER.
 pub const CALL_REASONS: &[&str] = &[

@@ -5,10 +5,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::AppState;
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::numbers::E164;
-use crate::routing::paths;
+use crate::paths;
+use crate::state::AppState;
 use crate::telephony::{self, TwilioConfigUpdate, TwilioConfigView};
 
 /// A number on a Twilio account, and which tenant (if any) it is connected to here.
@@ -289,7 +289,7 @@ pub async fn test_credentials(
         }
         Err(e) => return Err(e),
     };
-    let account_sid = Some(telephony::mask_sid(client.account_sid()));
+    let account_sid = Some(twilio::sid::mask_sid(client.account_sid()));
     Ok(match client.fetch_account().await {
         Ok(account) => CredentialsCheck {
             ok: true,

@@ -14,25 +14,7 @@ use crate::crypto::SecretBox;
 use crate::db::{Db, now_ms};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::numbers::{self, E164, NumberInput, PhoneNumber};
-
-/// Whether `s` is a Twilio SID: the prefix and 32 hex digits.
-pub fn is_sid(s: &str, prefix: &str) -> bool {
-    s.len() == 34 && s.starts_with(prefix) && s[2..].bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-/// `AC…1234`: enough to recognise, not enough to use.
-pub fn mask_sid(s: &str) -> String {
-    let head: String = s.chars().take(2).collect();
-    let tail: String = s
-        .chars()
-        .rev()
-        .take(4)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    format!("{head}…{tail}")
-}
+use twilio::sid::{is_sid, mask_sid};
 
 /// What a caller hears first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -634,7 +616,7 @@ pub async fn effective(
         .menu_message
         .clone()
         .or_else(|| defaults.menu_message.clone())
-        .unwrap_or_else(|| crate::routing::default_menu_message(&tenant.name));
+        .unwrap_or_else(|| default_menu_message(&tenant.name));
     Ok(EffectiveSettings {
         greeting_message: r
             .menu_message
@@ -755,18 +737,16 @@ pub fn platform_credentials(platform: &PlatformTwilio) -> Option<twilio::client:
     }
 }
 
+/// The default menu prompt naming the tenant.
+pub fn default_menu_message(tenant_name: &str) -> String {
+    format!(
+        "Thank you for calling {tenant_name}. If you are a new patient, press 1. If you are an existing patient, press 2."
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sids_and_masks() {
-        let sid = format!("AC{}", "a1".repeat(16));
-        assert!(is_sid(&sid, "AC"));
-        assert!(!is_sid(&sid, "SK"));
-        assert!(!is_sid("AC123", "AC"));
-        assert_eq!(mask_sid(&sid), "AC…a1a1");
-    }
 
     #[test]
     fn business_hours_validation() {

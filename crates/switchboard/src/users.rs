@@ -404,7 +404,8 @@ pub async fn any_exist(db: &Db) -> AppResult<bool> {
         .is_some())
 }
 
-/// Changes a user. A changed password signs the user out everywhere.
+/// Changes a user. Use [`crate::auth::update_user`], which also ends the sessions of a
+/// user whose password changed.
 pub async fn update(db: &Db, id: &str, update: UserUpdate) -> AppResult<User> {
     let current = get(db, id).await?;
     let mut errors = FieldErrors::new();
@@ -450,7 +451,6 @@ pub async fn update(db: &Db, id: &str, update: UserUpdate) -> AppResult<User> {
             .bind(id)
             .execute(db.pool())
             .await?;
-        crate::auth::revoke_all_sessions(db, id).await?;
     }
     get(db, id).await
 }

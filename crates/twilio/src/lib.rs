@@ -10,6 +10,7 @@
 //! - [`client`]: an async REST client (numbers, calls, messages, recordings, Voice
 //!   Intelligence) with API-key-first authentication, retries and typed errors.
 //! - [`token`]: Voice SDK access tokens.
+//! - [`sid`]: recognising and masking SIDs.
 //!
 //! ```
 //! use twilio::signature::RequestValidator;
@@ -32,6 +33,7 @@
 #![warn(missing_docs)]
 
 pub mod client;
+pub mod sid;
 pub mod signature;
 pub mod token;
 pub mod twiml;

@@ -10,9 +10,9 @@ use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::Cookie;
 use serde::{Deserialize, Serialize};
 
-use super::extract::{Admin, ApiJson, Principal, SESSION_COOKIE};
-use crate::AppState;
+use crate::access::{Admin, ApiJson, Principal, SESSION_COOKIE};
 use crate::error::AppResult;
+use crate::state::AppState;
 use crate::telephony::{self, TwilioConfigUpdate, TwilioConfigView};
 use crate::tenants::{self, NewTenant, Tenant, TenantUpdate};
 use crate::users::{self, NewUser, User, UserUpdate};
@@ -55,7 +55,7 @@ pub(crate) async fn login(
         state.config.session_ttl,
     )
     .await?;
-    let cookie = super::extract::session_cookie(&state, &session.token);
+    let cookie = crate::access::session_cookie(&state, &session.token);
     tracing::info!(user = %user.id, role = user.role.as_str(), "logged in");
     Ok((
         jar.add(cookie),
@@ -186,7 +186,7 @@ pub(crate) async fn update_user(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UserUpdate>,
 ) -> AppResult<Json<User>> {
-    Ok(Json(users::update(&state.db, &id, body).await?))
+    Ok(Json(crate::auth::update_user(&state.db, &id, body).await?))
 }
 
 pub(crate) async fn delete_user(

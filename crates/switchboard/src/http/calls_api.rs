@@ -8,10 +8,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::extract::{Admin, Principal};
-use crate::AppState;
+use crate::access::{Admin, Principal};
 use crate::calls::{self, CallFilter, CallLog, Scope};
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 use crate::users::Role;
 
 const PAGE: &str = "call-logs";
@@ -172,7 +172,9 @@ pub(crate) async fn delete_for_tenant(
     Path(id): Path<String>,
 ) -> AppResult<Response> {
     if !principal.is_admin() {
-        delete_one(&state, &principal, &id).await?;
+        let tenant = principal.owned_tenant(&state, PAGE).await?;
+        calls::delete_one(&state.db, &tenant, &id).await?;
+        tracing::info!(tenant = %tenant, by = %principal.user.id, "call log deleted");
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
     let admin = principal;
@@ -181,24 +183,6 @@ pub(crate) async fn delete_for_tenant(
     let deleted = calls::delete_for_tenant(&state.db, &tenant).await?;
     tracing::info!(tenant = %tenant, deleted, by = %admin.user.id, "call logs deleted by an admin");
     Ok(Json(json!({ "deleted": deleted })).into_response())
-}
-
-/// Deletes one call of the principal's tenant; only the account owner may.
-pub(crate) async fn delete_one(
-    state: &AppState,
-    principal: &Principal,
-    call_sid: &str,
-) -> AppResult<()> {
-    let tenant = principal.user.tenant_id.clone().ok_or(AppError::NotFound)?;
-    principal.tenant_scope(state, &tenant, Some(PAGE)).await?;
-    if principal.user.role != Role::Customer {
-        return Err(AppError::Forbidden(
-            "only the account owner may delete call logs",
-        ));
-    }
-    calls::delete_one(&state.db, &tenant, call_sid).await?;
-    tracing::info!(tenant = %tenant, by = %principal.user.id, "call log deleted");
-    Ok(())
 }
 
 /// `GET /api/twilio/configuration`: the tenant's effective telephony set-up.
@@ -421,7 +405,7 @@ pub(crate) async fn list_contacts(
 pub(crate) async fn create_contact(
     State(state): State<AppState>,
     principal: Principal,
-    super::extract::ApiJson(body): super::extract::ApiJson<crate::contacts::NewContact>,
+    crate::access::ApiJson(body): crate::access::ApiJson<crate::contacts::NewContact>,
 ) -> AppResult<(StatusCode, Json<crate::contacts::Contact>)> {
     let tenant = contacts_tenant(&state, &principal, body.tenant_id.as_deref()).await?;
     Ok((
@@ -484,7 +468,7 @@ pub(crate) async fn update_contact(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-    super::extract::ApiJson(body): super::extract::ApiJson<crate::contacts::ContactUpdate>,
+    crate::access::ApiJson(body): crate::access::ApiJson<crate::contacts::ContactUpdate>,
 ) -> AppResult<Json<crate::contacts::Contact>> {
     let tenant = contact_tenant(&state, &principal, &id).await?;
     Ok(Json(

@@ -1,49 +1,21 @@
-//! The HTTP surface: routes, middleware, and the one place errors become responses.
+//! The JSON API and Twilio's webhooks: their routes and handlers. The server
+//! ([`crate::server`]) merges them with the portal and adds the shared layers.
 
 pub mod api;
 pub mod calls_api;
-pub mod extract;
 pub mod numbers_api;
 pub mod ops;
 pub mod webhooks;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
-
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, Request};
 use axum::routing::{get, patch, post};
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
-use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
-use crate::AppState;
 use crate::error::AppError;
+use crate::paths;
+use crate::state::AppState;
 
 /// JSON bodies larger than this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-
-static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-/// Request ids: a per-process random prefix and a counter, cheap and unique.
-#[derive(Clone)]
-struct RequestIds {
-    prefix: String,
-    counter: std::sync::Arc<AtomicU64>,
-}
-
-impl MakeRequestId for RequestIds {
-    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        format!("{}-{n}", self.prefix)
-            .parse()
-            .ok()
-            .map(RequestId::new)
-    }
-}
 
 /// API answers carry tenant data (or errors about it): no cache, shared or private,
 /// may keep them.
@@ -55,9 +27,9 @@ async fn no_store(mut response: axum::response::Response) -> axum::response::Res
     response
 }
 
-/// Builds the whole application router.
-pub fn router(state: AppState) -> Router {
-    let api = Router::new()
+/// The JSON API: every route under `/api` but Twilio's.
+pub fn api_router() -> Router<AppState> {
+    Router::new()
         .route("/api/auth/login", post(api::login))
         .route("/api/auth/logout", post(api::logout))
         .route("/api/auth/me", get(api::me))
@@ -155,74 +127,45 @@ pub fn router(state: AppState) -> Router {
             "/api/{*rest}",
             axum::routing::any(|| async { AppError::NotFound }),
         )
-        .layer(axum::middleware::map_response(no_store));
+        .layer(axum::middleware::map_response(no_store))
+}
 
-    // Twilio's webhooks: signature-checked, form-encoded, answered with TwiML.
-    let twilio_hooks = Router::new()
-        .route("/api/twilio/voice/incoming", post(webhooks::incoming))
-        .route("/api/twilio/voice", post(webhooks::incoming))
-        .route("/api/webhooks/twilio/voice", post(webhooks::incoming))
+/// Twilio's webhooks.
+pub fn webhook_router() -> Router<AppState> {
+    // Twilio's webhooks: signature-checked, form-encoded, answered with TwiML. Mounted
+    // from the same constants the call flow builds its callback URLs with.
+    let mut twilio_hooks = Router::new()
+        .route(paths::DIAL_STATUS, post(webhooks::dial_status))
+        .route(paths::WHISPER, post(webhooks::whisper))
         .route(
-            "/api/twilio/voice/status-callback",
-            post(webhooks::status_callback),
-        )
-        .route(
-            "/api/webhooks/twilio/voice/status",
-            post(webhooks::status_callback),
-        )
-        .route("/api/twilio/call-status", post(webhooks::status_callback))
-        .route("/api/twilio/voice/dial-status", post(webhooks::dial_status))
-        .route("/api/twilio/voice/whisper", post(webhooks::whisper))
-        .route(
-            "/api/twilio/voice/voicemail",
+            paths::VOICEMAIL,
             get(webhooks::voicemail).post(webhooks::voicemail),
         )
-        .route(
-            "/api/twilio/voice/voicemail-status",
-            post(webhooks::voicemail_status),
-        )
-        .route(
-            "/api/twilio/voice/recording-status",
+        .route(paths::VOICEMAIL_STATUS, post(webhooks::voicemail_status))
+        .route(paths::TRANSCRIPTION, post(webhooks::transcription))
+        .route(paths::SMS_STATUS, post(webhooks::sms_status))
+        .route(paths::CI_STATUS, post(webhooks::ci_status));
+    for (path, aliases, handler) in [
+        (
+            paths::INCOMING,
+            paths::INCOMING_ALIASES,
+            post(webhooks::incoming),
+        ),
+        (
+            paths::STATUS,
+            paths::STATUS_ALIASES,
+            post(webhooks::status_callback),
+        ),
+        (
+            paths::RECORDING_STATUS,
+            paths::RECORDING_STATUS_ALIASES,
             post(webhooks::recording_status),
-        )
-        .route(
-            "/api/twilio/recording-status",
-            post(webhooks::recording_status),
-        )
-        .route(
-            "/api/twilio/voice/transcription",
-            post(webhooks::transcription),
-        )
-        .route("/api/twilio/sms", post(webhooks::sms))
-        .route("/api/webhooks/twilio/sms", post(webhooks::sms))
-        .route("/api/twilio/sms/status", post(webhooks::sms_status))
-        .route("/api/twilio/ci-status", post(webhooks::ci_status));
-
-    let ids = RequestIds {
-        prefix: crate::db::new_id("req").trim_start_matches("req_")[..8].to_owned(),
-        counter: std::sync::Arc::new(AtomicU64::new(1)),
-    };
-    Router::new()
-        .merge(twilio_hooks)
-        .merge(api)
-        .merge(crate::web::router(state.clone()))
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-                let id = request
-                    .headers()
-                    .get(&REQUEST_ID)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default();
-                // The path only: query strings can carry phone numbers.
-                tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
-            })
-            .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
-        )
-        .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), ids))
-        .with_state(state)
+        ),
+        (paths::SMS, paths::SMS_ALIASES, post(webhooks::sms)),
+    ] {
+        for p in std::iter::once(&path).chain(aliases) {
+            twilio_hooks = twilio_hooks.route(p, handler.clone());
+        }
+    }
+    twilio_hooks
 }

@@ -5,10 +5,10 @@ use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::extract::{Admin, ApiJson, Principal};
-use crate::AppState;
+use crate::access::{Admin, ApiJson, Principal};
 use crate::error::{AppError, AppResult};
 use crate::provisioning::{self, Connect, CredentialsCheck};
+use crate::state::AppState;
 use crate::telephony::TwilioConfigView;
 
 #[derive(Deserialize)]

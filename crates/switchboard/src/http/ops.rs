@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::AppState;
+use crate::state::AppState;
 
 /// The process is up.
 pub(crate) async fn healthz() -> Json<Value> {

@@ -23,12 +23,12 @@ use twilio::webhook::{
 
 use std::sync::Arc;
 
-use crate::AppState;
 use crate::cache::TenantContext;
+use crate::call_flow::{self, Step};
 use crate::calls::{self, EventKind};
 use crate::error::{AppError, AppResult};
 use crate::numbers::E164;
-use crate::routing::{self, Step};
+use crate::state::AppState;
 
 /// A TwiML document (voice or messaging) as Twilio expects it.
 fn xml(document: String) -> Response {
@@ -339,7 +339,7 @@ pub(crate) async fn incoming(State(state): State<AppState>, v: Verified) -> Resp
                 .query_param("attempt")
                 .and_then(|a| a.parse::<u8>().ok())
                 .unwrap_or(0)
-                .min(routing::MENU_ATTEMPTS);
+                .min(call_flow::MENU_ATTEMPTS);
             let s = settings(&state, tenant).await?;
             let tracking = E164::lookup_key(&call.call.to)
                 .map_or_else(|| call.call.to.clone(), |n| n.as_str().to_owned());
@@ -347,7 +347,7 @@ pub(crate) async fn incoming(State(state): State<AppState>, v: Verified) -> Resp
                 attempt,
                 digits: call.digits.clone(),
             };
-            Ok(twiml(&routing::respond(
+            Ok(twiml(&call_flow::respond(
                 &s.settings,
                 &state.config.public_url,
                 &tracking,
@@ -395,7 +395,7 @@ pub(crate) async fn dial_status(State(state): State<AppState>, v: Verified) -> R
                 let answered = record.is_some_and(|r| r.dial_status.as_deref() == Some("answered"));
                 let s = settings(&state, tenant).await?;
                 let step = Step::DialEnded { answered };
-                return Ok(twiml(&routing::respond(
+                return Ok(twiml(&call_flow::respond(
                     &s.settings,
                     &state.config.public_url,
                     "",
@@ -443,7 +443,7 @@ pub(crate) async fn whisper(State(state): State<AppState>, v: Verified) -> Respo
             let step = Step::Whisper {
                 choice: v.query_param("choice"),
             };
-            Ok(twiml(&routing::respond(
+            Ok(twiml(&call_flow::respond(
                 &s.settings,
                 &state.config.public_url,
                 "",
@@ -477,7 +477,7 @@ pub(crate) async fn voicemail(State(state): State<AppState>, v: Verified) -> Res
             } else {
                 Step::Voicemail
             };
-            Ok(twiml(&routing::respond(
+            Ok(twiml(&call_flow::respond(
                 &s.settings,
                 &state.config.public_url,
                 "",

@@ -10,10 +10,10 @@ use std::collections::HashMap;
 
 use super::forms::{Errors, FormData};
 use super::{Chrome, PageResult, PageUser};
-use crate::AppState;
 use crate::calls::UnroutedCall;
 use crate::error::AppError;
 use crate::provisioning::{AccountNumber, Connect, CredentialsCheck};
+use crate::state::AppState;
 use crate::tenants::{self, NewTenant, Tenant, TenantUpdate};
 use crate::users::{self, NewUser, Role, User};
 

@@ -10,11 +10,11 @@ use axum::routing::get;
 
 use super::forms::{Errors, FormData};
 use super::{Chrome, PageResult, PageUser, WebError, chart, mmss};
-use crate::AppState;
 use crate::calls::{self, CallFilter, CallLog, DayStats, Scope, Stats};
 use crate::error::AppError;
 use crate::numbers::PhoneNumber;
 use crate::provisioning::CredentialsCheck;
+use crate::state::AppState;
 use crate::telephony::{self, BusinessHours, OpenInterval, TwilioConfigUpdate, TwilioConfigView};
 
 pub(super) fn router() -> Router<AppState> {
@@ -580,7 +580,9 @@ async fn delete(
     user: PageUser,
     Path(call_sid): Path<String>,
 ) -> PageResult {
-    crate::http::calls_api::delete_one(&state, &user.0, &call_sid).await?;
+    let tenant = user.0.owned_tenant(&state, "call-logs").await?;
+    calls::delete_one(&state.db, &tenant, &call_sid).await?;
+    tracing::info!(tenant = %tenant, by = %user.0.user.id, "call log deleted");
     Ok(Redirect::to("/call-logs?deleted=1").into_response())
 }
 

@@ -22,9 +22,9 @@ use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::Cookie;
 use serde::Deserialize;
 
-use crate::AppState;
+use crate::access::{Principal, SESSION_COOKIE, same_origin, session_cookie};
 use crate::error::AppError;
-use crate::http::extract::{Principal, SESSION_COOKIE, same_origin, session_cookie};
+use crate::state::AppState;
 use crate::users::Role;
 pub(crate) use forms::FormData;
 

@@ -7,29 +7,7 @@ use twilio::twiml::{
 
 use crate::telephony::{AfterHoursAction, BusinessHours, EffectiveSettings, RoutingMode};
 
-/// Webhook paths, relative to `PUBLIC_URL`.
-pub mod paths {
-    /// Incoming call and the menu's Gather action.
-    pub const INCOMING: &str = "/api/twilio/voice/incoming";
-    /// Parent call status.
-    pub const STATUS: &str = "/api/twilio/voice/status-callback";
-    /// Dial action and Number leg status.
-    pub const DIAL_STATUS: &str = "/api/twilio/voice/dial-status";
-    /// The whisper for the answering staff.
-    pub const WHISPER: &str = "/api/twilio/voice/whisper";
-    /// Voicemail prompt (GET and POST).
-    pub const VOICEMAIL: &str = "/api/twilio/voice/voicemail";
-    /// Voicemail recording ready.
-    pub const VOICEMAIL_STATUS: &str = "/api/twilio/voice/voicemail-status";
-    /// Main recording ready.
-    pub const RECORDING_STATUS: &str = "/api/twilio/voice/recording-status";
-    /// Real-time transcription.
-    pub const TRANSCRIPTION: &str = "/api/twilio/voice/transcription";
-    /// Inbound SMS.
-    pub const SMS: &str = "/api/twilio/sms";
-    /// Outbound SMS status.
-    pub const SMS_STATUS: &str = "/api/twilio/sms/status";
-}
+use crate::paths;
 
 const DISCLOSURE: &str = "This call may be recorded for quality and training purposes.";
 const VOICEMAIL_PROMPT: &str =
@@ -69,13 +47,6 @@ fn say(s: &EffectiveSettings, text: &str) -> Say {
 
 fn url(base: &str, path: &str) -> String {
     format!("{}{}", base.trim_end_matches('/'), path)
-}
-
-/// The default menu prompt naming the tenant.
-pub fn default_menu_message(tenant_name: &str) -> String {
-    format!(
-        "Thank you for calling {tenant_name}. If you are a new patient, press 1. If you are an existing patient, press 2."
-    )
 }
 
 /// Whether `now` falls inside the opening hours, in the hours' (or tenant's) zone.
@@ -311,7 +282,7 @@ mod tests {
             tenant_name: "Smile & Co Dental".into(),
             timezone: "America/Chicago".into(),
             mode,
-            menu_message: default_menu_message("Smile & Co Dental"),
+            menu_message: crate::telephony::default_menu_message("Smile & Co Dental"),
             greeting_message: "Thank you for calling Smile & Co Dental.".into(),
             voice: crate::config::DEFAULT_VOICE.into(),
             recording_enabled: true,

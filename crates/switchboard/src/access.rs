@@ -13,8 +13,8 @@ use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use serde::de::DeserializeOwned;
 
-use crate::AppState;
 use crate::error::{AppError, FieldErrors};
+use crate::state::AppState;
 use crate::users::{Role, User};
 
 /// The session cookie's name.
@@ -117,6 +117,19 @@ impl Principal {
                 }
             }
         }
+    }
+}
+
+impl Principal {
+    /// The principal's own tenant, when they are its account owner (a customer) and may
+    /// open `page`: what destructive actions inside a tenant require.
+    pub async fn owned_tenant(&self, state: &AppState, page: &str) -> Result<String, AppError> {
+        let tenant = self.user.tenant_id.clone().ok_or(AppError::NotFound)?;
+        self.tenant_scope(state, &tenant, Some(page)).await?;
+        if self.user.role != Role::Customer {
+            return Err(AppError::Forbidden("only the account owner may do this"));
+        }
+        Ok(tenant)
     }
 }
 
