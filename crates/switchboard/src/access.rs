@@ -1,9 +1,12 @@
-//! Extractors shared by every handler: JSON bodies that fail in our error shape,
-//! and the authenticated principal with its role guards.
+//! Who may touch what, shared by the JSON API and the portal: JSON bodies that fail in
+//! our error shape, the authenticated principal with its role guards, and the tenant
+//! scope of a request.
 //!
-//! Guards are types: a handler that takes [`Admin`] cannot run for anyone else, and
-//! [`Principal::tenant_scope`] is the one place that decides whether a principal may
-//! touch a tenant's data.
+//! Guards are types: a handler that takes [`Admin`] cannot run for anyone else.
+//! [`Principal::scope`] / [`Principal::tenant`] decide which tenant a request names may
+//! be touched, [`Scoped`] does it as an extractor for routes that name the tenant in
+//! the query, and [`Principal::tenant_scope`] checks a tenant found through a resource
+//! (a call, a recording, a contact). Nothing else decides a tenant.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -15,6 +18,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{AppError, FieldErrors};
 use crate::state::AppState;
+use crate::tenants::{TenantId, TenantScope};
 use crate::users::{Role, User};
 
 /// The session cookie's name.
@@ -121,15 +125,140 @@ impl Principal {
 }
 
 impl Principal {
+    /// **The** decision for routes whose tenant the request names or implies. A tenant's
+    /// users always get their own (effective) tenant, whatever they name; an admin gets
+    /// the tenant named (`customerId`, `clinicId`, `companyId`; a missing one is 404) or,
+    /// when none is named and `all_allowed`, every tenant — without it, 422 naming
+    /// `customerId`. Receptionists also need `page` (`None`: the owner's routes).
+    pub async fn scope(
+        &self,
+        state: &AppState,
+        page: Option<&str>,
+        named: Option<&str>,
+        all_allowed: bool,
+    ) -> Result<TenantScope, AppError> {
+        let named = named.map(str::trim).filter(|s| !s.is_empty());
+        let tenant = match (self.user.role, named) {
+            (Role::Admin, None) if all_allowed => return Ok(TenantScope::All),
+            (Role::Admin, None) => {
+                return Err(AppError::field("customerId", "admins name the tenant"));
+            }
+            // Not even shaped like an id: nothing to look up.
+            (Role::Admin, Some(t)) => TenantId::parse(t).ok_or(AppError::NotFound)?,
+            (Role::Customer | Role::Receptionist, _) => self
+                .user
+                .tenant_id
+                .clone()
+                .map(TenantId::from_stored)
+                .ok_or(AppError::NotFound)?,
+        };
+        self.tenant_scope(state, &tenant, page).await?;
+        Ok(TenantScope::One(tenant))
+    }
+
+    /// [`Self::scope`] for routes that act on exactly one tenant.
+    pub async fn tenant(
+        &self,
+        state: &AppState,
+        page: Option<&str>,
+        named: Option<&str>,
+    ) -> Result<TenantId, AppError> {
+        match self.scope(state, page, named, false).await? {
+            TenantScope::One(t) => Ok(t),
+            TenantScope::All => Err(AppError::NotFound),
+        }
+    }
+
     /// The principal's own tenant, when they are its account owner (a customer) and may
     /// open `page`: what destructive actions inside a tenant require.
-    pub async fn owned_tenant(&self, state: &AppState, page: &str) -> Result<String, AppError> {
-        let tenant = self.user.tenant_id.clone().ok_or(AppError::NotFound)?;
-        self.tenant_scope(state, &tenant, Some(page)).await?;
+    pub async fn owned_tenant(&self, state: &AppState, page: &str) -> Result<TenantId, AppError> {
         if self.user.role != Role::Customer {
             return Err(AppError::Forbidden("only the account owner may do this"));
         }
-        Ok(tenant)
+        self.tenant(state, Some(page), None).await
+    }
+}
+
+/// The page of the product a route belongs to, declared by the route's handler through
+/// [`Scoped`]'s type parameter.
+pub trait OnPage: Send + Sync + 'static {
+    /// What a receptionist must be granted (`None`: the tenant owner's routes).
+    const PAGE: Option<&'static str>;
+    /// Whether an admin who names no tenant reads every tenant.
+    const ALL_TENANTS: bool;
+}
+
+/// The pages routes declare.
+pub mod page {
+    use super::OnPage;
+
+    /// Call logs, their stats, recordings and voicemails.
+    pub struct CallLogs;
+    impl OnPage for CallLogs {
+        const PAGE: Option<&'static str> = Some("call-logs");
+        const ALL_TENANTS: bool = true;
+    }
+
+    /// Contacts.
+    pub struct Contacts;
+    impl OnPage for Contacts {
+        const PAGE: Option<&'static str> = Some("contacts");
+        const ALL_TENANTS: bool = false;
+    }
+
+    /// Texts.
+    pub struct Messages;
+    impl OnPage for Messages {
+        const PAGE: Option<&'static str> = Some("messages");
+        const ALL_TENANTS: bool = false;
+    }
+}
+
+/// A principal with the tenant scope of the route's page `P`, the tenant named in the
+/// query (`customerId`, or `clinicId`) as [`Principal::scope`] decides.
+pub struct Scoped<P> {
+    /// Who asked.
+    pub principal: Principal,
+    /// What they may read.
+    pub scope: TenantScope,
+    page: std::marker::PhantomData<P>,
+}
+
+impl<P> Scoped<P> {
+    /// The one tenant in scope (routes of pages without `ALL_TENANTS` always have one).
+    pub fn tenant(&self) -> Result<&TenantId, AppError> {
+        match &self.scope {
+            TenantScope::One(t) => Ok(t),
+            TenantScope::All => Err(AppError::field("customerId", "admins name the tenant")),
+        }
+    }
+}
+
+/// The tenant a request names in its query string.
+fn named_tenant(parts: &Parts) -> Option<String> {
+    let query = parts.uri.query()?;
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "customerId" || k == "clinicId")
+        .map(|(_, v)| v.into_owned())
+}
+
+impl<P: OnPage> FromRequestParts<AppState> for Scoped<P> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let principal = Principal::from_request_parts(parts, state).await?;
+        let named = named_tenant(parts);
+        let scope = principal
+            .scope(state, P::PAGE, named.as_deref(), P::ALL_TENANTS)
+            .await?;
+        Ok(Self {
+            principal,
+            scope,
+            page: std::marker::PhantomData,
+        })
     }
 }
 

@@ -30,6 +30,7 @@ pub mod passwords;
 pub mod patch;
 pub mod paths;
 pub mod provisioning;
+pub mod routes;
 pub mod serve;
 pub mod server;
 pub mod state;

@@ -19,6 +19,7 @@ use tower_http::request_id::{
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
+use crate::routes::Routes;
 use crate::{auth, calls, http, serve, web};
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -142,19 +143,25 @@ fn spawn_housekeeping(
     })
 }
 
-/// The whole application: the JSON API, Twilio's webhooks, the portal and the health
-/// checks, behind the layers every request goes through.
+/// Every route the service serves: the JSON API, Twilio's webhooks, the portal and the
+/// health checks.
+pub fn routes(state: AppState) -> Routes {
+    Routes::new()
+        .merge(http::webhook_router())
+        .merge(http::api_router())
+        .merge(web::router(state))
+        .route("/healthz", get(http::ops::healthz))
+        .route("/readyz", get(http::ops::readyz))
+}
+
+/// The whole application: [`routes`] behind the layers every request goes through.
 pub fn router(state: AppState) -> Router {
     let ids = RequestIds {
         prefix: crate::db::new_id("req").trim_start_matches("req_")[..8].to_owned(),
         counter: std::sync::Arc::new(AtomicU64::new(1)),
     };
-    Router::new()
-        .merge(http::webhook_router())
-        .merge(http::api_router())
-        .merge(web::router(state.clone()))
-        .route("/healthz", get(http::ops::healthz))
-        .route("/readyz", get(http::ops::readyz))
+    routes(state.clone())
+        .into_router()
         .layer(DefaultBodyLimit::max(http::MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))

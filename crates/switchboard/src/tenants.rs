@@ -6,6 +6,53 @@ use sqlx::Row as _;
 use crate::db::{Db, new_id, now_ms, rfc3339};
 use crate::error::{AppError, AppResult, FieldErrors};
 
+/// A tenant's id, `ten_` and 24 hex digits. Only parsing what a client sent, or reading
+/// a stored row, makes one, so a value of this type has at least the right shape (and,
+/// from [`crate::access`], names a tenant the request may touch).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct TenantId(String);
+
+impl TenantId {
+    /// A tenant id from a client, when it has the shape of one.
+    pub fn parse(s: &str) -> Option<Self> {
+        let hex = s.strip_prefix("ten_")?;
+        (hex.len() == 24 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| Self(s.to_owned()))
+    }
+
+    /// A tenant id read from the database (a user's tenant, a call's owner).
+    pub fn from_stored(s: String) -> Self {
+        Self(s)
+    }
+
+    /// The id as text, for queries.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for TenantId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::ops::Deref for TenantId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Which tenants a request may read: one, or (admins, where a route allows it) all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TenantScope {
+    /// One tenant.
+    One(TenantId),
+    /// Every tenant.
+    All,
+}
+
 /// A tenant as clients see it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
@@ -174,4 +221,24 @@ pub async fn delete(db: &Db, id: &str) -> AppResult<()> {
         return Err(AppError::NotFound);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tenant_id_tests {
+    use super::*;
+
+    #[test]
+    fn only_well_formed_ids_parse() {
+        let id = new_id("ten");
+        assert_eq!(TenantId::parse(&id).map(|t| t.to_string()), Some(id));
+        for bad in [
+            "",
+            "ten_",
+            "usr_0123456789abcdef01234567",
+            "ten_0123456789abcdef0123456z",
+            "ten_0123",
+        ] {
+            assert!(TenantId::parse(bad).is_none(), "{bad}");
+        }
+    }
 }

@@ -648,14 +648,7 @@ pub struct CallFilter {
     pub customer_id: Option<String>,
 }
 
-/// The tenant scope of a query: one tenant, or (admins) all.
-#[derive(Debug, Clone)]
-pub enum Scope {
-    /// One tenant.
-    Tenant(String),
-    /// Every tenant (admin without `customerId`).
-    All,
-}
+pub use crate::tenants::TenantScope as Scope;
 
 /// A bound: an RFC 3339 time, or a date meaning the tenant's local day.
 fn parse_bound(s: &str, end: bool, tz: &jiff::tz::TimeZone) -> Option<i64> {
@@ -684,8 +677,8 @@ fn build_where(scope: &Scope, f: &CallFilter, tz: &jiff::tz::TimeZone) -> AppRes
         texts.push(v);
         clauses.push(sql.replace('?', &format!("$T{}", texts.len())));
     };
-    if let Scope::Tenant(t) = scope {
-        push_text(&mut clauses, "tenant_id = ?", t.clone());
+    if let Scope::One(t) = scope {
+        push_text(&mut clauses, "tenant_id = ?", t.to_string());
     }
     let mut errors = crate::error::FieldErrors::new();
     if let Some(s) = f.start_date.as_deref().filter(|s| !s.is_empty()) {
@@ -849,7 +842,7 @@ pub async fn list(
         .collect::<Result<Vec<_>, _>>()?;
     // Totals come from the rollups when the filter allows; a scan otherwise.
     let total: i64 = match (scope, rollups::rollup_filter(f)) {
-        (Scope::Tenant(t), Some(rf)) => rollups::total(db, t, &rf).await?,
+        (Scope::One(t), Some(rf)) => rollups::total(db, t, &rf).await?,
         _ => {
             let count_sql = format!("SELECT COUNT(*) AS n FROM calls WHERE {}", w.sql);
             bind_where(sqlx::query(&count_sql), &w)
@@ -864,12 +857,12 @@ pub async fn list(
 /// One call of a scope, or `NotFound`.
 pub async fn get(db: &Db, scope: &Scope, call_sid: &str) -> AppResult<CallLog> {
     let row = match scope {
-        Scope::Tenant(t) => {
+        Scope::One(t) => {
             sqlx::query(&format!(
                 "SELECT {LOG_COLUMNS} FROM calls WHERE call_sid = $1 AND tenant_id = $2"
             ))
             .bind(call_sid)
-            .bind(t)
+            .bind(t.as_str())
             .fetch_optional(db.pool())
             .await?
         }
@@ -1063,7 +1056,7 @@ pub async fn stats(
     tz: &jiff::tz::TimeZone,
     friendly: &[(String, Option<String>)],
 ) -> AppResult<Stats> {
-    if let (Scope::Tenant(t), Some(rf)) = (scope, rollups::rollup_filter(f)) {
+    if let (Scope::One(t), Some(rf)) = (scope, rollups::rollup_filter(f)) {
         return rollups::stats(db, t, &rf, friendly).await;
     }
     let utc_offset_ms = i64::from(tz.to_offset(jiff::Timestamp::now()).seconds()) * 1000;

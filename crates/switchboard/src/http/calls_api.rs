@@ -8,36 +8,14 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::access::{Admin, Principal};
+use crate::access::{Admin, Principal, Scoped, page};
 use crate::calls::{self, CallFilter, CallLog, Scope};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::users::Role;
 
 const PAGE: &str = "call-logs";
-
-/// Which calls a principal may read: customers and granted receptionists their
-/// tenant's (the effective tenant); admins any one tenant (`customerId`) or all.
-async fn scope(
-    state: &AppState,
-    principal: &Principal,
-    customer_id: Option<&str>,
-) -> AppResult<Scope> {
-    match principal.user.role {
-        Role::Admin => match customer_id.filter(|s| !s.is_empty()) {
-            Some(t) => {
-                principal.tenant_scope(state, t, Some(PAGE)).await?;
-                Ok(Scope::Tenant(t.to_owned()))
-            }
-            None => Ok(Scope::All),
-        },
-        Role::Customer | Role::Receptionist => {
-            let tenant = principal.user.tenant_id.clone().ok_or(AppError::NotFound)?;
-            principal.tenant_scope(state, &tenant, Some(PAGE)).await?;
-            Ok(Scope::Tenant(tenant))
-        }
-    }
-}
+const CONTACTS: Option<&str> = <page::Contacts as crate::access::OnPage>::PAGE;
 
 fn query<T: serde::de::DeserializeOwned>(
     q: Result<Query<T>, axum::extract::rejection::QueryRejection>,
@@ -49,7 +27,7 @@ fn query<T: serde::de::DeserializeOwned>(
 /// The zone dates are read in: the tenant's, or UTC across tenants.
 async fn zone(state: &AppState, scope: &Scope) -> AppResult<jiff::tz::TimeZone> {
     match scope {
-        Scope::Tenant(t) => calls::rollups::tenant_zone(&state.db, t).await,
+        Scope::One(t) => calls::rollups::tenant_zone(&state.db, t).await,
         Scope::All => Ok(jiff::tz::TimeZone::UTC),
     }
 }
@@ -65,11 +43,10 @@ pub(crate) struct CallLogPage {
 
 pub(crate) async fn list(
     State(state): State<AppState>,
-    principal: Principal,
+    Scoped { scope, .. }: Scoped<page::CallLogs>,
     q: Result<Query<CallFilter>, axum::extract::rejection::QueryRejection>,
 ) -> AppResult<Json<CallLogPage>> {
     let filter = query(q)?;
-    let scope = scope(&state, &principal, filter.customer_id.as_deref()).await?;
     let tz = zone(&state, &scope).await?;
     let (mut call_logs, total, limit, offset) =
         calls::list(&state.db, &scope, &filter, &tz).await?;
@@ -92,10 +69,9 @@ pub(crate) struct CallDetail {
 
 pub(crate) async fn detail(
     State(state): State<AppState>,
-    principal: Principal,
+    Scoped { scope, .. }: Scoped<page::CallLogs>,
     Path(call_sid): Path<String>,
 ) -> AppResult<Json<CallDetail>> {
-    let scope = scope(&state, &principal, None).await?;
     let mut call = calls::get(&state.db, &scope, &call_sid).await?;
     crate::contacts::link(&state.db, std::slice::from_mut(&mut call)).await?;
     let events = calls::timeline(&state.db, &call.customer_id, &call_sid).await?;
@@ -104,10 +80,9 @@ pub(crate) async fn detail(
 
 pub(crate) async fn summary(
     State(state): State<AppState>,
-    principal: Principal,
+    Scoped { scope, .. }: Scoped<page::CallLogs>,
     Path(call_sid): Path<String>,
 ) -> AppResult<Json<Value>> {
-    let scope = scope(&state, &principal, None).await?;
     let c = calls::get(&state.db, &scope, &call_sid).await?;
     Ok(Json(json!({
         "callSid": c.call_sid,
@@ -121,13 +96,12 @@ pub(crate) async fn summary(
 
 pub(crate) async fn stats(
     State(state): State<AppState>,
-    principal: Principal,
+    Scoped { scope, .. }: Scoped<page::CallLogs>,
     q: Result<Query<CallFilter>, axum::extract::rejection::QueryRejection>,
 ) -> AppResult<Json<calls::Stats>> {
     let filter = query(q)?;
-    let scope = scope(&state, &principal, filter.customer_id.as_deref()).await?;
     let names = match &scope {
-        Scope::Tenant(t) => crate::numbers::list_for_tenant(&state.db, t)
+        Scope::One(t) => crate::numbers::list_for_tenant(&state.db, t)
             .await?
             .into_iter()
             .map(|n| (n.phone_number, n.friendly_name))
@@ -304,11 +278,10 @@ pub(crate) async fn recording(
 /// `GET /api/twilio/voicemail/{callSid}`.
 pub(crate) async fn voicemail(
     State(state): State<AppState>,
-    principal: Principal,
+    Scoped { scope, .. }: Scoped<page::CallLogs>,
     Path(call_sid): Path<String>,
     headers: HeaderMap,
 ) -> AppResult<Response> {
-    let scope = scope(&state, &principal, None).await?;
     let call = calls::get(&state.db, &scope, &call_sid).await?;
     let sid = call.voicemail_sid.ok_or(AppError::NotFound)?;
     stream_recording(&state, &call.customer_id, &sid, &headers).await
@@ -368,37 +341,20 @@ pub(crate) async fn unrouted(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct ContactQuery {
     q: Option<String>,
+    /// Accepted here; [`Scoped`] reads it from the query.
+    #[allow(dead_code)]
     customer_id: Option<String>,
-}
-
-/// The tenant a contacts request is about: the principal's own, or (admins) the one named.
-async fn contacts_tenant(
-    state: &AppState,
-    principal: &Principal,
-    named: Option<&str>,
-) -> AppResult<String> {
-    let tenant = match principal.user.role {
-        Role::Admin => named
-            .filter(|t| !t.is_empty())
-            .map(str::to_owned)
-            .ok_or_else(|| AppError::field("customerId", "admins name the tenant"))?,
-        _ => principal.user.tenant_id.clone().ok_or(AppError::NotFound)?,
-    };
-    principal
-        .tenant_scope(state, &tenant, Some("contacts"))
-        .await?;
-    Ok(tenant)
 }
 
 pub(crate) async fn list_contacts(
     State(state): State<AppState>,
-    principal: Principal,
+    scoped: Scoped<page::Contacts>,
     q: Result<Query<ContactQuery>, axum::extract::rejection::QueryRejection>,
 ) -> AppResult<Json<Value>> {
     let q = query(q)?;
-    let tenant = contacts_tenant(&state, &principal, q.customer_id.as_deref()).await?;
+    let tenant = scoped.tenant()?;
     Ok(Json(
-        json!({ "contacts": crate::contacts::list(&state.db, &tenant, q.q.as_deref()).await? }),
+        json!({ "contacts": crate::contacts::list(&state.db, tenant, q.q.as_deref()).await? }),
     ))
 }
 
@@ -407,7 +363,9 @@ pub(crate) async fn create_contact(
     principal: Principal,
     crate::access::ApiJson(body): crate::access::ApiJson<crate::contacts::NewContact>,
 ) -> AppResult<(StatusCode, Json<crate::contacts::Contact>)> {
-    let tenant = contacts_tenant(&state, &principal, body.tenant_id.as_deref()).await?;
+    let tenant = principal
+        .tenant(&state, CONTACTS, body.tenant_id.as_deref())
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(crate::contacts::create(&state.db, &tenant, body).await?),
@@ -419,26 +377,19 @@ pub(crate) async fn create_contact(
 pub(crate) struct MessageQuery {
     limit: Option<i64>,
     offset: Option<i64>,
+    /// Accepted here; [`Scoped`] reads it from the query.
+    #[allow(dead_code)]
     customer_id: Option<String>,
 }
 
 /// `GET /api/messages`: a tenant's texts, newest first.
 pub(crate) async fn list_messages(
     State(state): State<AppState>,
-    principal: Principal,
+    scoped: Scoped<page::Messages>,
     q: Result<Query<MessageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> AppResult<Json<Value>> {
     let q = query(q)?;
-    let tenant = match principal.user.role {
-        Role::Admin => q
-            .customer_id
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| AppError::field("customerId", "admins name the tenant"))?,
-        _ => principal.user.tenant_id.clone().ok_or(AppError::NotFound)?,
-    };
-    principal
-        .tenant_scope(&state, &tenant, Some("messages"))
-        .await?;
+    let tenant = scoped.tenant()?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
         return Err(AppError::field("limit", "must be between 1 and 200"));
@@ -447,7 +398,7 @@ pub(crate) async fn list_messages(
     if offset < 0 {
         return Err(AppError::field("offset", "must not be negative"));
     }
-    let (messages, total) = crate::messaging::list(&state.db, &tenant, limit, offset).await?;
+    let (messages, total) = crate::messaging::list(&state.db, tenant, limit, offset).await?;
     Ok(Json(
         json!({ "messages": messages, "total": total, "limit": limit, "offset": offset }),
     ))
@@ -489,7 +440,11 @@ pub(crate) async fn delete_contact(
 
 /// The tenant a contact id is looked up in: the principal's own, or (admins) the
 /// contact's. Another tenant's id is simply not found.
-async fn contact_tenant(state: &AppState, principal: &Principal, id: &str) -> AppResult<String> {
+async fn contact_tenant(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+) -> AppResult<crate::tenants::TenantId> {
     let named = match principal.user.role {
         Role::Admin => Some(
             crate::contacts::owner(&state.db, id)
@@ -498,5 +453,5 @@ async fn contact_tenant(state: &AppState, principal: &Principal, id: &str) -> Ap
         ),
         _ => None,
     };
-    contacts_tenant(state, principal, named.as_deref()).await
+    principal.tenant(state, CONTACTS, named.as_deref()).await
 }

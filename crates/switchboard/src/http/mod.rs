@@ -7,12 +7,11 @@ pub mod numbers_api;
 pub mod ops;
 pub mod webhooks;
 
-use axum::Router;
 use axum::routing::{get, patch, post};
 
 use crate::error::AppError;
 use crate::paths;
-use crate::state::AppState;
+use crate::routes::Routes;
 
 /// JSON bodies larger than this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -28,8 +27,8 @@ async fn no_store(mut response: axum::response::Response) -> axum::response::Res
 }
 
 /// The JSON API: every route under `/api` but Twilio's.
-pub fn api_router() -> Router<AppState> {
-    Router::new()
+pub fn api_router() -> Routes {
+    Routes::new()
         .route("/api/auth/login", post(api::login))
         .route("/api/auth/logout", post(api::logout))
         .route("/api/auth/me", get(api::me))
@@ -127,14 +126,14 @@ pub fn api_router() -> Router<AppState> {
             "/api/{*rest}",
             axum::routing::any(|| async { AppError::NotFound }),
         )
-        .layer(axum::middleware::map_response(no_store))
+        .map(|r| r.layer(axum::middleware::map_response(no_store)))
 }
 
 /// Twilio's webhooks.
-pub fn webhook_router() -> Router<AppState> {
+pub fn webhook_router() -> Routes {
     // Twilio's webhooks: signature-checked, form-encoded, answered with TwiML. Mounted
     // from the same constants the call flow builds its callback URLs with.
-    let mut twilio_hooks = Router::new()
+    let mut twilio_hooks = Routes::new()
         .route(paths::DIAL_STATUS, post(webhooks::dial_status))
         .route(paths::WHISPER, post(webhooks::whisper))
         .route(

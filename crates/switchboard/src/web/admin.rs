@@ -2,7 +2,6 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
@@ -17,8 +16,8 @@ use crate::state::AppState;
 use crate::tenants::{self, NewTenant, Tenant, TenantUpdate};
 use crate::users::{self, NewUser, Role, User};
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
+pub(super) fn router() -> crate::routes::Routes {
+    crate::routes::Routes::new()
         .route("/admin", get(|| async { Redirect::to("/admin/tenants") }))
         .route("/admin/tenants", get(tenants_page).post(create_tenant))
         .route("/admin/tenants/{id}", get(tenant_page).post(update_tenant))

@@ -2,7 +2,6 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect};
@@ -17,8 +16,8 @@ use crate::provisioning::CredentialsCheck;
 use crate::state::AppState;
 use crate::telephony::{self, BusinessHours, OpenInterval, TwilioConfigUpdate, TwilioConfigView};
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
+pub(super) fn router() -> crate::routes::Routes {
+    crate::routes::Routes::new()
         .route("/dashboard", get(dashboard))
         .route("/call-logs", get(call_logs))
         .route("/call-logs/export.csv", get(export_csv))
@@ -248,7 +247,7 @@ async fn dashboard(State(state): State<AppState>, user: PageUser) -> PageResult 
         .iter()
         .map(|n| (n.phone_number.clone(), n.friendly_name.clone()))
         .collect();
-    let scope = Scope::Tenant(tenant.clone());
+    let scope = Scope::One(tenant.clone());
     let mut figures = Vec::new();
     for (label, days) in [("Today", 1), ("Last 7 days", 7), ("Last 30 days", 30)] {
         let filter = CallFilter {
@@ -406,7 +405,7 @@ async fn call_logs(
     let numbers = crate::numbers::list_for_tenant(&state.db, &tenant).await?;
     let view = FilterView::of(&filter);
     let query = view.query();
-    let scope = Scope::Tenant(tenant.clone());
+    let scope = Scope::One(tenant.clone());
     let listed = match calls::list(&state.db, &scope, &filter, &tz).await {
         Ok((logs, total, ..)) => Ok((contact_names(&state, &tenant, &logs).await?, logs, total)),
         Err(e) => Err(e),
@@ -485,7 +484,7 @@ async fn export_csv(
     let mut filter = own_filter(q)?;
     let tz = calls::rollups::tenant_zone(&state.db, &tenant).await?;
     let numbers = crate::numbers::list_for_tenant(&state.db, &tenant).await?;
-    let scope = Scope::Tenant(tenant);
+    let scope = Scope::One(tenant);
     let mut out = String::from(
         "Started,Caller,From,Tracking number,Number label,Menu choice,Outcome,Talk seconds,Appointment booked,Call reason,Summary,Call SID\r\n",
     );
@@ -564,7 +563,7 @@ async fn confirm_delete(
     let chrome = Chrome::for_user(&state, &user, "Delete call log", "/call-logs").await?;
     let tz = calls::rollups::tenant_zone(&state.db, &tenant).await?;
     let numbers = crate::numbers::list_for_tenant(&state.db, &tenant).await?;
-    let call = calls::get(&state.db, &Scope::Tenant(tenant.clone()), &call_sid).await?;
+    let call = calls::get(&state.db, &Scope::One(tenant.clone()), &call_sid).await?;
     Ok(ConfirmDeletePage {
         chrome,
         call: {

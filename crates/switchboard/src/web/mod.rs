@@ -12,7 +12,6 @@ use std::net::SocketAddr;
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Router;
 use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{Extensions, StatusCode, header};
@@ -29,8 +28,8 @@ use crate::users::Role;
 pub(crate) use forms::FormData;
 
 /// The portal's routes.
-pub fn router(state: AppState) -> Router<AppState> {
-    Router::new()
+pub fn router(state: AppState) -> crate::routes::Routes {
+    crate::routes::Routes::new()
         .route("/", get(home))
         .route("/login", get(login_page).post(login_submit))
         .route("/logout", post(logout))
@@ -38,11 +37,13 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/static/app.js", get(script))
         .merge(customer::router())
         .merge(admin::router())
-        .layer(axum::middleware::from_fn_with_state(
-            state,
-            error_page_chrome,
-        ))
-        .layer(axum::middleware::map_response(security_headers))
+        .map(|r| {
+            r.layer(axum::middleware::from_fn_with_state(
+                state,
+                error_page_chrome,
+            ))
+            .layer(axum::middleware::map_response(security_headers))
+        })
 }
 
 /// What an error page said, so that it can be drawn again with the user's navigation.
@@ -217,12 +218,18 @@ impl FromRequestParts<AppState> for PageUser {
 
 impl PageUser {
     /// The user's tenant, with access to `page` checked (admins have no tenant here).
-    pub async fn tenant_for(&self, state: &AppState, page: &str) -> Result<String, WebError> {
-        let tenant = self.0.user.tenant_id.clone().ok_or(AppError::Forbidden(
-            "this page belongs to a tenant's users; admins use the admin pages",
-        ))?;
-        self.0.tenant_scope(state, &tenant, Some(page)).await?;
-        Ok(tenant)
+    pub async fn tenant_for(
+        &self,
+        state: &AppState,
+        page: &str,
+    ) -> Result<crate::tenants::TenantId, WebError> {
+        if self.0.is_admin() {
+            return Err(AppError::Forbidden(
+                "this page belongs to a tenant's users; admins use the admin pages",
+            )
+            .into());
+        }
+        Ok(self.0.tenant(state, Some(page), None).await?)
     }
 
     /// Requires the platform operator.

@@ -241,3 +241,295 @@ async fn receptionists_cannot_change_their_own_tenants_telephony() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     w.t.stop().await;
 }
+
+/// Who may use a route, for the walk over every path the server mounts.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Access {
+    /// Anyone (login, health, static files), or ends the caller's own session.
+    Public,
+    /// Twilio's webhooks: signature-checked, so a user's token gets 403 (400 when the
+    /// body is not even a webhook's).
+    Webhook,
+    /// Platform admins only: 403 for everyone else.
+    Admin,
+    /// The tenant is named in the path: another tenant's id answers 404 (or 403).
+    NamedTenant,
+    /// A resource found by id (call, recording, contact): another tenant's is 404.
+    Resource,
+    /// The caller's own tenant, whatever else the request names.
+    OwnTenant,
+}
+
+/// Every path the server serves, and who may use it. A new route fails
+/// `every_route_declares_its_scope` until it is listed here.
+const ROUTE_ACCESS: &[(&str, Access)] = &[
+    ("/", Access::Public),
+    ("/login", Access::Public),
+    ("/logout", Access::Public),
+    ("/static/app.css", Access::Public),
+    ("/static/app.js", Access::Public),
+    ("/healthz", Access::Public),
+    ("/readyz", Access::Public),
+    ("/no-access", Access::Public),
+    ("/api/auth/login", Access::Public),
+    ("/api/auth/logout", Access::Public),
+    ("/api/{*rest}", Access::Public),
+    ("/api/twilio/voice/incoming", Access::Webhook),
+    ("/api/twilio/voice", Access::Webhook),
+    ("/api/webhooks/twilio/voice", Access::Webhook),
+    ("/api/twilio/voice/status-callback", Access::Webhook),
+    ("/api/webhooks/twilio/voice/status", Access::Webhook),
+    ("/api/twilio/call-status", Access::Webhook),
+    ("/api/twilio/voice/dial-status", Access::Webhook),
+    ("/api/twilio/voice/whisper", Access::Webhook),
+    ("/api/twilio/voice/voicemail", Access::Webhook),
+    ("/api/twilio/voice/voicemail-status", Access::Webhook),
+    ("/api/twilio/voice/recording-status", Access::Webhook),
+    ("/api/twilio/recording-status", Access::Webhook),
+    ("/api/twilio/voice/transcription", Access::Webhook),
+    ("/api/twilio/sms", Access::Webhook),
+    ("/api/webhooks/twilio/sms", Access::Webhook),
+    ("/api/twilio/sms/status", Access::Webhook),
+    ("/api/twilio/ci-status", Access::Webhook),
+    ("/api/admin/tenants", Access::Admin),
+    ("/api/admin/tenants/{id}", Access::Admin),
+    ("/api/admin/users", Access::Admin),
+    ("/api/admin/users/{id}", Access::Admin),
+    ("/api/admin/unrouted-calls", Access::Admin),
+    ("/api/twilio/numbers", Access::Admin),
+    ("/api/twilio/connect", Access::Admin),
+    ("/api/twilio/update-message/{clinic_id}", Access::Admin),
+    ("/api/twilio/disconnect/{clinic_id}", Access::Admin),
+    ("/api/twilio/test-credentials", Access::Admin),
+    ("/admin", Access::Admin),
+    ("/admin/tenants", Access::Admin),
+    ("/admin/tenants/{id}", Access::Admin),
+    ("/admin/tenants/{id}/delete", Access::Admin),
+    ("/admin/users", Access::Admin),
+    ("/admin/users/{id}/delete", Access::Admin),
+    ("/admin/numbers", Access::Admin),
+    ("/admin/numbers/connect", Access::Admin),
+    ("/admin/numbers/message", Access::Admin),
+    ("/admin/numbers/disconnect", Access::Admin),
+    ("/admin/unrouted", Access::Admin),
+    ("/admin/health", Access::Admin),
+    (
+        "/api/companies/{company_id}/twilio/config",
+        Access::NamedTenant,
+    ),
+    (
+        "/api/companies/{company_id}/twilio/test-credentials",
+        Access::NamedTenant,
+    ),
+    ("/api/twilio/call-logs/{call_sid}", Access::Resource),
+    ("/api/twilio/call-logs/{call_sid}/summary", Access::Resource),
+    ("/api/twilio/recording/{recording_sid}", Access::Resource),
+    ("/api/twilio/voicemail/{call_sid}", Access::Resource),
+    ("/api/contacts/{id}", Access::Resource),
+    ("/call-logs/{call_sid}/delete", Access::Resource),
+    ("/contacts/{id}", Access::Resource),
+    ("/contacts/{id}/delete", Access::Resource),
+    ("/api/auth/me", Access::OwnTenant),
+    ("/api/twilio/call-logs", Access::OwnTenant),
+    ("/api/twilio/call-logs/stats", Access::OwnTenant),
+    ("/api/twilio/configuration", Access::OwnTenant),
+    (
+        "/api/customer-notifications/unread-counts",
+        Access::OwnTenant,
+    ),
+    (
+        "/api/customer-notifications/mark-read/{section}",
+        Access::OwnTenant,
+    ),
+    (
+        "/api/customer-notifications/mark-all-read",
+        Access::OwnTenant,
+    ),
+    ("/api/messages", Access::OwnTenant),
+    ("/api/contacts", Access::OwnTenant),
+    ("/dashboard", Access::OwnTenant),
+    ("/call-logs", Access::OwnTenant),
+    ("/call-logs/export.csv", Access::OwnTenant),
+    ("/settings", Access::OwnTenant),
+    ("/settings/test-credentials", Access::OwnTenant),
+    ("/messages", Access::OwnTenant),
+    ("/contacts", Access::OwnTenant),
+];
+
+const BETA_CALL: &str = "CA0000000000000000000000000000beta";
+const BETA_RECORDING: &str = "RE0000000000000000000000000000beta";
+
+/// Gives tenant B a call with a recording (signed webhooks, as its own Twilio account
+/// would send them) and a contact.
+async fn give_beta_a_call_and_a_contact(w: &World) -> String {
+    let beta_account = format!("AC{}", "b".repeat(32));
+    for (path, params) in [
+        (
+            "/api/twilio/voice/incoming",
+            vec![
+                ("CallSid", BETA_CALL),
+                ("AccountSid", beta_account.as_str()),
+                ("From", "+15550009999"),
+                ("To", "+15551230002"),
+                ("CallStatus", "ringing"),
+                ("Direction", "inbound"),
+                ("CallerName", "BETA SECRET CALLER"),
+            ],
+        ),
+        (
+            "/api/twilio/voice/recording-status",
+            vec![
+                ("CallSid", BETA_CALL),
+                ("AccountSid", beta_account.as_str()),
+                ("RecordingSid", BETA_RECORDING),
+                ("RecordingUrl", "https://api.twilio.com/recording"),
+                ("RecordingStatus", "completed"),
+                ("RecordingDuration", "12"),
+            ],
+        ),
+    ] {
+        let owned: Vec<(String, String)> = params
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let signature = twilio::signature::RequestValidator::new("beta-secret-token")
+            .compute_signature(&w.t.url(path), &owned);
+        let status =
+            w.t.http
+                .post(w.t.url(path))
+                .header("x-twilio-signature", signature)
+                .form(&owned)
+                .send()
+                .await
+                .expect("send")
+                .status();
+        assert!(status.is_success(), "{path}: {status}");
+    }
+    let (status, contact) =
+        w.t.post(
+            "/api/contacts",
+            &w.admin,
+            json!({"name": "Beta Secret Contact", "phone": "+15550008888", "tenantId": w.tenant_b}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{contact}");
+    contact["id"].as_str().expect("id").to_owned()
+}
+
+#[tokio::test]
+async fn every_route_declares_its_scope() {
+    let w = world().await;
+    let beta_contact = give_beta_a_call_and_a_contact(&w).await;
+    let (_, beta_log) =
+        w.t.get(&format!("/api/twilio/call-logs/{BETA_CALL}"), &w.admin)
+            .await;
+    assert_eq!(beta_log["recordingSid"], BETA_RECORDING, "{beta_log}");
+
+    let mounted = switchboard::server::routes(w.t.app.state.clone());
+    let mounted: Vec<&str> = mounted.paths().to_vec();
+    let declared: Vec<&str> = ROUTE_ACCESS.iter().map(|(p, _)| *p).collect();
+    let undeclared: Vec<&&str> = mounted.iter().filter(|p| !declared.contains(p)).collect();
+    assert!(
+        undeclared.is_empty(),
+        "routes without a declared scope (add them to ROUTE_ACCESS): {undeclared:?}"
+    );
+    let stale: Vec<&&str> = declared.iter().filter(|p| !mounted.contains(p)).collect();
+    assert!(
+        stale.is_empty(),
+        "ROUTE_ACCESS lists routes that no longer exist: {stale:?}"
+    );
+
+    let fill = |template: &str| {
+        let path = template
+            .replace("{company_id}", &w.tenant_b)
+            .replace("{clinic_id}", &w.tenant_b)
+            .replace("{call_sid}", BETA_CALL)
+            .replace("{recording_sid}", BETA_RECORDING)
+            .replace("{section}", "call-logs")
+            .replace("{*rest}", "nothing-here");
+        let path = if template.contains("/contacts/") {
+            path.replace("{id}", &beta_contact)
+        } else if template.contains("/users/") {
+            path.replace("{id}", &w.user_b)
+        } else {
+            path.replace("{id}", &w.tenant_b)
+        };
+        // Routes that read the tenant from the query are asked for B's.
+        if path.starts_with("/api/") && !path.contains('?') {
+            format!("{path}?customerId={}", w.tenant_b)
+        } else {
+            path
+        }
+    };
+    let mut walked = 0;
+    for token in [&w.customer_a, &w.receptionist_a_all_pages] {
+        for (template, access) in ROUTE_ACCESS {
+            if *access == Access::Public {
+                continue;
+            }
+            for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+                let path = fill(template);
+                let mut req =
+                    w.t.http
+                        .request(
+                            Method::from_bytes(method.as_bytes()).expect("method"),
+                            w.t.url(&path),
+                        )
+                        .bearer_auth(token);
+                if method != "GET" && method != "DELETE" {
+                    req = if path.starts_with("/api/") && *access != Access::Webhook {
+                        req.json(&body_for(method, template).unwrap_or_else(|| json!({})))
+                    } else {
+                        req.header("content-type", "application/x-www-form-urlencoded")
+                            .body("name=Hijacked")
+                    };
+                }
+                let resp = req.send().await.expect("send");
+                let status = resp.status();
+                if status == StatusCode::METHOD_NOT_ALLOWED {
+                    continue;
+                }
+                walked += 1;
+                let text = resp.text().await.unwrap_or_default();
+                let ok = match access {
+                    Access::Public => true,
+                    Access::Admin => status == StatusCode::FORBIDDEN,
+                    // Unsigned: refused, or unreadable before the signature is known.
+                    Access::Webhook => {
+                        matches!(status, StatusCode::FORBIDDEN | StatusCode::BAD_REQUEST)
+                    }
+                    Access::NamedTenant | Access::Resource => {
+                        matches!(status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN)
+                    }
+                    Access::OwnTenant => !status.is_server_error(),
+                };
+                assert!(ok, "{method} {path} ({access:?}) gave {status}: {text}");
+                for secret in [
+                    "Beta",
+                    "BETA",
+                    "15551230002",
+                    "15550009999",
+                    BETA_CALL,
+                    BETA_RECORDING,
+                ] {
+                    assert!(
+                        !text.contains(secret),
+                        "{method} {path} ({access:?}) leaked {secret}: {text}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(walked > 60, "only {walked} requests were routed");
+    // B's call, contact and settings are as they were.
+    let (status, log) =
+        w.t.get(&format!("/api/twilio/call-logs/{BETA_CALL}"), &w.admin)
+            .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(log["callerName"], "BETA SECRET CALLER");
+    let (status, _) =
+        w.t.get(&format!("/api/contacts/{beta_contact}"), &w.admin)
+            .await;
+    assert_eq!(status, StatusCode::OK);
+    w.t.stop().await;
+}
