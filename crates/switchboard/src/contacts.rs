@@ -102,15 +102,6 @@ fn check(name: &str, phone: &str, email: Option<&str>, notes: Option<&str>) -> A
     }
 }
 
-fn taken(e: sqlx::Error, phone: &E164) -> AppError {
-    match AppError::from(e) {
-        AppError::Conflict(_) => {
-            AppError::Conflict(format!("a contact with {phone} already exists"))
-        }
-        other => other,
-    }
-}
-
 /// Creates a contact; a number the tenant already has is a 409.
 pub async fn create(db: &Db, tenant_id: &str, new: NewContact) -> AppResult<Contact> {
     let c = check(
@@ -129,8 +120,7 @@ pub async fn create(db: &Db, tenant_id: &str, new: NewContact) -> AppResult<Cont
         .bind(c.notes.as_deref())
         .bind(now_ms())
         .execute(db.pool())
-        .await
-        .map_err(|e| taken(e, &c.phone))?;
+        .await?;
     get(db, tenant_id, &id).await
 }
 
@@ -193,8 +183,7 @@ pub async fn update(
         .bind(id)
         .bind(tenant_id)
         .execute(db.pool())
-        .await
-        .map_err(|e| taken(e, &c.phone))?;
+        .await?;
     get(db, tenant_id, id).await
 }
 

@@ -35,6 +35,14 @@ pub enum AppError {
     /// Conflicts with existing data (a number another tenant owns, a taken email).
     #[error("{0}")]
     Conflict(String),
+    /// A unique value another row already has: which field, and why.
+    #[error("{message}")]
+    Taken {
+        /// The request's field (camelCase).
+        field: &'static str,
+        /// What is taken.
+        message: &'static str,
+    },
     /// Readable, but invalid; per-field reasons.
     #[error("validation failed")]
     Validation(FieldErrors),
@@ -95,7 +103,7 @@ impl AppError {
             Self::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
-            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Self::Conflict(_) | Self::Taken { .. } => (StatusCode::CONFLICT, "conflict"),
             Self::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::UnsupportedMediaType(_) => {
@@ -112,12 +120,50 @@ impl AppError {
     }
 }
 
+/// Unique constraints, by the name PostgreSQL gives them and the `table.column` list
+/// SQLite reports, with the field a client sent and what to tell them.
+const UNIQUE_CONSTRAINTS: &[(&str, &str, &str, &str)] = &[
+    (
+        "users_email_key",
+        "users.email",
+        "email",
+        "a user with this email already exists",
+    ),
+    (
+        "phone_numbers_e164_key",
+        "phone_numbers.e164",
+        "phoneNumber",
+        "this number is already connected",
+    ),
+    (
+        "contacts_tenant_id_phone_key",
+        "contacts.tenant_id, contacts.phone",
+        "phone",
+        "a contact with this number already exists",
+    ),
+];
+
+/// The field a unique violation is about, from the constraint's name (PostgreSQL) or
+/// the columns in the message (SQLite: `UNIQUE constraint failed: users.email`).
+fn taken(db: &dyn sqlx::error::DatabaseError) -> Option<AppError> {
+    let message = db.message();
+    UNIQUE_CONSTRAINTS
+        .iter()
+        .find(|(pg, sqlite, _, _)| {
+            db.constraint() == Some(*pg)
+                || message
+                    .strip_prefix("UNIQUE constraint failed: ")
+                    .is_some_and(|cols| cols == *sqlite)
+        })
+        .map(|(_, _, field, message)| AppError::Taken { field, message })
+}
+
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
         if let sqlx::Error::Database(db) = &e
             && db.is_unique_violation()
         {
-            return Self::Conflict("already exists".into());
+            return taken(db.as_ref()).unwrap_or_else(|| Self::Conflict("already exists".into()));
         }
         Self::internal(e)
     }
@@ -142,8 +188,13 @@ impl IntoResponse for AppError {
         if let Self::Internal(cause) = &self {
             tracing::error!(error = %cause, "request failed");
         }
+        let taken_field;
         let fields = match &self {
             Self::Validation(fields) => Some(fields),
+            Self::Taken { field, message } => {
+                taken_field = FieldErrors::from([((*field).to_owned(), (*message).to_owned())]);
+                Some(&taken_field)
+            }
             _ => None,
         };
         let body = Body {

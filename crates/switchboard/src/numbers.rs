@@ -245,7 +245,7 @@ fn owned_elsewhere(number: &E164) -> AppError {
 /// An insert refused by the unique number: another tenant took it meanwhile.
 fn insert_refused(e: sqlx::Error, number: &E164) -> AppError {
     match AppError::from(e) {
-        AppError::Conflict(_) => owned_elsewhere(number),
+        AppError::Conflict(_) | AppError::Taken { .. } => owned_elsewhere(number),
         other => other,
     }
 }

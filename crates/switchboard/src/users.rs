@@ -137,6 +137,12 @@ fn check_email(email: &str, errors: &mut FieldErrors) -> String {
     email
 }
 
+/// The email is another user's (checked first; the unique index says the same).
+const EMAIL_TAKEN: AppError = AppError::Taken {
+    field: "email",
+    message: "a user with this email already exists",
+};
+
 fn check_password(password: &str, errors: &mut FieldErrors) {
     let n = password.chars().count();
     if n < MIN_PASSWORD {
@@ -325,9 +331,7 @@ pub async fn create(db: &Db, new: NewUser) -> AppResult<User> {
         return Err(AppError::Validation(errors));
     }
     if find_by_email(db, &email).await?.is_some() {
-        return Err(AppError::Conflict(
-            "a user with this email already exists".into(),
-        ));
+        return Err(EMAIL_TAKEN);
     }
     let hash = hash_password(&new.password).await?;
     let id = new_id("usr");
@@ -344,11 +348,7 @@ pub async fn create(db: &Db, new: NewUser) -> AppResult<User> {
     .bind(serde_json::to_string(&pages).unwrap_or_else(|_| "[]".into()))
     .bind(now)
     .execute(db.pool())
-    .await
-    .map_err(|e| match AppError::from(e) {
-        AppError::Conflict(_) => AppError::Conflict("a user with this email already exists".into()),
-        other => other,
-    })?;
+    .await?;
     get(db, &id).await
 }
 
@@ -431,9 +431,7 @@ pub async fn update(db: &Db, id: &str, update: UserUpdate) -> AppResult<User> {
         return Err(AppError::Validation(errors));
     }
     if email != current.email && find_by_email(db, &email).await?.is_some() {
-        return Err(AppError::Conflict(
-            "a user with this email already exists".into(),
-        ));
+        return Err(EMAIL_TAKEN);
     }
     sqlx::query("UPDATE users SET email = $1, role = $2, tenant_id = $3, allowed_pages = $4, updated_at = $5 WHERE id = $6")
         .bind(&email)

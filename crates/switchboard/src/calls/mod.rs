@@ -7,6 +7,7 @@
 
 pub mod fold;
 pub mod rollups;
+mod row;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -428,9 +429,8 @@ fn tracking_number(r: &CallRecord) -> Option<String> {
     })
 }
 
-/// Calls upserted per statement (34 parameters each; well under both databases' limits).
+/// Calls upserted per statement (well under both databases' parameter limits).
 const UPSERT_ROWS: usize = 100;
-const UPSERT_COLUMNS: usize = 34;
 
 /// Replaces the projection rows of several calls in one statement.
 async fn upsert(
@@ -442,74 +442,20 @@ async fn upsert(
         .map(|i| {
             format!(
                 "({})",
-                db.placeholders(i * UPSERT_COLUMNS + 1, UPSERT_COLUMNS)
+                db.placeholders(i * row::UPSERT_COLUMNS + 1, row::UPSERT_COLUMNS)
             )
         })
         .collect();
     let sql = format!(
-        "INSERT INTO calls (call_sid, tenant_id, twilio_number, from_number, to_number, direction, status, dial_status,
-            outcome, talk_seconds, call_seconds, menu_choice, started_at, answered_at, ended_at, ringing_seconds,
-            recording_sid, recording_url, recording_seconds, voicemail_sid, voicemail_url, voicemail_seconds,
-            caller_name, caller_city, caller_state, caller_zip, caller_country, price, price_unit, transcript_text,
-            transcript_sid, summary_text, call_reason,
-            updated_at)
-         VALUES {}
-         ON CONFLICT (call_sid) DO UPDATE SET
-            twilio_number = excluded.twilio_number, from_number = excluded.from_number, to_number = excluded.to_number,
-            direction = excluded.direction, status = excluded.status, dial_status = excluded.dial_status,
-            outcome = excluded.outcome, talk_seconds = excluded.talk_seconds, call_seconds = excluded.call_seconds,
-            menu_choice = excluded.menu_choice, started_at = excluded.started_at, answered_at = excluded.answered_at,
-            ended_at = excluded.ended_at, ringing_seconds = excluded.ringing_seconds,
-            recording_sid = excluded.recording_sid, recording_url = excluded.recording_url,
-            recording_seconds = excluded.recording_seconds, voicemail_sid = excluded.voicemail_sid,
-            voicemail_url = excluded.voicemail_url, voicemail_seconds = excluded.voicemail_seconds,
-            caller_name = excluded.caller_name, caller_city = excluded.caller_city, caller_state = excluded.caller_state,
-            caller_zip = excluded.caller_zip, caller_country = excluded.caller_country, price = excluded.price,
-            price_unit = excluded.price_unit, transcript_text = excluded.transcript_text,
-            transcript_sid = excluded.transcript_sid, summary_text = excluded.summary_text, call_reason = excluded.call_reason,
-            updated_at = excluded.updated_at
-         WHERE calls.tenant_id = excluded.tenant_id",
-        placeholders.join(", ")
+        "{}{}{}",
+        row::UPSERT_HEAD.as_str(),
+        placeholders.join(", "),
+        row::UPSERT_TAIL.as_str()
     );
     let now = now_ms();
     let mut q = sqlx::query(&sql);
     for (call_sid, tenant_id, r) in rows {
-        let twilio_number = tracking_number(r);
-        q = q
-            .bind(*call_sid)
-            .bind(*tenant_id)
-            .bind(twilio_number)
-            .bind(r.from.clone())
-            .bind(r.to.clone())
-            .bind(r.direction.clone())
-            .bind(r.status.clone())
-            .bind(r.dial_status.clone())
-            .bind(r.outcome.clone())
-            .bind(r.talk_seconds)
-            .bind(r.call_seconds)
-            .bind(r.menu_choice.clone())
-            .bind(r.started_at)
-            .bind(r.answered_at)
-            .bind(r.ended_at)
-            .bind(r.ringing_seconds)
-            .bind(r.recording_sid.clone())
-            .bind(r.recording_url.clone())
-            .bind(r.recording_seconds)
-            .bind(r.voicemail_sid.clone())
-            .bind(r.voicemail_url.clone())
-            .bind(r.voicemail_seconds)
-            .bind(r.caller_name.clone())
-            .bind(r.caller_city.clone())
-            .bind(r.caller_state.clone())
-            .bind(r.caller_zip.clone())
-            .bind(r.caller_country.clone())
-            .bind(r.price.clone())
-            .bind(r.price_unit.clone())
-            .bind(r.transcript_text.clone())
-            .bind(r.transcript_sid.clone())
-            .bind(r.summary_text.clone())
-            .bind(r.call_reason.clone())
-            .bind(now);
+        q = row::bind_upsert(q, call_sid, tenant_id, tracking_number(r), r, now);
     }
     q.execute(&mut **tx).await?;
     Ok(())
@@ -564,61 +510,57 @@ pub struct CallLog {
     pub contact_id: Option<String>,
 }
 
-const LOG_COLUMNS: &str = "call_sid, tenant_id, twilio_number, from_number, to_number, direction, status, dial_status,
-    outcome, talk_seconds, call_seconds, menu_choice, started_at, answered_at, ended_at, ringing_seconds,
-    recording_sid, recording_seconds, voicemail_sid, voicemail_seconds, caller_name, caller_city,
-    caller_state, caller_zip, caller_country, price, price_unit, quality_metrics, transcript_sid, transcript_text,
-    summary_text, appointment_booked, call_reason, contact_id";
-
+/// The call log a stored row shows: the record [`row`] reads back, as clients see it.
 fn log_from_row(r: &sqlx::any::AnyRow) -> Result<CallLog, sqlx::Error> {
     let call_sid: String = r.try_get("call_sid")?;
-    let recording_sid: Option<String> = r.try_get("recording_sid")?;
-    let voicemail_sid: Option<String> = r.try_get("voicemail_sid")?;
-    let summary_text: Option<String> = r.try_get("summary_text")?;
+    let record = row::record_from_row(r)?;
     let quality: Option<String> = r.try_get("quality_metrics")?;
     Ok(CallLog {
         id: call_sid.clone(),
         customer_id: r.try_get("tenant_id")?,
         twilio_phone_number: r.try_get("twilio_number")?,
-        from: r.try_get("from_number")?,
-        to: r.try_get("to_number")?,
-        direction: r.try_get("direction")?,
-        status: r.try_get("status")?,
-        dial_call_status: r.try_get("dial_status")?,
-        outcome: r.try_get("outcome")?,
-        duration: r.try_get("talk_seconds")?,
-        call_duration: r.try_get("call_seconds")?,
-        menu_choice: r.try_get("menu_choice")?,
-        started_at: rfc3339(r.try_get("started_at")?),
-        answer_time: r.try_get::<Option<i64>, _>("answered_at")?.map(rfc3339),
-        ended_at: r.try_get::<Option<i64>, _>("ended_at")?.map(rfc3339),
-        ringing_duration: r.try_get("ringing_seconds")?,
-        recording_url: recording_sid
+        from: record.from,
+        to: record.to,
+        direction: record.direction,
+        status: record.status,
+        dial_call_status: record.dial_status,
+        outcome: record.outcome,
+        duration: record.talk_seconds,
+        call_duration: record.call_seconds,
+        menu_choice: record.menu_choice,
+        started_at: rfc3339(record.started_at),
+        answer_time: record.answered_at.map(rfc3339),
+        ended_at: record.ended_at.map(rfc3339),
+        ringing_duration: record.ringing_seconds,
+        // Audio is played through us, never from Twilio's URL.
+        recording_url: record
+            .recording_sid
             .as_ref()
             .map(|sid| format!("/api/twilio/recording/{sid}")),
-        recording_sid,
-        recording_duration: r.try_get("recording_seconds")?,
-        voicemail_url: voicemail_sid
+        recording_sid: record.recording_sid,
+        recording_duration: record.recording_seconds,
+        voicemail_url: record
+            .voicemail_sid
             .as_ref()
             .map(|_| format!("/api/twilio/voicemail/{call_sid}")),
-        voicemail_sid,
-        voicemail_duration: r.try_get("voicemail_seconds")?,
-        caller_name: r.try_get("caller_name")?,
-        caller_city: r.try_get("caller_city")?,
-        caller_state: r.try_get("caller_state")?,
-        caller_zip: r.try_get("caller_zip")?,
-        caller_country: r.try_get("caller_country")?,
-        price: r.try_get("price")?,
-        price_unit: r.try_get("price_unit")?,
+        voicemail_sid: record.voicemail_sid,
+        voicemail_duration: record.voicemail_seconds,
+        caller_name: record.caller_name,
+        caller_city: record.caller_city,
+        caller_state: record.caller_state,
+        caller_zip: record.caller_zip,
+        caller_country: record.caller_country,
+        price: record.price,
+        price_unit: record.price_unit,
         quality_metrics: quality.and_then(|q| serde_json::from_str(&q).ok()),
-        transcript_sid: r.try_get("transcript_sid")?,
-        transcript_text: r.try_get("transcript_text")?,
-        summary_ready: summary_text.is_some(),
-        summary_text,
+        transcript_sid: record.transcript_sid,
+        transcript_text: record.transcript_text,
+        summary_ready: record.summary_text.is_some(),
+        summary_text: record.summary_text,
         appointment_booked: r
             .try_get::<Option<i64>, _>("appointment_booked")?
             .map(|v| v != 0),
-        call_reason: r.try_get("call_reason")?,
+        call_reason: record.call_reason,
         contact_id: r.try_get("contact_id")?,
         call_sid,
     })
@@ -826,7 +768,8 @@ pub async fn list(
     let w = build_where(scope, f, tz)?;
     let n = w.texts.len() + w.ints.len();
     let sql = format!(
-        "SELECT {LOG_COLUMNS} FROM calls WHERE {} ORDER BY started_at DESC, call_sid DESC LIMIT ${} OFFSET ${}",
+        "SELECT {} FROM calls WHERE {} ORDER BY started_at DESC, call_sid DESC LIMIT ${} OFFSET ${}",
+        row::SELECT_COLUMNS.as_str(),
         w.sql,
         n + 1,
         n + 2
@@ -859,7 +802,8 @@ pub async fn get(db: &Db, scope: &Scope, call_sid: &str) -> AppResult<CallLog> {
     let row = match scope {
         Scope::One(t) => {
             sqlx::query(&format!(
-                "SELECT {LOG_COLUMNS} FROM calls WHERE call_sid = $1 AND tenant_id = $2"
+                "SELECT {} FROM calls WHERE call_sid = $1 AND tenant_id = $2",
+                row::SELECT_COLUMNS.as_str()
             ))
             .bind(call_sid)
             .bind(t.as_str())
@@ -868,7 +812,8 @@ pub async fn get(db: &Db, scope: &Scope, call_sid: &str) -> AppResult<CallLog> {
         }
         Scope::All => {
             sqlx::query(&format!(
-                "SELECT {LOG_COLUMNS} FROM calls WHERE call_sid = $1"
+                "SELECT {} FROM calls WHERE call_sid = $1",
+                row::SELECT_COLUMNS.as_str()
             ))
             .bind(call_sid)
             .fetch_optional(db.pool())

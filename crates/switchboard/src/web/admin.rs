@@ -116,18 +116,20 @@ async fn create_tenant(
             tracing::info!(tenant = %t.id, by = %user.0.user.id, "tenant created in the portal");
             Ok(Redirect::to(&format!("/admin/tenants/{}?created=1", t.id)).into_response())
         }
-        Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => Ok((
-            e.status(),
-            TenantsPage {
-                chrome: Chrome::for_user(&state, &user, "Tenants", "/admin/tenants").await?,
-                tenants: tenant_rows(&state).await?,
-                name: form.get("name").unwrap_or_default().to_owned(),
-                timezone: form.get("timezone").unwrap_or_default().to_owned(),
-                errors: Errors::from_app(&e),
-                notice: None,
-            },
-        )
-            .into_response()),
+        Err(e @ (AppError::Validation(_) | AppError::Conflict(_) | AppError::Taken { .. })) => {
+            Ok((
+                e.status(),
+                TenantsPage {
+                    chrome: Chrome::for_user(&state, &user, "Tenants", "/admin/tenants").await?,
+                    tenants: tenant_rows(&state).await?,
+                    name: form.get("name").unwrap_or_default().to_owned(),
+                    timezone: form.get("timezone").unwrap_or_default().to_owned(),
+                    errors: Errors::from_app(&e),
+                    notice: None,
+                },
+            )
+                .into_response())
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -339,7 +341,7 @@ async fn create_user(State(state): State<AppState>, user: PageUser, form: FormDa
             tracing::info!(user = %created.id, by = %user.0.user.id, "user created in the portal");
             Ok(Redirect::to("/admin/users?created=1").into_response())
         }
-        Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => {
+        Err(e @ (AppError::Validation(_) | AppError::Conflict(_) | AppError::Taken { .. })) => {
             let errors = Errors::from_app(&e);
             Ok((
                 e.status(),
@@ -475,9 +477,12 @@ async fn connect_number(
     };
     match crate::provisioning::connect(&state, request).await {
         Ok(_) => Ok(Redirect::to("/admin/numbers?connected=1").into_response()),
-        Err(e @ (AppError::Validation(_) | AppError::Conflict(_) | AppError::BadGateway(_))) => {
-            numbers_again(&state, &user, typed, &e).await
-        }
+        Err(
+            e @ (AppError::Validation(_)
+            | AppError::Conflict(_)
+            | AppError::Taken { .. }
+            | AppError::BadGateway(_)),
+        ) => numbers_again(&state, &user, typed, &e).await,
         Err(e) => Err(e.into()),
     }
 }

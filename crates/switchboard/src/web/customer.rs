@@ -756,7 +756,7 @@ async fn add_contact(State(state): State<AppState>, user: PageUser, form: FormDa
     };
     match crate::contacts::create(&state.db, &tenant, new).await {
         Ok(_) => Ok(Redirect::to("/contacts?added=1").into_response()),
-        Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => {
+        Err(e @ (AppError::Validation(_) | AppError::Conflict(_) | AppError::Taken { .. })) => {
             let page =
                 contacts_page(&state, &user, &tenant, None, typed, Errors::from_app(&e)).await?;
             Ok((e.status(), page).into_response())
@@ -826,7 +826,7 @@ async fn save_contact(
     };
     match crate::contacts::update(&state.db, &tenant, &id, change).await {
         Ok(_) => Ok(Redirect::to("/contacts?saved=1").into_response()),
-        Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => {
+        Err(e @ (AppError::Validation(_) | AppError::Conflict(_) | AppError::Taken { .. })) => {
             let page = ContactPage {
                 chrome: Chrome::for_user(&state, &user, "Contact", "/contacts").await?,
                 id,
@@ -1103,7 +1103,7 @@ async fn save_settings(
             tracing::info!(tenant = %tenant, by = %user.0.user.id, "settings saved in the portal");
             Ok(Redirect::to("/settings?saved=1").into_response())
         }
-        Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => {
+        Err(e @ (AppError::Validation(_) | AppError::Conflict(_) | AppError::Taken { .. })) => {
             let mut page = SettingsPage::load(&state, &user, &tenant).await?;
             page.refill(&form);
             page.errors = Errors::from_app(&e);

@@ -253,3 +253,28 @@ async fn deleting_a_tenant_removes_its_users_and_numbers() {
     assert_eq!(status, StatusCode::OK, "{body}");
     t.stop().await;
 }
+
+#[tokio::test]
+async fn a_taken_unique_value_is_409_naming_its_field() {
+    let t = TestApp::start().await;
+    let admin = t.admin_token().await;
+    let tenant = t.tenant(&admin, "Maple Dental").await;
+    let contact = json!({"name": "Ann", "phone": "(555) 000-1234", "tenantId": tenant});
+    let (status, body) = t.post("/api/contacts", &admin, contact.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // The same number in another spelling: the database's unique index refuses it.
+    let mut again = contact.clone();
+    again["phone"] = json!("+1 555 000 1234");
+    again["name"] = json!("Ann again");
+    let (status, body) = t.post("/api/contacts", &admin, again).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(error_code(&body), "conflict");
+    assert!(body["error"]["fields"]["phone"].is_string(), "{body}");
+    let user = json!({"email": "dup@maple.test", "password": "long enough pw", "role": "customer", "tenantId": tenant});
+    let (status, _) = t.post("/api/admin/users", &admin, user.clone()).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, body) = t.post("/api/admin/users", &admin, user).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body["error"]["fields"]["email"].is_string(), "{body}");
+    t.stop().await;
+}

@@ -1,0 +1,144 @@
+//! The `calls` row, spelled once. The macro below lists every column the fold writes
+//! with the [`CallRecord`] field it holds; the upsert's column list, its `ON CONFLICT`
+//! clause, its binds, the select's column list and the decoding of a row back into a
+//! record are all generated from it. Adding a column is one line here (plus the
+//! migration and, when clients should see it, the [`super::CallLog`] view); reading a
+//! record back names every field, so a field missing here does not compile.
+
+use std::sync::LazyLock;
+
+use sqlx::Row as _;
+use sqlx::any::{AnyArguments, AnyRow};
+
+use super::fold::CallRecord;
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, AnyArguments<'q>>;
+
+macro_rules! folded_columns {
+    ($($column:ident => $field:ident: $ty:ty),* $(,)?) => {
+        /// The columns the fold writes, in statement order.
+        const FOLDED: &[&str] = &[$(stringify!($column)),*];
+
+        /// Binds a record's folded columns, in [`FOLDED`] order.
+        fn bind_folded<'q>(mut q: AnyQuery<'q>, r: &CallRecord) -> AnyQuery<'q> {
+            $( q = q.bind(r.$field.clone()); )*
+            q
+        }
+
+        /// The record a stored row holds.
+        pub(super) fn record_from_row(row: &AnyRow) -> Result<CallRecord, sqlx::Error> {
+            Ok(CallRecord {
+                $( $field: row.try_get::<$ty, _>(stringify!($column))?, )*
+            })
+        }
+    };
+}
+
+folded_columns! {
+    from_number => from: Option<String>,
+    to_number => to: Option<String>,
+    direction => direction: Option<String>,
+    status => status: Option<String>,
+    dial_status => dial_status: Option<String>,
+    outcome => outcome: String,
+    talk_seconds => talk_seconds: i64,
+    call_seconds => call_seconds: Option<i64>,
+    menu_choice => menu_choice: Option<String>,
+    started_at => started_at: i64,
+    answered_at => answered_at: Option<i64>,
+    ended_at => ended_at: Option<i64>,
+    ringing_seconds => ringing_seconds: Option<i64>,
+    recording_sid => recording_sid: Option<String>,
+    recording_url => recording_url: Option<String>,
+    recording_seconds => recording_seconds: Option<i64>,
+    voicemail_sid => voicemail_sid: Option<String>,
+    voicemail_url => voicemail_url: Option<String>,
+    voicemail_seconds => voicemail_seconds: Option<i64>,
+    caller_name => caller_name: Option<String>,
+    caller_city => caller_city: Option<String>,
+    caller_state => caller_state: Option<String>,
+    caller_zip => caller_zip: Option<String>,
+    caller_country => caller_country: Option<String>,
+    price => price: Option<String>,
+    price_unit => price_unit: Option<String>,
+    transcript_text => transcript_text: Option<String>,
+    transcript_sid => transcript_sid: Option<String>,
+    summary_text => summary_text: Option<String>,
+    call_reason => call_reason: Option<String>,
+}
+
+/// Keys and bookkeeping around the folded columns: who the call is, whose, which
+/// tracking number, and when the row was written.
+const KEYS: &[&str] = &["call_sid", "tenant_id", "twilio_number"];
+const WRITTEN_AT: &str = "updated_at";
+/// Columns written by others than the fold (intelligence, contacts) but read with a row.
+const READ_ALSO: &[&str] = &["quality_metrics", "appointment_booked", "contact_id"];
+
+/// Parameters per upserted row.
+pub(super) const UPSERT_COLUMNS: usize = KEYS.len() + FOLDED.len() + 1;
+
+/// Everything a call log is read with.
+pub(super) static SELECT_COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    KEYS.iter()
+        .chain(FOLDED)
+        .chain(READ_ALSO)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ")
+});
+
+/// `INSERT INTO calls (…) VALUES ` — the rows' placeholders follow.
+pub(super) static UPSERT_HEAD: LazyLock<String> = LazyLock::new(|| {
+    let columns: Vec<&str> = KEYS
+        .iter()
+        .chain(FOLDED)
+        .copied()
+        .chain([WRITTEN_AT])
+        .collect();
+    format!("INSERT INTO calls ({}) VALUES ", columns.join(", "))
+});
+
+/// What follows the rows: replace everything but the keys, and only within the owner
+/// (a call never changes tenant; see the writer's ownership check).
+pub(super) static UPSERT_TAIL: LazyLock<String> = LazyLock::new(|| {
+    let set: Vec<String> = KEYS[2..]
+        .iter()
+        .chain(FOLDED)
+        .copied()
+        .chain([WRITTEN_AT])
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
+    format!(
+        " ON CONFLICT (call_sid) DO UPDATE SET {} WHERE calls.tenant_id = excluded.tenant_id",
+        set.join(", ")
+    )
+});
+
+/// Binds one row of the upsert, in the order of [`UPSERT_HEAD`].
+pub(super) fn bind_upsert<'q>(
+    q: AnyQuery<'q>,
+    call_sid: &'q str,
+    tenant_id: &'q str,
+    tracking_number: Option<String>,
+    record: &CallRecord,
+    now: i64,
+) -> AnyQuery<'q> {
+    let q = q.bind(call_sid).bind(tenant_id).bind(tracking_number);
+    bind_folded(q, record).bind(now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_statement_has_one_placeholder_per_column() {
+        let head = UPSERT_HEAD.as_str();
+        let listed = head[head.find('(').unwrap_or(0)..].split(',').count();
+        assert_eq!(listed, UPSERT_COLUMNS);
+        assert!(UPSERT_TAIL.contains("from_number = excluded.from_number"));
+        assert!(!UPSERT_TAIL.contains("call_sid = excluded"));
+        assert!(!UPSERT_TAIL.contains("tenant_id = excluded.tenant_id,"));
+        assert!(SELECT_COLUMNS.starts_with("call_sid, tenant_id, twilio_number, from_number"));
+    }
+}
