@@ -2,14 +2,16 @@
 //!
 //! Which tenant owns a number, and a tenant's effective routing settings and webhook
 //! token, are read on every call. They are cached for a few seconds and dropped
-//! whenever this process changes telephony settings or tenants. Another process
-//! sharing the PostgreSQL database sees a change within [`TTL`].
+//! whenever this process changes numbers, telephony settings or tenants: those
+//! modules' writes bump [`Db::routing_changed`], and [`RoutingCache::sync`] notices.
+//! Another process sharing the PostgreSQL database sees a change within [`TTL`].
 
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::db::Db;
 use crate::telephony::EffectiveSettings;
 
 /// How long an entry is trusted.
@@ -74,6 +76,8 @@ pub struct RoutingCache {
     pub number_owner: TtlCache<String, Option<String>>,
     /// Tenant → its context.
     pub tenant: TtlCache<String, Arc<TenantContext>>,
+    /// The routing epoch the entries were read at.
+    epoch: std::sync::atomic::AtomicU64,
 }
 
 impl Default for RoutingCache {
@@ -81,15 +85,20 @@ impl Default for RoutingCache {
         Self {
             number_owner: TtlCache::new(TTL),
             tenant: TtlCache::new(TTL),
+            epoch: std::sync::atomic::AtomicU64::new(0),
         }
     }
 }
 
 impl RoutingCache {
-    /// Drops everything (after a settings, number or tenant change).
-    pub fn invalidate(&self) {
-        self.number_owner.clear();
-        self.tenant.clear();
+    /// Drops everything when routing data changed since the entries were read; call
+    /// before reading from the cache.
+    pub fn sync(&self, db: &Db) {
+        let now = db.routing_epoch();
+        if self.epoch.swap(now, std::sync::atomic::Ordering::AcqRel) != now {
+            self.number_owner.clear();
+            self.tenant.clear();
+        }
     }
 }
 

@@ -53,6 +53,9 @@ pub struct Db {
     backend: Backend,
     /// The SQLite file's write-ahead log, when SQLite.
     wal_path: Option<std::path::PathBuf>,
+    /// Bumped by every write that changes how calls are routed (numbers, settings,
+    /// tenants), so caches of routing data know they are stale.
+    routing_epoch: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Db {
@@ -110,9 +113,23 @@ impl Db {
             pool,
             backend,
             wal_path,
+            routing_epoch: std::sync::Arc::default(),
         };
         db.migrate().await?;
         Ok(db)
+    }
+
+    /// Says that routing data (numbers, telephony settings, tenants) changed: the write
+    /// functions of those modules call it after they commit.
+    pub fn routing_changed(&self) {
+        self.routing_epoch
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    /// How many routing changes this process has made.
+    pub fn routing_epoch(&self) -> u64 {
+        self.routing_epoch
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Applies pending migrations for this backend.
@@ -265,6 +282,7 @@ mod tests {
                 .unwrap_or_else(|_| unreachable!()),
             backend,
             wal_path: None,
+            routing_epoch: std::sync::Arc::default(),
         };
         sqlx::any::install_default_drivers();
         assert_eq!(fake(Backend::Postgres).placeholders(4, 3), "$4, $5, $6");

@@ -298,6 +298,7 @@ pub async fn replace_for_tenant(
         .map_err(|e| insert_refused(e, &n.e164))?;
     }
     tx.commit().await?;
+    db.routing_changed();
     list_for_tenant(db, tenant_id).await
 }
 
@@ -346,6 +347,7 @@ pub async fn attach(
         }
     }
     tx.commit().await?;
+    db.routing_changed();
     list_for_tenant(db, tenant_id)
         .await?
         .into_iter()
@@ -388,6 +390,7 @@ pub async fn detach(db: &Db, tenant_id: &str, number: Option<&E164>) -> AppResul
             .await?;
     }
     tx.commit().await?;
+    db.routing_changed();
     Ok(removed)
 }
 

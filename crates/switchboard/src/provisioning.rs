@@ -204,7 +204,6 @@ pub async fn connect(state: &AppState, req: Connect) -> AppResult<TwilioConfigVi
         ..TwilioConfigUpdate::default()
     };
     let view = telephony::update(&state.db, &state.secrets, &req.clinic_id, change).await?;
-    state.routing_cache.invalidate();
     tracing::info!(tenant = %req.clinic_id, number = %number.masked(), "number connected");
     Ok(view)
 }
@@ -220,7 +219,6 @@ pub async fn update_message(
         ..TwilioConfigUpdate::default()
     };
     let view = telephony::update(&state.db, &state.secrets, tenant_id, change).await?;
-    state.routing_cache.invalidate();
     Ok(view)
 }
 
@@ -239,7 +237,6 @@ pub async fn disconnect(
         None => None,
     };
     let removed = crate::numbers::detach(&state.db, tenant_id, number.as_ref()).await?;
-    state.routing_cache.invalidate();
     tracing::info!(tenant = %tenant_id, count = removed.len(), "numbers disconnected");
     Ok(removed)
 }

@@ -557,6 +557,7 @@ pub async fn update(
         numbers::replace_for_tenant(db, tenant_id, inputs).await?;
     }
     store_row(db, tenant_id, &r).await?;
+    db.routing_changed();
     view(db, tenant_id).await
 }
 

@@ -208,6 +208,7 @@ pub async fn update(db: &Db, id: &str, update: TenantUpdate) -> AppResult<Tenant
         .bind(id)
         .execute(db.pool())
         .await?;
+    db.routing_changed();
     get(db, id).await
 }
 
@@ -220,6 +221,7 @@ pub async fn delete(db: &Db, id: &str) -> AppResult<()> {
     if done.rows_affected() == 0 {
         return Err(AppError::NotFound);
     }
+    db.routing_changed();
     Ok(())
 }
 

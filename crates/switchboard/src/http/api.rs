@@ -122,7 +122,6 @@ pub(crate) async fn update_tenant(
 ) -> AppResult<Json<Tenant>> {
     let before = tenants::get(&state.db, &id).await?;
     let tenant = tenants::update(&state.db, &id, body).await?;
-    state.routing_cache.invalidate();
     if tenant.timezone != before.timezone {
         // Stats count the tenant's local days.
         crate::calls::rollups::rebuild(&state.db, &id).await?;
@@ -136,7 +135,6 @@ pub(crate) async fn delete_tenant(
     Path(id): Path<String>,
 ) -> AppResult<StatusCode> {
     tenants::delete(&state.db, &id).await?;
-    state.routing_cache.invalidate();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -225,7 +223,6 @@ pub(crate) async fn put_twilio_config(
         ));
     }
     let view = telephony::update(&state.db, &state.secrets, &company_id, body).await?;
-    state.routing_cache.invalidate();
     tracing::info!(tenant = %company_id, by = %principal.user.id, "telephony settings changed");
     Ok(Json(view))
 }

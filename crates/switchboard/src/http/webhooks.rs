@@ -70,6 +70,7 @@ impl Verified {
 /// The tenant that owns a number, through the cache.
 async fn number_owner(state: &AppState, number: &E164) -> AppResult<Option<String>> {
     let key = number.as_str().to_owned();
+    state.routing_cache.sync(&state.db);
     if let Some(owner) = state.routing_cache.number_owner.get(&key) {
         return Ok(owner);
     }
@@ -80,6 +81,7 @@ async fn number_owner(state: &AppState, number: &E164) -> AppResult<Option<Strin
 
 /// A tenant's routing settings and webhook token, through the cache.
 async fn tenant_context(state: &AppState, tenant: &str) -> AppResult<Arc<TenantContext>> {
+    state.routing_cache.sync(&state.db);
     if let Some(ctx) = state.routing_cache.tenant.get(&tenant.to_owned()) {
         return Ok(ctx);
     }
@@ -295,10 +297,6 @@ async fn record(
         .await
 }
 
-fn into_response(result: AppResult<Response>) -> Response {
-    result.unwrap_or_else(IntoResponse::into_response)
-}
-
 /// The number is not ours: say so politely, keep the event for admins.
 async fn unrouted(
     state: &AppState,
@@ -317,176 +315,139 @@ async fn unrouted(
     ))
 }
 
-async fn settings(state: &AppState, tenant: &str) -> AppResult<Arc<TenantContext>> {
-    tenant_context(state, tenant).await
+/// The call flow's answer for `step`, with the tenant's settings, as TwiML.
+async fn respond(
+    state: &AppState,
+    tenant: &str,
+    tracking_number: &str,
+    step: &Step,
+) -> AppResult<Response> {
+    let ctx = tenant_context(state, tenant).await?;
+    Ok(twiml(&call_flow::respond(
+        &ctx.settings,
+        &state.config.public_url,
+        tracking_number,
+        step,
+        jiff::Timestamp::now(),
+    )))
 }
 
 /// `POST /api/twilio/voice/incoming`: a call arrives, or the menu comes back.
-pub(crate) async fn incoming(State(state): State<AppState>, v: Verified) -> Response {
-    into_response(
-        async {
-            let call = IncomingCall::from_params(v.params.clone()).map_err(bad_payload)?;
-            let kind = if call.digits.is_some() || v.query_param("attempt").is_some() {
-                EventKind::Gather
-            } else {
-                EventKind::Incoming
-            };
-            let Some(tenant) = v.tenant_id.as_deref() else {
-                return unrouted(&state, &call.call.call_sid, kind, &v.params).await;
-            };
-            record(&state, Some(tenant), &call.call.call_sid, kind, &v.params).await?;
-            let attempt = v
-                .query_param("attempt")
-                .and_then(|a| a.parse::<u8>().ok())
-                .unwrap_or(0)
-                .min(call_flow::MENU_ATTEMPTS);
-            let s = settings(&state, tenant).await?;
-            let tracking = E164::lookup_key(&call.call.to)
-                .map_or_else(|| call.call.to.clone(), |n| n.as_str().to_owned());
-            let step = Step::Incoming {
-                attempt,
-                digits: call.digits.clone(),
-            };
-            Ok(twiml(&call_flow::respond(
-                &s.settings,
-                &state.config.public_url,
-                &tracking,
-                &step,
-                jiff::Timestamp::now(),
-            )))
-        }
-        .await,
-    )
+pub(crate) async fn incoming(State(state): State<AppState>, v: Verified) -> AppResult<Response> {
+    let call = IncomingCall::from_params(v.params.clone()).map_err(bad_payload)?;
+    let kind = if call.digits.is_some() || v.query_param("attempt").is_some() {
+        EventKind::Gather
+    } else {
+        EventKind::Incoming
+    };
+    let Some(tenant) = v.tenant_id.as_deref() else {
+        return unrouted(&state, &call.call.call_sid, kind, &v.params).await;
+    };
+    record(&state, Some(tenant), &call.call.call_sid, kind, &v.params).await?;
+    let attempt = v
+        .query_param("attempt")
+        .and_then(|a| a.parse::<u8>().ok())
+        .unwrap_or(0)
+        .min(call_flow::MENU_ATTEMPTS);
+    let tracking = E164::lookup_key(&call.call.to)
+        .map_or_else(|| call.call.to.clone(), |n| n.as_str().to_owned());
+    let step = Step::Incoming {
+        attempt,
+        digits: call.digits.clone(),
+    };
+    respond(&state, tenant, &tracking, &step).await
 }
 
 /// `POST /api/twilio/voice/status-callback`: the caller's call (or a leg) changed.
-pub(crate) async fn status_callback(State(state): State<AppState>, v: Verified) -> Response {
-    into_response(
-        async {
-            let status = CallStatusCallback::from_params(v.params.clone()).map_err(bad_payload)?;
-            let (sid, kind) = match &status.call.parent_call_sid {
-                Some(parent) => (parent.clone(), EventKind::DialLeg),
-                None => (status.call.call_sid.clone(), EventKind::Status),
-            };
-            record(&state, v.tenant_id.as_deref(), &sid, kind, &v.params).await?;
-            Ok(empty())
-        }
-        .await,
-    )
+pub(crate) async fn status_callback(
+    State(state): State<AppState>,
+    v: Verified,
+) -> AppResult<Response> {
+    let status = CallStatusCallback::from_params(v.params.clone()).map_err(bad_payload)?;
+    let (sid, kind) = match &status.call.parent_call_sid {
+        Some(parent) => (parent.clone(), EventKind::DialLeg),
+        None => (status.call.call_sid.clone(), EventKind::Status),
+    };
+    record(&state, v.tenant_id.as_deref(), &sid, kind, &v.params).await?;
+    Ok(empty())
 }
 
 /// `POST /api/twilio/voice/dial-status`: the Dial action, or a dialed leg's status.
-pub(crate) async fn dial_status(State(state): State<AppState>, v: Verified) -> Response {
-    into_response(
-        async {
-            if v.params.get("DialCallStatus").is_some() {
-                let action = DialAction::from_params(v.params.clone()).map_err(bad_payload)?;
-                let record = record(
-                    &state,
-                    v.tenant_id.as_deref(),
-                    &action.call.call_sid,
-                    EventKind::DialAction,
-                    &v.params,
-                )
-                .await?;
-                let Some(tenant) = v.tenant_id.as_deref() else {
-                    return Ok(empty());
-                };
-                let answered = record.is_some_and(|r| r.dial_status.as_deref() == Some("answered"));
-                let s = settings(&state, tenant).await?;
-                let step = Step::DialEnded { answered };
-                return Ok(twiml(&call_flow::respond(
-                    &s.settings,
-                    &state.config.public_url,
-                    "",
-                    &step,
-                    jiff::Timestamp::now(),
-                )));
-            }
-            let leg = NumberStatus::from_params(v.params.clone()).map_err(bad_payload)?;
-            record(
-                &state,
-                v.tenant_id.as_deref(),
-                &leg.parent_call_sid,
-                EventKind::DialLeg,
-                &v.params,
-            )
-            .await?;
-            Ok(empty())
-        }
-        .await,
+pub(crate) async fn dial_status(State(state): State<AppState>, v: Verified) -> AppResult<Response> {
+    if v.params.get("DialCallStatus").is_some() {
+        let action = DialAction::from_params(v.params.clone()).map_err(bad_payload)?;
+        let record = record(
+            &state,
+            v.tenant_id.as_deref(),
+            &action.call.call_sid,
+            EventKind::DialAction,
+            &v.params,
+        )
+        .await?;
+        let Some(tenant) = v.tenant_id.as_deref() else {
+            return Ok(empty());
+        };
+        let answered = record.is_some_and(|r| r.dial_status.as_deref() == Some("answered"));
+        let step = Step::DialEnded { answered };
+        return respond(&state, tenant, "", &step).await;
+    }
+    let leg = NumberStatus::from_params(v.params.clone()).map_err(bad_payload)?;
+    record(
+        &state,
+        v.tenant_id.as_deref(),
+        &leg.parent_call_sid,
+        EventKind::DialLeg,
+        &v.params,
     )
+    .await?;
+    Ok(empty())
 }
 
 /// `POST /api/twilio/voice/whisper`: what the answering staff hears first.
-pub(crate) async fn whisper(State(state): State<AppState>, v: Verified) -> Response {
-    into_response(
-        async {
-            let leg = IncomingCall::from_params(v.params.clone()).map_err(bad_payload)?;
-            let parent = leg
-                .call
-                .parent_call_sid
-                .clone()
-                .unwrap_or_else(|| leg.call.call_sid.clone());
-            record(
-                &state,
-                v.tenant_id.as_deref(),
-                &parent,
-                EventKind::Whisper,
-                &v.params,
-            )
-            .await?;
-            let Some(tenant) = v.tenant_id.as_deref() else {
-                return Ok(empty());
-            };
-            let s = settings(&state, tenant).await?;
-            let step = Step::Whisper {
-                choice: v.query_param("choice"),
-            };
-            Ok(twiml(&call_flow::respond(
-                &s.settings,
-                &state.config.public_url,
-                "",
-                &step,
-                jiff::Timestamp::now(),
-            )))
-        }
-        .await,
+pub(crate) async fn whisper(State(state): State<AppState>, v: Verified) -> AppResult<Response> {
+    let leg = IncomingCall::from_params(v.params.clone()).map_err(bad_payload)?;
+    let parent = leg
+        .call
+        .parent_call_sid
+        .clone()
+        .unwrap_or_else(|| leg.call.call_sid.clone());
+    record(
+        &state,
+        v.tenant_id.as_deref(),
+        &parent,
+        EventKind::Whisper,
+        &v.params,
     )
+    .await?;
+    let Some(tenant) = v.tenant_id.as_deref() else {
+        return Ok(empty());
+    };
+    let step = Step::Whisper {
+        choice: v.query_param("choice"),
+    };
+    respond(&state, tenant, "", &step).await
 }
 
 /// `GET|POST /api/twilio/voice/voicemail`: the voicemail prompt, and its goodbye.
-pub(crate) async fn voicemail(State(state): State<AppState>, v: Verified) -> Response {
-    into_response(
-        async {
-            let call = IncomingCall::from_params(v.params.clone()).map_err(bad_payload)?;
-            record(
-                &state,
-                v.tenant_id.as_deref(),
-                &call.call.call_sid,
-                EventKind::VoicemailRequest,
-                &v.params,
-            )
-            .await?;
-            let Some(tenant) = v.tenant_id.as_deref() else {
-                return Ok(empty());
-            };
-            let s = settings(&state, tenant).await?;
-            let step = if v.query_param("done").is_some() {
-                Step::VoicemailDone
-            } else {
-                Step::Voicemail
-            };
-            Ok(twiml(&call_flow::respond(
-                &s.settings,
-                &state.config.public_url,
-                "",
-                &step,
-                jiff::Timestamp::now(),
-            )))
-        }
-        .await,
+pub(crate) async fn voicemail(State(state): State<AppState>, v: Verified) -> AppResult<Response> {
+    let call = IncomingCall::from_params(v.params.clone()).map_err(bad_payload)?;
+    record(
+        &state,
+        v.tenant_id.as_deref(),
+        &call.call.call_sid,
+        EventKind::VoicemailRequest,
+        &v.params,
     )
+    .await?;
+    let Some(tenant) = v.tenant_id.as_deref() else {
+        return Ok(empty());
+    };
+    let step = if v.query_param("done").is_some() {
+        Step::VoicemailDone
+    } else {
+        Step::Voicemail
+    };
+    respond(&state, tenant, "", &step).await
 }
 
 async fn recording(state: AppState, v: Verified, kind: EventKind) -> AppResult<Response> {
@@ -522,88 +483,82 @@ async fn recording(state: AppState, v: Verified, kind: EventKind) -> AppResult<R
 }
 
 /// `POST /api/twilio/voice/recording-status`: the main recording is ready.
-pub(crate) async fn recording_status(State(state): State<AppState>, v: Verified) -> Response {
-    into_response(recording(state, v, EventKind::Recording).await)
+pub(crate) async fn recording_status(
+    State(state): State<AppState>,
+    v: Verified,
+) -> AppResult<Response> {
+    recording(state, v, EventKind::Recording).await
 }
 
 /// `POST /api/twilio/voice/voicemail-status`: the voicemail is ready.
-pub(crate) async fn voicemail_status(State(state): State<AppState>, v: Verified) -> Response {
-    into_response(recording(state, v, EventKind::Voicemail).await)
+pub(crate) async fn voicemail_status(
+    State(state): State<AppState>,
+    v: Verified,
+) -> AppResult<Response> {
+    recording(state, v, EventKind::Voicemail).await
 }
 
 /// `POST /api/twilio/voice/transcription`: real-time transcription events.
-pub(crate) async fn transcription(State(state): State<AppState>, v: Verified) -> Response {
-    into_response(
-        async {
-            let t = RealtimeTranscription::from_params(v.params.clone()).map_err(bad_payload)?;
-            record(
-                &state,
-                v.tenant_id.as_deref(),
-                &t.call_sid,
-                EventKind::Transcription,
-                &v.params,
-            )
-            .await?;
-            Ok(empty())
-        }
-        .await,
+pub(crate) async fn transcription(
+    State(state): State<AppState>,
+    v: Verified,
+) -> AppResult<Response> {
+    let t = RealtimeTranscription::from_params(v.params.clone()).map_err(bad_payload)?;
+    record(
+        &state,
+        v.tenant_id.as_deref(),
+        &t.call_sid,
+        EventKind::Transcription,
+        &v.params,
     )
+    .await?;
+    Ok(empty())
 }
 
 /// `POST /api/twilio/sms`: an inbound text. Stored, then answered with the tenant's
 /// auto-reply when one is set.
-pub(crate) async fn sms(State(state): State<AppState>, v: Verified) -> Response {
-    into_response(
-        async {
-            let text = InboundSms::from_params(v.params.clone()).map_err(bad_payload)?;
-            let reply = MessagingResponse::new();
-            let Some(tenant) = v.tenant_id.as_deref() else {
-                tracing::warn!("text to a number no tenant owns");
-                return Ok(messaging_twiml(&reply));
-            };
-            crate::messaging::record_inbound(
-                &state.db,
-                tenant,
-                &crate::messaging::Inbound {
-                    message_sid: &text.message_sid,
-                    from: &text.from,
-                    to: &text.to,
-                    body: &text.body,
-                    num_media: i64::try_from(text.media.len()).unwrap_or(0),
-                },
-            )
-            .await?;
-            let auto_reply = crate::telephony::view(&state.db, tenant)
-                .await?
-                .auto_reply_message;
-            Ok(messaging_twiml(&match auto_reply {
-                Some(message) => reply.push(Message::new(message)),
-                None => reply,
-            }))
-        }
-        .await,
+pub(crate) async fn sms(State(state): State<AppState>, v: Verified) -> AppResult<Response> {
+    let text = InboundSms::from_params(v.params.clone()).map_err(bad_payload)?;
+    let reply = MessagingResponse::new();
+    let Some(tenant) = v.tenant_id.as_deref() else {
+        tracing::warn!("text to a number no tenant owns");
+        return Ok(messaging_twiml(&reply));
+    };
+    crate::messaging::record_inbound(
+        &state.db,
+        tenant,
+        &crate::messaging::Inbound {
+            message_sid: &text.message_sid,
+            from: &text.from,
+            to: &text.to,
+            body: &text.body,
+            num_media: i64::try_from(text.media.len()).unwrap_or(0),
+        },
     )
+    .await?;
+    let auto_reply = crate::telephony::view(&state.db, tenant)
+        .await?
+        .auto_reply_message;
+    Ok(messaging_twiml(&match auto_reply {
+        Some(message) => reply.push(Message::new(message)),
+        None => reply,
+    }))
 }
 
 /// `POST /api/twilio/sms/status`: a sent text's delivery status.
-pub(crate) async fn sms_status(State(state): State<AppState>, v: Verified) -> Response {
-    into_response(
-        async {
-            let status = SmsStatusCallback::from_params(v.params.clone()).map_err(bad_payload)?;
-            let known = crate::messaging::apply_status(
-                &state.db,
-                &status.message_sid,
-                status.status.as_str(),
-                status.error_code.as_deref(),
-            )
-            .await?;
-            if !known {
-                tracing::info!("status for a text we do not know; ignored");
-            }
-            Ok(messaging_twiml(&MessagingResponse::new()))
-        }
-        .await,
+pub(crate) async fn sms_status(State(state): State<AppState>, v: Verified) -> AppResult<Response> {
+    let status = SmsStatusCallback::from_params(v.params.clone()).map_err(bad_payload)?;
+    let known = crate::messaging::apply_status(
+        &state.db,
+        &status.message_sid,
+        status.status.as_str(),
+        status.error_code.as_deref(),
     )
+    .await?;
+    if !known {
+        tracing::info!("status for a text we do not know; ignored");
+    }
+    Ok(messaging_twiml(&MessagingResponse::new()))
 }
 
 fn messaging_twiml(response: &MessagingResponse) -> Response {
@@ -618,68 +573,62 @@ pub(crate) async fn ci_status(
     uri: axum::http::Uri,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
-    into_response(
-        async {
-            let body = read_body(body)?;
-            let ready = twilio::webhook::TranscriptReady::parse(&body).map_err(bad_payload)?;
-            let tenant = match ready.customer_key.as_deref() {
-                Some(call_sid) => calls::tenant_of_call(&state.db, call_sid).await?,
-                None => None,
-            };
-            let json_body = uri.query().is_some_and(|q| q.contains("bodySHA256="));
-            check_signature(
-                &state,
-                tenant.as_deref(),
-                &uri,
-                &headers,
-                |validator, url, signature| {
-                    if json_body {
-                        Ok(validator.validate_body(url, &body, signature))
-                    } else {
-                        let params = Params::parse_form(&body).map_err(bad_payload)?;
-                        Ok(validator.validate(url, params.pairs(), signature))
-                    }
-                },
-            )
-            .await?;
-            let mut params = vec![("TranscriptSid".to_owned(), ready.transcript_sid.clone())];
-            params.extend(
-                ready
-                    .service_sid
-                    .iter()
-                    .map(|s| ("ServiceSid".to_owned(), s.clone())),
-            );
-            params.extend(
-                ready
-                    .event_type
-                    .iter()
-                    .map(|s| ("EventType".to_owned(), s.clone())),
-            );
-            let (Some(tenant), Some(call_sid)) = (tenant, ready.customer_key.clone()) else {
-                // Not one of our calls: keep it for admins.
-                record(
-                    &state,
-                    None,
-                    &ready.transcript_sid,
-                    EventKind::Intelligence,
-                    &Params::from_pairs(params),
-                )
-                .await?;
-                return Ok(axum::Json(serde_json::json!({"status": "ignored"})).into_response());
-            };
-            record(
-                &state,
-                Some(&tenant),
-                &call_sid,
-                EventKind::Intelligence,
-                &Params::from_pairs(params),
-            )
-            .await?;
-            crate::intelligence::store_results(&state, &tenant, &call_sid, &ready.transcript_sid)
-                .await?;
-            Ok(axum::Json(serde_json::json!({"status": "ok"})).into_response())
-        }
-        .await,
+) -> AppResult<Response> {
+    let body = read_body(body)?;
+    let ready = twilio::webhook::TranscriptReady::parse(&body).map_err(bad_payload)?;
+    let tenant = match ready.customer_key.as_deref() {
+        Some(call_sid) => calls::tenant_of_call(&state.db, call_sid).await?,
+        None => None,
+    };
+    let json_body = uri.query().is_some_and(|q| q.contains("bodySHA256="));
+    check_signature(
+        &state,
+        tenant.as_deref(),
+        &uri,
+        &headers,
+        |validator, url, signature| {
+            if json_body {
+                Ok(validator.validate_body(url, &body, signature))
+            } else {
+                let params = Params::parse_form(&body).map_err(bad_payload)?;
+                Ok(validator.validate(url, params.pairs(), signature))
+            }
+        },
     )
+    .await?;
+    let mut params = vec![("TranscriptSid".to_owned(), ready.transcript_sid.clone())];
+    params.extend(
+        ready
+            .service_sid
+            .iter()
+            .map(|s| ("ServiceSid".to_owned(), s.clone())),
+    );
+    params.extend(
+        ready
+            .event_type
+            .iter()
+            .map(|s| ("EventType".to_owned(), s.clone())),
+    );
+    let (Some(tenant), Some(call_sid)) = (tenant, ready.customer_key.clone()) else {
+        // Not one of our calls: keep it for admins.
+        record(
+            &state,
+            None,
+            &ready.transcript_sid,
+            EventKind::Intelligence,
+            &Params::from_pairs(params),
+        )
+        .await?;
+        return Ok(axum::Json(serde_json::json!({"status": "ignored"})).into_response());
+    };
+    record(
+        &state,
+        Some(&tenant),
+        &call_sid,
+        EventKind::Intelligence,
+        &Params::from_pairs(params),
+    )
+    .await?;
+    crate::intelligence::store_results(&state, &tenant, &call_sid, &ready.transcript_sid).await?;
+    Ok(axum::Json(serde_json::json!({"status": "ok"})).into_response())
 }

@@ -203,7 +203,6 @@ async fn update_tenant(
     };
     match tenants::update(&state.db, &id, change).await {
         Ok(after) => {
-            state.routing_cache.invalidate();
             if after.timezone != before.timezone {
                 crate::calls::rollups::rebuild(&state.db, &id).await?;
             }
@@ -227,7 +226,6 @@ async fn delete_tenant(
 ) -> PageResult {
     user.admin()?;
     tenants::delete(&state.db, &id).await?;
-    state.routing_cache.invalidate();
     tracing::info!(tenant = %id, by = %user.0.user.id, "tenant deleted in the portal");
     Ok(Redirect::to("/admin/tenants?deleted=1").into_response())
 }

@@ -5,8 +5,8 @@
 
 mod admin;
 pub mod chart;
-mod customer;
 mod forms;
+mod tenant;
 
 use std::net::SocketAddr;
 
@@ -35,7 +35,7 @@ pub fn router(state: AppState) -> crate::routes::Routes {
         .route("/logout", post(logout))
         .route("/static/app.css", get(stylesheet))
         .route("/static/app.js", get(script))
-        .merge(customer::router())
+        .merge(tenant::router())
         .merge(admin::router())
         .map(|r| {
             r.layer(axum::middleware::from_fn_with_state(

@@ -1,0 +1,192 @@
+//! Contacts: search, add, edit, delete.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect};
+
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::web::forms::{Errors, FormData};
+use crate::web::{Chrome, PageResult, PageUser, WebError};
+
+#[derive(Template, WebTemplate)]
+#[template(path = "contacts.html")]
+pub(super) struct ContactsPage {
+    chrome: Chrome,
+    contacts: Vec<crate::contacts::Contact>,
+    q: String,
+    form: ContactForm,
+    errors: Errors,
+    notice: Option<String>,
+}
+
+#[derive(Default)]
+pub(super) struct ContactForm {
+    name: String,
+    phone: String,
+    email: String,
+    notes: String,
+}
+
+#[derive(serde::Deserialize, Default)]
+pub(super) struct ContactQuery {
+    q: Option<String>,
+    added: Option<String>,
+    saved: Option<String>,
+    deleted: Option<String>,
+}
+
+pub(super) async fn contacts_page(
+    state: &AppState,
+    user: &PageUser,
+    tenant: &str,
+    q: Option<String>,
+    form: ContactForm,
+    errors: Errors,
+) -> Result<ContactsPage, WebError> {
+    let q = q.map(|q| q.trim().to_owned()).filter(|q| !q.is_empty());
+    Ok(ContactsPage {
+        chrome: Chrome::for_user(state, user, "Contacts", "/contacts").await?,
+        contacts: crate::contacts::list(&state.db, tenant, q.as_deref()).await?,
+        q: q.unwrap_or_default(),
+        form,
+        errors,
+        notice: None,
+    })
+}
+
+pub(super) async fn contacts(
+    State(state): State<AppState>,
+    user: PageUser,
+    q: Result<Query<ContactQuery>, axum::extract::rejection::QueryRejection>,
+) -> PageResult {
+    let tenant = user.tenant_for(&state, "contacts").await?;
+    let Query(q) = q.map_err(|e| AppError::BadRequest(e.body_text()))?;
+    let mut page = contacts_page(
+        &state,
+        &user,
+        &tenant,
+        q.q,
+        ContactForm::default(),
+        Errors::none(),
+    )
+    .await?;
+    page.notice = if q.added.is_some() {
+        Some("Contact added.".to_owned())
+    } else if q.saved.is_some() {
+        Some("Contact saved.".to_owned())
+    } else {
+        q.deleted.map(|_| "Contact deleted.".to_owned())
+    };
+    Ok(page.into_response())
+}
+
+pub(super) async fn add_contact(
+    State(state): State<AppState>,
+    user: PageUser,
+    form: FormData,
+) -> PageResult {
+    let tenant = user.tenant_for(&state, "contacts").await?;
+    let typed = ContactForm::typed(&form);
+    let new = crate::contacts::NewContact {
+        name: typed.name.clone(),
+        phone: typed.phone.clone(),
+        email: form.text("email"),
+        notes: form.text("notes"),
+        tenant_id: None,
+    };
+    match crate::contacts::create(&state.db, &tenant, new).await {
+        Ok(_) => Ok(Redirect::to("/contacts?added=1").into_response()),
+        Err(e @ (AppError::Validation(_) | AppError::Conflict(_) | AppError::Taken { .. })) => {
+            let page =
+                contacts_page(&state, &user, &tenant, None, typed, Errors::from_app(&e)).await?;
+            Ok((e.status(), page).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "contact.html")]
+pub(super) struct ContactPage {
+    chrome: Chrome,
+    id: String,
+    form: ContactForm,
+    errors: Errors,
+}
+
+impl ContactForm {
+    fn of(c: crate::contacts::Contact) -> Self {
+        Self {
+            name: c.name,
+            phone: c.phone,
+            email: c.email.unwrap_or_default(),
+            notes: c.notes.unwrap_or_default(),
+        }
+    }
+
+    fn typed(form: &FormData) -> Self {
+        let field = |name: &str| form.get(name).unwrap_or_default().to_owned();
+        Self {
+            name: field("name"),
+            phone: field("phone"),
+            email: field("email"),
+            notes: field("notes"),
+        }
+    }
+}
+
+pub(super) async fn contact_page(
+    State(state): State<AppState>,
+    user: PageUser,
+    Path(id): Path<String>,
+) -> PageResult {
+    let tenant = user.tenant_for(&state, "contacts").await?;
+    let contact = crate::contacts::get(&state.db, &tenant, &id).await?;
+    Ok(ContactPage {
+        chrome: Chrome::for_user(&state, &user, &contact.name, "/contacts").await?,
+        id,
+        form: ContactForm::of(contact),
+        errors: Errors::none(),
+    }
+    .into_response())
+}
+
+pub(super) async fn save_contact(
+    State(state): State<AppState>,
+    user: PageUser,
+    Path(id): Path<String>,
+    form: FormData,
+) -> PageResult {
+    let tenant = user.tenant_for(&state, "contacts").await?;
+    let change = crate::contacts::ContactUpdate {
+        name: Some(form.get("name").unwrap_or_default().to_owned()),
+        phone: Some(form.get("phone").unwrap_or_default().to_owned()),
+        email: Some(form.text("email")),
+        notes: Some(form.text("notes")),
+    };
+    match crate::contacts::update(&state.db, &tenant, &id, change).await {
+        Ok(_) => Ok(Redirect::to("/contacts?saved=1").into_response()),
+        Err(e @ (AppError::Validation(_) | AppError::Conflict(_) | AppError::Taken { .. })) => {
+            let page = ContactPage {
+                chrome: Chrome::for_user(&state, &user, "Contact", "/contacts").await?,
+                id,
+                form: ContactForm::typed(&form),
+                errors: Errors::from_app(&e),
+            };
+            Ok((e.status(), page).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(super) async fn delete_contact(
+    State(state): State<AppState>,
+    user: PageUser,
+    Path(id): Path<String>,
+) -> PageResult {
+    let tenant = user.tenant_for(&state, "contacts").await?;
+    crate::contacts::delete(&state.db, &tenant, &id).await?;
+    Ok(Redirect::to("/contacts?deleted=1").into_response())
+}
