@@ -38,12 +38,20 @@ pub fn router(state: AppState) -> crate::routes::Routes {
         .merge(tenant::router())
         .merge(admin::router())
         .map(|r| {
-            r.layer(axum::middleware::from_fn_with_state(
-                state,
-                error_page_chrome,
-            ))
-            .layer(axum::middleware::map_response(security_headers))
+            r.fallback(not_found)
+                .layer(axum::middleware::from_fn_with_state(
+                    state,
+                    error_page_chrome,
+                ))
+                .layer(axum::middleware::map_response(security_headers))
         })
+}
+
+/// Any other path (a mistyped link, an old bookmark): the portal's not-found page, drawn
+/// inside the signed-in user's navigation by `error_page_chrome`. Paths under `/api`
+/// answer JSON instead (their own catch-all route).
+async fn not_found() -> WebError {
+    AppError::NotFound.into()
 }
 
 /// What an error page said, so that it can be drawn again with the user's navigation.

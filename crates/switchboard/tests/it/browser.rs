@@ -23,6 +23,8 @@ const PHONE: (u32, u32) = (390, 1800);
 struct Browser {
     client: Client,
     base: String,
+    /// axe-core's source, when found: every page is audited with it.
+    axe: Option<String>,
     _driver: tokio::process::Child,
     _profile: PathBuf,
 }
@@ -31,6 +33,32 @@ fn locate(var: &str, default: &str) -> PathBuf {
     std::env::var_os(var)
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(default))
+}
+
+/// axe-core (npm `axe-core`, which `.ci/run` installs under `target/a11y`), or `None`
+/// with a line saying why — a failure when `SWITCHBOARD_REQUIRE_BROWSER` is set.
+fn axe_source() -> Option<String> {
+    let default = screenshot_dir()
+        .parent()
+        .map(|t| t.join("a11y/node_modules/axe-core/axe.min.js"))
+        .unwrap_or_default();
+    let path = std::env::var_os("SWITCHBOARD_AXE").map_or(default, PathBuf::from);
+    match std::fs::read_to_string(&path) {
+        Ok(source) => Some(source),
+        Err(e) => {
+            assert!(
+                std::env::var_os("SWITCHBOARD_REQUIRE_BROWSER").is_none(),
+                "SWITCHBOARD_REQUIRE_BROWSER is set but axe-core is missing at {} ({e}); \
+                 npm install --prefix target/a11y axe-core",
+                path.display()
+            );
+            eprintln!(
+                "accessibility audit skipped: no axe-core at {} (npm install --prefix target/a11y axe-core)",
+                path.display()
+            );
+            None
+        }
+    }
 }
 
 fn screenshot_dir() -> PathBuf {
@@ -102,6 +130,7 @@ async fn browser(base: &str) -> Option<Browser> {
     Some(Browser {
         client,
         base: base.to_owned(),
+        axe: axe_source(),
         _driver: child,
         _profile: profile,
     })
@@ -223,6 +252,7 @@ impl Browser {
             tokio::time::sleep(Duration::from_millis(100)).await;
             let png = self.client.screenshot().await.expect("screenshot");
             std::fs::write(dir.join(format!("{name}-{label}.png")), png).expect("save");
+            self.audit(name, label).await;
             {
                 let overflow = self
                     .client
@@ -242,6 +272,35 @@ impl Browser {
             .set_window_size(DESKTOP.0, DESKTOP.1)
             .await
             .expect("resize");
+    }
+
+    /// Runs axe-core (WCAG 2.1 A and AA) on the page; any serious or critical violation
+    /// fails the test, listing the rule and the first elements it found.
+    async fn audit(&self, name: &str, label: &str) {
+        let Some(axe) = &self.axe else { return };
+        let loaded = self
+            .client
+            .execute(&format!("{axe}\nreturn typeof window.axe;"), vec![])
+            .await
+            .expect("inject axe-core");
+        assert_eq!(loaded, json!("object"), "axe-core did not load on {name}");
+        let found = self
+            .run_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']},
+                                    resultTypes: ['violations']})
+                   .then(r => done(r.violations
+                       .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                       .map(v => ({rule: v.id, impact: v.impact, help: v.help,
+                                   nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))))
+                   .catch(e => done([{rule: 'axe failed', help: String(e)}]));",
+            )
+            .await;
+        assert_eq!(
+            found,
+            json!([]),
+            "{name} at {label} width has accessibility violations"
+        );
     }
 
     async fn close(self) {
@@ -344,6 +403,15 @@ async fn customer_reads_filters_listens_and_exports() {
     assert_eq!(b.count("svg.chart rect.missed").await, 1);
     assert!(b.text("nav .badge").await.contains('3'));
     b.screenshot("dashboard").await;
+    // A mistyped link: the portal's not-found page, inside the navigation.
+    b.open("/no-such-page").await;
+    assert!(b.text("main h1").await.contains("Not found"));
+    assert!(
+        b.count("nav a[href='/call-logs']").await >= 1,
+        "navigation kept"
+    );
+    b.screenshot("not-found").await;
+    b.open("/dashboard").await;
 
     // Texts: the card and the badge, then the page, which marks them read.
     assert_eq!(b.text("#card-messages .value").await, "1");

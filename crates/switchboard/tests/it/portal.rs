@@ -516,3 +516,25 @@ async fn admins_delete_users_and_tenants_from_the_pages() {
     );
     w.t.stop().await;
 }
+
+#[tokio::test]
+async fn unknown_pages_answer_the_portals_not_found_page() {
+    let w = call_world().await;
+    // Anonymous: the portal's page, not an empty body.
+    let (status, html, _) = page(&w.t, "GET", "/no/such/page", None, "").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(html.contains("<h1>Not found</h1>"), "{html}");
+    // Signed in: the same, inside the user's navigation.
+    let (status, html, _) = page(&w.t, "GET", "/old-bookmark", Some(&w.owner), "").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(html.contains("<h1>Not found</h1>"), "{html}");
+    assert!(
+        html.contains("href=\"/call-logs\""),
+        "navigation kept: {html}"
+    );
+    // The API keeps answering JSON.
+    let (status, body) = w.t.get("/api/no/such/route", &w.owner).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(crate::common::error_code(&body), "not_found");
+    w.t.stop().await;
+}
