@@ -1140,6 +1140,7 @@ pub async fn complete_transcript(sim: &Simulator, account: &str, transcript: Tra
         };
         if let Some(t) = acct.transcripts.get_mut(&transcript.sid) {
             t.status = "completed".into();
+            t.date_updated = crate::state::now_ms();
         }
         (
             acct.auth_token.clone(),

@@ -113,6 +113,7 @@ impl Simulator {
                 sid: creds.sid.clone(),
                 friendly_name: friendly_name.to_owned(),
                 auth_token: creds.auth_token.clone(),
+                date_created: now_ms(),
                 ..Account::default()
             },
         );
@@ -132,6 +133,7 @@ impl Simulator {
                 sid: sid.to_owned(),
                 friendly_name: friendly_name.to_owned(),
                 auth_token: auth_token.to_owned(),
+                date_created: now_ms(),
                 ..Account::default()
             },
         );
@@ -177,6 +179,8 @@ impl Simulator {
             status_callback: None,
             sms_url: None,
             date_created: now_ms(),
+            settings: std::collections::BTreeMap::new(),
+            date_updated: 0,
         };
         let out = n.sid.clone();
         state.accounts.get_mut(account)?.numbers.push(n);

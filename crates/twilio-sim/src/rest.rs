@@ -50,7 +50,15 @@ impl IntoResponse for TwilioError {
             "more_info": format!("https://www.twilio.com/docs/errors/{}", self.code),
             "status": self.status.as_u16(),
         });
-        (self.status, axum::Json(body)).into_response()
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            // As Twilio answers: clients retry with Basic credentials.
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Basic realm=\"Twilio API\""),
+            );
+        }
+        response
     }
 }
 
@@ -137,7 +145,11 @@ pub fn router(sim: Simulator) -> Router {
         )
         .route(
             "/2010-04-01/Accounts/{account}/Calls.json",
-            axum::routing::post(create_call),
+            get(list_calls).post(create_call),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Recordings.json",
+            get(list_recordings),
         )
         .route(
             "/2010-04-01/Accounts/{account}/Calls/{file}",
@@ -161,7 +173,18 @@ pub fn router(sim: Simulator) -> Router {
             "/v2/Transcripts/{sid}/OperatorResults",
             get(operator_results),
         )
+        .route(
+            "/v2/Transcripts/{sid}/OperatorResults/{operator_sid}",
+            get(operator_result),
+        )
         .fallback(|uri: axum::http::Uri| async move { TwilioError::not_found(uri.path()) })
+        .method_not_allowed_fallback(|method: axum::http::Method| async move {
+            TwilioError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                20004,
+                format!("Method {method} not allowed"),
+            )
+        })
         .with_state(sim)
 }
 
@@ -241,6 +264,25 @@ fn apply_webhooks(n: &mut NumberRecord, f: &[(String, String)]) {
     if let Some(v) = param(f, "SmsUrl") {
         n.sms_url = Some(v.to_owned());
     }
+    // The rest of what Twilio stores and echoes back.
+    for name in [
+        "SmsMethod",
+        "StatusCallbackMethod",
+        "VoiceFallbackUrl",
+        "VoiceFallbackMethod",
+        "VoiceApplicationSid",
+        "VoiceCallerIdLookup",
+        "VoiceReceiveMode",
+        "SmsFallbackUrl",
+        "SmsFallbackMethod",
+        "SmsApplicationSid",
+        "TrunkSid",
+    ] {
+        if let Some(v) = param(f, name) {
+            n.settings.insert(name.to_owned(), v.to_owned());
+        }
+    }
+    n.date_updated = now_ms();
 }
 
 async fn purchase_number(
@@ -280,6 +322,8 @@ async fn purchase_number(
         status_callback: None,
         sms_url: None,
         date_created: now_ms(),
+        settings: std::collections::BTreeMap::new(),
+        date_updated: 0,
     };
     apply_webhooks(&mut n, &f);
     let out = n.json(&account);
@@ -543,17 +587,141 @@ async fn list_messages(
     State(sim): State<Simulator>,
     headers: HeaderMap,
     Path(account): Path<String>,
+    RawQuery(q): RawQuery,
 ) -> Result<axum::Json<Value>> {
     authorize(&sim, &headers, &account)?;
+    let q = query_pairs(q.as_deref());
     let state = sim.lock();
     let acct = account_of(&state, &account)?;
-    let mut messages: Vec<&MessageRecord> = acct.messages.values().collect();
+    let mut messages: Vec<&MessageRecord> = acct
+        .messages
+        .values()
+        .filter(|m| param(&q, "To").is_none_or(|to| m.to == to))
+        .filter(|m| param(&q, "From").is_none_or(|from| m.from == from))
+        .filter(|m| date_matches(&q, "DateSent", m.date_created))
+        .collect();
     messages.sort_by_key(|m| std::cmp::Reverse(m.date_created));
-    Ok(axum::Json(json!({
-        "messages": messages.iter().take(50).map(|m| m.json(&account)).collect::<Vec<_>>(),
-        "page": 0, "page_size": 50, "next_page_uri": null,
-        "uri": format!("/2010-04-01/Accounts/{account}/Messages.json"),
-    })))
+    let items: Vec<Value> = messages.iter().map(|m| m.json(&account)).collect();
+    Ok(axum::Json(page_of(
+        &q,
+        "messages",
+        &format!("/2010-04-01/Accounts/{account}/Messages.json"),
+        items,
+    )))
+}
+
+fn query_pairs(q: Option<&str>) -> Vec<(String, String)> {
+    serde_urlencoded::from_str(q.unwrap_or_default()).unwrap_or_default()
+}
+
+/// A filter on a date as Twilio's list endpoints take it: `Name=YYYY-MM-DD` (that UTC
+/// day), `Name<=…`, `Name>=…` (the `<`/`>` arrive as part of the parameter name).
+fn date_matches(q: &[(String, String)], name: &str, at_ms: i64) -> bool {
+    let day = jiff::Timestamp::from_millisecond(at_ms)
+        .map(|t| t.strftime("%Y-%m-%d").to_string())
+        .unwrap_or_default();
+    q.iter().all(|(k, v)| {
+        let v = v.get(..10).unwrap_or(v);
+        if k == name {
+            day == v
+        } else if *k == format!("{name}<") || *k == format!("{name}<=") {
+            day.as_str() <= v
+        } else if *k == format!("{name}>") || *k == format!("{name}>=") {
+            day.as_str() >= v
+        } else {
+            true
+        }
+    })
+}
+
+/// One page of a list, in Twilio's 2010 paging shape (`PageSize`, `Page`).
+fn page_of(q: &[(String, String)], key: &str, base: &str, items: Vec<Value>) -> Value {
+    let page_size: usize = param(q, "PageSize")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50)
+        .clamp(1, 1000);
+    let page: usize = param(q, "Page").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let start = page * page_size;
+    let has_next = start + page_size < items.len();
+    let shown: Vec<Value> = items.into_iter().skip(start).take(page_size).collect();
+    json!({
+        key: shown,
+        "page": page,
+        "page_size": page_size,
+        "start": start,
+        "end": start + shown.len().saturating_sub(1),
+        "uri": format!("{base}?PageSize={page_size}&Page={page}"),
+        "first_page_uri": format!("{base}?PageSize={page_size}&Page=0"),
+        "next_page_uri": has_next.then(|| format!("{base}?PageSize={page_size}&Page={}&PageToken=PA{}", page + 1, start + page_size)),
+        "previous_page_uri": (page > 0).then(|| format!("{base}?PageSize={page_size}&Page={}", page - 1)),
+    })
+}
+
+/// `GET …/Calls.json` with Twilio's filters (`To`, `From`, `Status`, `ParentCallSid`,
+/// `StartTime`, `StartTime<`/`>`, `EndTime…`), newest first.
+async fn list_calls(
+    State(sim): State<Simulator>,
+    headers: HeaderMap,
+    Path(account): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<axum::Json<Value>> {
+    authorize(&sim, &headers, &account)?;
+    let q = query_pairs(q.as_deref());
+    let state = sim.lock();
+    let acct = account_of(&state, &account)?;
+    let mut calls: Vec<&crate::state::CallRecord> = acct
+        .calls
+        .values()
+        .filter(|c| param(&q, "To").is_none_or(|to| c.to == to))
+        .filter(|c| param(&q, "From").is_none_or(|from| c.from == from))
+        .filter(|c| param(&q, "Status").is_none_or(|s| c.status == s))
+        .filter(|c| {
+            param(&q, "ParentCallSid").is_none_or(|p| c.parent_call_sid.as_deref() == Some(p))
+        })
+        .filter(|c| date_matches(&q, "StartTime", c.start_time))
+        .filter(|c| {
+            c.end_time
+                .is_none_or(|end| date_matches(&q, "EndTime", end))
+        })
+        .collect();
+    calls.sort_by_key(|c| std::cmp::Reverse(c.start_time));
+    let items: Vec<Value> = calls.iter().map(|c| c.json(&account)).collect();
+    Ok(axum::Json(page_of(
+        &q,
+        "calls",
+        &format!("/2010-04-01/Accounts/{account}/Calls.json"),
+        items,
+    )))
+}
+
+/// `GET …/Recordings.json` (filters `CallSid`, `DateCreated…`), newest first.
+async fn list_recordings(
+    State(sim): State<Simulator>,
+    headers: HeaderMap,
+    Path(account): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<axum::Json<Value>> {
+    authorize(&sim, &headers, &account)?;
+    let q = query_pairs(q.as_deref());
+    let state = sim.lock();
+    let acct = account_of(&state, &account)?;
+    let mut recordings: Vec<&crate::state::RecordingRecord> = acct
+        .recordings
+        .values()
+        .filter(|r| param(&q, "CallSid").is_none_or(|c| r.call_sid == c))
+        .filter(|r| date_matches(&q, "DateCreated", r.date_created))
+        .collect();
+    recordings.sort_by_key(|r| std::cmp::Reverse(r.date_created));
+    let items: Vec<Value> = recordings
+        .iter()
+        .map(|r| r.json(&account, sim.base_url()))
+        .collect();
+    Ok(axum::Json(page_of(
+        &q,
+        "recordings",
+        &format!("/2010-04-01/Accounts/{account}/Recordings.json"),
+        items,
+    )))
 }
 
 async fn recording(
@@ -575,7 +743,7 @@ async fn recording(
             .ok_or_else(|| TwilioError::not_found(&file))?
     };
     let (bytes, content_type) = match kind {
-        "json" => return Ok(axum::Json(rec.json(&account)).into_response()),
+        "json" => return Ok(axum::Json(rec.json(&account, sim.base_url())).into_response()),
         "mp3" => (media::mp3(rec.duration), "audio/mpeg"),
         _ => (media::wav(rec.duration), "audio/x-wav"),
     };
@@ -658,6 +826,8 @@ async fn create_transcript(
             status: "queued".into(),
             duration: rec.duration,
             script: rec.script,
+            date_created: now_ms(),
+            date_updated: 0,
         };
         acct.transcripts.insert(t.sid.clone(), t.clone());
         t
@@ -706,4 +876,30 @@ impl From<crate::caller::SimError> for TwilioError {
     fn from(e: crate::caller::SimError) -> Self {
         TwilioError::bad(e.to_string())
     }
+}
+
+/// `GET /v2/Transcripts/{sid}/OperatorResults/{operatorSid}`: one result.
+async fn operator_result(
+    State(sim): State<Simulator>,
+    headers: HeaderMap,
+    Path((sid, operator_sid)): Path<(String, String)>,
+) -> Result<axum::Json<Value>> {
+    let account = intelligence_account(&sim, &headers)?;
+    let state = sim.lock();
+    let acct = account_of(&state, &account)?;
+    let all = acct
+        .transcripts
+        .get(&sid)
+        .ok_or_else(|| TwilioError::not_found(&sid))?
+        .operator_results();
+    all["operator_results"]
+        .as_array()
+        .and_then(|results| {
+            results
+                .iter()
+                .find(|r| r["operator_sid"] == operator_sid.as_str())
+                .cloned()
+        })
+        .map(axum::Json)
+        .ok_or_else(|| TwilioError::not_found(&operator_sid))
 }

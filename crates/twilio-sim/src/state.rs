@@ -20,6 +20,13 @@ pub fn now_ms() -> i64 {
 }
 
 /// Twilio's date format (RFC 2822).
+/// Voice Intelligence (v2) dates: ISO 8601.
+pub fn rfc3339(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default()
+}
+
 pub fn rfc2822(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms)
         .ok()
@@ -46,6 +53,12 @@ pub struct NumberRecord {
     pub sms_url: Option<String>,
     /// When bought.
     pub date_created: i64,
+    /// Everything else a number update may set, as Twilio echoes it back
+    /// (`SmsMethod`, `StatusCallbackMethod`, `VoiceFallbackUrl`, …; parameter name →
+    /// value).
+    pub settings: BTreeMap<String, String>,
+    /// When it last changed (0: never).
+    pub date_updated: i64,
 }
 
 /// A call leg.
@@ -128,6 +141,10 @@ pub struct TranscriptRecord {
     pub duration: u32,
     /// The conversation.
     pub script: Vec<(String, String)>,
+    /// When it was created (Unix ms).
+    pub date_created: i64,
+    /// When its status last changed (0: never).
+    pub date_updated: i64,
 }
 
 /// One Twilio account.
@@ -135,6 +152,8 @@ pub struct TranscriptRecord {
 pub struct Account {
     /// `AC…`.
     pub sid: String,
+    /// When the account was made (Unix ms).
+    pub date_created: i64,
     /// Display name.
     pub friendly_name: String,
     /// Signs webhooks; authenticates REST calls.
@@ -187,8 +206,8 @@ impl Account {
             "status": "active",
             "type": "Full",
             "owner_account_sid": self.sid,
-            "date_created": rfc2822(0),
-            "date_updated": rfc2822(0),
+            "date_created": rfc2822(self.date_created),
+            "date_updated": rfc2822(self.date_created),
             "auth_token": "[redacted]",
             "uri": format!("/2010-04-01/Accounts/{}.json", self.sid),
             "subresource_uris": {},
@@ -197,7 +216,20 @@ impl Account {
 }
 
 impl NumberRecord {
-    /// The IncomingPhoneNumber resource.
+    /// A setting a number update stored, else Twilio's default.
+    fn setting(&self, name: &str, default: &str) -> Value {
+        self.settings.get(name).map_or_else(
+            || Value::String(default.to_owned()),
+            |v| Value::String(v.clone()),
+        )
+    }
+
+    fn optional(&self, name: &str) -> Value {
+        self.settings
+            .get(name)
+            .map_or(Value::Null, |v| Value::String(v.clone()))
+    }
+
     pub fn json(&self, account: &str) -> Value {
         json!({
             "sid": self.sid,
@@ -206,15 +238,34 @@ impl NumberRecord {
             "friendly_name": self.friendly_name,
             "voice_url": self.voice_url,
             "voice_method": self.voice_method,
+            "voice_fallback_url": self.optional("VoiceFallbackUrl"),
+            "voice_fallback_method": self.setting("VoiceFallbackMethod", "POST"),
+            "voice_application_sid": self.optional("VoiceApplicationSid"),
+            "voice_caller_id_lookup": self.settings.get("VoiceCallerIdLookup").is_some_and(|v| v == "true"),
+            "voice_receive_mode": self.setting("VoiceReceiveMode", "voice"),
             "status_callback": self.status_callback,
-            "status_callback_method": "POST",
+            "status_callback_method": self.setting("StatusCallbackMethod", "POST"),
             "sms_url": self.sms_url,
-            "sms_method": "POST",
+            "sms_method": self.setting("SmsMethod", "POST"),
+            "sms_fallback_url": self.optional("SmsFallbackUrl"),
+            "sms_fallback_method": self.setting("SmsFallbackMethod", "POST"),
+            "sms_application_sid": self.optional("SmsApplicationSid"),
+            "trunk_sid": self.optional("TrunkSid"),
+            "address_sid": null,
+            "address_requirements": "none",
+            "bundle_sid": null,
+            "identity_sid": null,
+            "emergency_status": "Inactive",
+            "emergency_address_sid": null,
+            "emergency_address_status": "unregistered",
+            "beta": false,
+            "origin": "twilio",
+            "type": "local",
             "capabilities": {"voice": true, "sms": true, "mms": true, "fax": false},
             "status": "in-use",
             "api_version": "2010-04-01",
             "date_created": rfc2822(self.date_created),
-            "date_updated": rfc2822(self.date_created),
+            "date_updated": rfc2822(self.date_updated.max(self.date_created)),
             "uri": uri(account, &format!("IncomingPhoneNumbers/{}.json", self.sid)),
         })
     }
@@ -234,6 +285,21 @@ impl CallRecord {
             "duration": self.duration.map(|d| d.to_string()),
             "start_time": rfc2822(self.start_time),
             "end_time": self.end_time.map(rfc2822),
+            "date_created": rfc2822(self.start_time),
+            "date_updated": rfc2822(self.end_time.unwrap_or(self.start_time)),
+            "from_formatted": self.from,
+            "to_formatted": self.to,
+            "caller_name": null,
+            "answered_by": null,
+            "forwarded_from": null,
+            "group_sid": null,
+            "trunk_sid": null,
+            "phone_number_sid": null,
+            "queue_time": "0",
+            "subresource_uris": {
+                "recordings": uri(account, &format!("Calls/{}/Recordings.json", self.sid)),
+                "notifications": uri(account, &format!("Calls/{}/Notifications.json", self.sid)),
+            },
             "price": self.duration.map(|d| format!("-{:.5}", 0.0085 * f64::from(d.div_ceil(60)))),
             "price_unit": "USD",
             "api_version": "2010-04-01",
@@ -244,7 +310,8 @@ impl CallRecord {
 
 impl RecordingRecord {
     /// The Recording resource.
-    pub fn json(&self, account: &str) -> Value {
+    /// The resource; `base` is where this simulator serves (its media too).
+    pub fn json(&self, account: &str, base: &str) -> Value {
         json!({
             "sid": self.sid,
             "account_sid": account,
@@ -255,10 +322,15 @@ impl RecordingRecord {
             "source": self.source,
             "start_time": rfc2822(self.date_created),
             "date_created": rfc2822(self.date_created),
+            "date_updated": rfc2822(self.date_created),
+            "conference_sid": null,
+            "error_code": null,
+            "encryption_details": null,
+            "subresource_uris": {},
             "price": "-0.00250",
             "price_unit": "USD",
             "api_version": "2010-04-01",
-            "media_url": format!("https://api.twilio.com{}", uri(account, &format!("Recordings/{}", self.sid))),
+            "media_url": format!("{base}{}", uri(account, &format!("Recordings/{}", self.sid))),
             "uri": uri(account, &format!("Recordings/{}.json", self.sid)),
         })
     }
@@ -283,6 +355,11 @@ impl MessageRecord {
             "price_unit": "USD",
             "date_created": rfc2822(self.date_created),
             "date_sent": rfc2822(self.date_created),
+            "date_updated": rfc2822(self.date_created),
+            "messaging_service_sid": null,
+            "subresource_uris": {
+                "media": uri(account, &format!("Messages/{}/Media.json", self.sid)),
+            },
             "api_version": "2010-04-01",
             "uri": uri(account, &format!("Messages/{}.json", self.sid)),
         })
@@ -303,6 +380,8 @@ impl TranscriptRecord {
             "channel": {"media_properties": {"source_sid": self.recording_sid}},
             "data_logging": false,
             "redaction": true,
+            "date_created": rfc3339(self.date_created),
+            "date_updated": rfc3339(self.date_updated.max(self.date_created)),
             "url": format!("https://intelligence.twilio.com/v2/Transcripts/{}", self.sid),
             "links": {
                 "sentences": format!("https://intelligence.twilio.com/v2/Transcripts/{}/Sentences", self.sid),

@@ -746,3 +746,228 @@ async fn rest_shapes_match_the_openapi_spec() {
 fn sim_token(sim: &Simulator, account: &str) -> String {
     sim.account_token(account).expect("token")
 }
+
+/// What a client other than ours relies on: every field the spec documents, real
+/// dates, list filters, Twilio's error bodies and headers, stored update parameters.
+#[tokio::test]
+async fn rest_answers_as_twilio_s_own_libraries_expect() {
+    let spec_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/twilio-oai/twilio_api_v2010.json");
+    let spec: Option<serde_json::Value> = std::fs::read_to_string(&spec_path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    assert!(
+        spec.is_some() || std::env::var_os("CI").is_none(),
+        "CI must have ../shared/twilio-oai"
+    );
+    let (sim, _, account) = setup(&menu_and_dial(true)).await;
+    let token = sim_token(&sim, &account);
+    let http = reqwest::Client::new();
+    let base = sim.base_url().to_owned();
+    let call = |method: reqwest::Method, path: &str, form: &[(&str, &str)]| {
+        let req = http
+            .request(
+                method,
+                format!("{base}/2010-04-01/Accounts/{account}{path}"),
+            )
+            .basic_auth(&account, Some(&token))
+            .form(form);
+        async move {
+            let resp = req.send().await.expect("send");
+            let status = resp.status();
+            (
+                status,
+                resp.json::<serde_json::Value>().await.unwrap_or_default(),
+            )
+        }
+    };
+    let mut s = Scenario::new("+15550001111", "+15551230001");
+    s.presses = vec![Press::Digits("1".into())];
+    let report = sim.play(&s).await.expect("play");
+    let rec = report.recording_sid.clone().expect("recording");
+    let (_, _message) = call(
+        reqwest::Method::POST,
+        "/Messages.json",
+        &[
+            ("To", "+15557650000"),
+            ("From", "+15551230001"),
+            ("Body", "hi"),
+        ],
+    )
+    .await;
+    let (_, _other) = call(
+        reqwest::Method::POST,
+        "/Messages.json",
+        &[
+            ("To", "+15557650099"),
+            ("From", "+15551230001"),
+            ("Body", "hi"),
+        ],
+    )
+    .await;
+
+    // Every documented field is sent, with real dates.
+    let (_, acct) = call(reqwest::Method::GET, ".json", &[]).await;
+    let (_, numbers) = call(reqwest::Method::GET, "/IncomingPhoneNumbers.json", &[]).await;
+    let number = numbers["incoming_phone_numbers"][0].clone();
+    let (_, the_call) = call(
+        reqwest::Method::GET,
+        &format!("/Calls/{}.json", report.call_sid),
+        &[],
+    )
+    .await;
+    let (_, recording) = call(
+        reqwest::Method::GET,
+        &format!("/Recordings/{rec}.json"),
+        &[],
+    )
+    .await;
+    let (_, messages) = call(
+        reqwest::Method::GET,
+        "/Messages.json?To=%2B15557650000",
+        &[],
+    )
+    .await;
+    assert_eq!(
+        messages["messages"].as_array().map(Vec::len),
+        Some(1),
+        "To filters"
+    );
+    let message = messages["messages"][0].clone();
+    let this_year = jiff::Timestamp::now().strftime("%Y").to_string();
+    for (schema, value) in [
+        ("api.v2010.account", &acct),
+        ("api.v2010.account.incoming_phone_number", &number),
+        ("api.v2010.account.call", &the_call),
+        ("api.v2010.account.recording", &recording),
+        ("api.v2010.account.message", &message),
+    ] {
+        for date in ["date_created", "date_updated"] {
+            let text = value[date].as_str().unwrap_or_default();
+            assert!(
+                text.contains(&this_year) && text.ends_with("+0000"),
+                "{schema}.{date} = {text:?}"
+            );
+        }
+        if let Some(spec) = &spec {
+            let props = spec["components"]["schemas"][schema]["properties"]
+                .as_object()
+                .expect("schema");
+            let sent = value.as_object().expect("object");
+            for key in props.keys() {
+                assert!(sent.contains_key(key), "{schema}: {key} is never sent");
+            }
+            for key in sent.keys() {
+                assert!(
+                    props.contains_key(key),
+                    "{schema}: {key} is not in the spec"
+                );
+            }
+        }
+    }
+    // The recording's media is served here, not at api.twilio.com.
+    let media = recording["media_url"].as_str().expect("media_url");
+    assert!(media.starts_with(&base), "{media}");
+    let audio = http
+        .get(format!("{media}.mp3"))
+        .basic_auth(&account, Some(&token))
+        .send()
+        .await
+        .expect("media");
+    assert_eq!(audio.status(), 200);
+
+    // Lists we do not call yet, with their filters.
+    let (status, calls) = call(
+        reqwest::Method::GET,
+        "/Calls.json?Status=completed&To=%2B15551230001",
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{calls}");
+    let sids: Vec<&str> = calls["calls"]
+        .as_array()
+        .expect("calls")
+        .iter()
+        .filter_map(|c| c["sid"].as_str())
+        .collect();
+    assert_eq!(sids, vec![report.call_sid.as_str()], "{calls}");
+    let today = jiff::Timestamp::now().strftime("%Y-%m-%d").to_string();
+    let (_, none) = call(
+        reqwest::Method::GET,
+        &format!(
+            "/Calls.json?StartTime%3E=2999-01-01&To=%2B15551230001{}",
+            ""
+        ),
+        &[],
+    )
+    .await;
+    assert_eq!(none["calls"].as_array().map(Vec::len), Some(0), "{none}");
+    let (_, same_day) = call(
+        reqwest::Method::GET,
+        &format!("/Calls.json?StartTime={today}&To=%2B15551230001"),
+        &[],
+    )
+    .await;
+    assert_eq!(same_day["calls"].as_array().map(Vec::len), Some(1));
+    let (status, recordings) = call(
+        reqwest::Method::GET,
+        &format!("/Recordings.json?CallSid={}", report.call_sid),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(recordings["recordings"][0]["sid"], rec.as_str());
+
+    // A number update keeps what it was given.
+    let (status, updated) = call(
+        reqwest::Method::POST,
+        &format!(
+            "/IncomingPhoneNumbers/{}.json",
+            number["sid"].as_str().expect("sid")
+        ),
+        &[
+            ("SmsMethod", "GET"),
+            ("StatusCallbackMethod", "GET"),
+            ("VoiceFallbackUrl", "https://fallback.example/voice"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["sms_method"], "GET");
+    assert_eq!(updated["status_callback_method"], "GET");
+    assert_eq!(
+        updated["voice_fallback_url"],
+        "https://fallback.example/voice"
+    );
+
+    // Twilio's errors: JSON for a wrong method, Basic challenge for no credentials.
+    let resp = http
+        .delete(format!(
+            "{base}/2010-04-01/Accounts/{account}/Messages.json"
+        ))
+        .basic_auth(&account, Some(&token))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 405);
+    let err: serde_json::Value = resp.json().await.expect("json");
+    assert_eq!(err["status"], 405);
+    assert!(
+        err["code"].is_number() && err["message"].is_string(),
+        "{err}"
+    );
+    let resp = http
+        .get(format!("{base}/2010-04-01/Accounts/{account}/Calls.json"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 401);
+    assert!(
+        resp.headers()
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("Basic")),
+        "{:?}",
+        resp.headers()
+    );
+}
