@@ -971,3 +971,63 @@ async fn rest_answers_as_twilio_s_own_libraries_expect() {
         resp.headers()
     );
 }
+
+/// The Python interpreter with Twilio's official `twilio` package (`.ci/run` installs it
+/// in `target/pytwilio`), or `None` with a line saying why — a failure when
+/// `TWILIO_SIM_REQUIRE_PYTHON` is set.
+fn official_library_python() -> Option<std::path::PathBuf> {
+    let default =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/pytwilio/bin/python");
+    let python = std::env::var_os("TWILIO_SIM_PYTHON").map_or(default, std::path::PathBuf::from);
+    let has_library = std::process::Command::new(&python)
+        .args(["-c", "import twilio"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if has_library {
+        return Some(python);
+    }
+    assert!(
+        std::env::var_os("TWILIO_SIM_REQUIRE_PYTHON").is_none(),
+        "TWILIO_SIM_REQUIRE_PYTHON is set but {} cannot import twilio",
+        python.display()
+    );
+    eprintln!(
+        "official library test skipped: {} cannot import twilio \
+         (python3 -m venv target/pytwilio && target/pytwilio/bin/pip install twilio)",
+        python.display()
+    );
+    None
+}
+
+/// Every resource the simulator serves, through Twilio's own Python helper library.
+#[tokio::test]
+async fn official_python_library_sees_a_faithful_twilio() {
+    let Some(python) = official_library_python() else {
+        return;
+    };
+    let (sim, _app, account) = setup(&menu_and_dial(true)).await;
+    let service = sim
+        .create_intelligence_service(&account, None)
+        .expect("service");
+    let mut s = Scenario::new("+15550001111", "+15551230001");
+    s.presses = vec![Press::Digits("1".into())];
+    sim.play(&s).await.expect("play");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/official_library.py");
+    let out = tokio::process::Command::new(&python)
+        .arg(&script)
+        .env("TWILIO_SIM_BASE", sim.base_url())
+        .env("TWILIO_SIM_ACCOUNT_SID", &account)
+        .env("TWILIO_SIM_AUTH_TOKEN", sim_token(&sim, &account))
+        .env("TWILIO_SIM_NUMBER", "+15551230001")
+        .env("TWILIO_SIM_VI_SERVICE", &service)
+        .output()
+        .await
+        .expect("run python");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("Twilio's Python library against the simulator: {}", stdout.trim());
+    assert!(
+        out.status.success() && stdout.contains(" passed, 0 failed"),
+        "{stdout}\n{stderr}"
+    );
+}
