@@ -1025,7 +1025,10 @@ async fn official_python_library_sees_a_faithful_twilio() {
         .expect("run python");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    eprintln!("Twilio's Python library against the simulator: {}", stdout.trim());
+    eprintln!(
+        "Twilio's Python library against the simulator: {}",
+        stdout.trim()
+    );
     assert!(
         out.status.success() && stdout.contains(" passed, 0 failed"),
         "{stdout}\n{stderr}"
