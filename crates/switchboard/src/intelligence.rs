@@ -9,6 +9,7 @@
 
 use crate::calls::{EventKind, NewEvent};
 use crate::error::{AppError, AppResult};
+use crate::jobs::{self, HandlerResult, Job, NewJob};
 use crate::state::AppState;
 
 /// The classifier labels we keep; anything else is OTHER.
@@ -21,36 +22,63 @@ pub const CALL_REASONS: &[&str] = &[
     "OTHER",
 ];
 
-/// Starts a transcript of a call's main recording in the background, when a service is
-/// configured. Best effort: a failure is logged (a durable job queue is future work).
-pub fn request_transcript(
+/// The job that asks Voice Intelligence for a recording's transcript.
+pub const CREATE_TRANSCRIPT: &str = "intelligence.create_transcript";
+
+/// Queues the transcript of a call's main recording, once per recording (Twilio
+/// redelivers callbacks), when a Voice Intelligence service is configured.
+pub async fn request_transcript(
     state: &AppState,
-    tenant: String,
-    call_sid: String,
-    recording_sid: String,
-) {
-    let Some(service_sid) = state.config.platform.vi_service_sid.clone() else {
-        return;
+    tenant: &str,
+    call_sid: &str,
+    recording_sid: &str,
+) -> AppResult<()> {
+    if state.config.platform.vi_service_sid.is_none() {
+        return Ok(());
+    }
+    let job = NewJob {
+        tenant_id: Some(tenant.to_owned()),
+        dedupe_key: Some(format!("{CREATE_TRANSCRIPT}:{recording_sid}")),
+        ..NewJob::new(
+            CREATE_TRANSCRIPT,
+            serde_json::json!({ "callSid": call_sid, "recordingSid": recording_sid }),
+        )
     };
-    let state = state.clone();
-    tokio::spawn(async move {
-        let result = async {
-            let client = state.twilio_client(&tenant).await?;
-            client
-                .create_transcript(&twilio::client::CreateTranscript {
-                    service_sid,
-                    recording_sid,
-                    customer_key: Some(call_sid.clone()),
-                })
-                .await
-                .map_err(|e| AppError::BadGateway(e.to_string()))
-        }
-        .await;
-        match result {
-            Ok(t) => tracing::info!(transcript = %t.sid, "transcript requested"),
-            Err(e) => tracing::warn!(error = %e, "could not request a transcript"),
-        }
-    });
+    jobs::enqueue(&state.db, job).await?;
+    Ok(())
+}
+
+/// Runs [`CREATE_TRANSCRIPT`]: creates the transcript with the tenant's credentials (else
+/// the platform's), keyed by the CallSid so `/api/twilio/ci-status` finds the call.
+pub async fn create_transcript(state: AppState, job: Job) -> HandlerResult {
+    let service_sid = state
+        .config
+        .platform
+        .vi_service_sid
+        .clone()
+        .ok_or("no Voice Intelligence service is configured")?;
+    let field = |name: &str| {
+        job.payload[name]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("payload without {name}"))
+    };
+    let (call_sid, recording_sid) = (field("callSid")?, field("recordingSid")?);
+    let tenant = job.tenant_id.clone().ok_or("job without a tenant")?;
+    let client = state
+        .twilio_client(&tenant)
+        .await
+        .map_err(|e| e.to_string())?;
+    let transcript = client
+        .create_transcript(&twilio::client::CreateTranscript {
+            service_sid,
+            recording_sid,
+            customer_key: Some(call_sid),
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!(transcript = %transcript.sid, "transcript requested");
+    Ok(())
 }
 
 /// Fetches a transcript's operator results and stores them on the call.

@@ -23,6 +23,7 @@ pub mod error;
 pub mod files;
 pub mod http;
 pub mod intelligence;
+pub mod jobs;
 pub mod messaging;
 pub mod notifications;
 pub mod numbers;

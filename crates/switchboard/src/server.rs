@@ -20,7 +20,9 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::routes::Routes;
-use crate::{auth, calls, http, serve, web};
+use std::sync::Arc;
+
+use crate::{auth, calls, http, jobs, serve, web};
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -75,8 +77,17 @@ impl App {
         let router = router(state.clone());
         let housekeeping = spawn_housekeeping(state.clone(), shutdown.subscribe());
         let header_read_timeout = state.config.header_read_timeout;
+        let worker = tokio::spawn(jobs::run_worker(
+            state.db.clone(),
+            state.clone(),
+            Arc::new(job_handlers()),
+            jobs::WorkerOptions::default(),
+            shutdown.subscribe(),
+        ));
         let task = tokio::spawn(async move {
             serve::serve(listener, router, header_read_timeout, watch).await;
+            // The job in hand finishes before the database closes.
+            let _ = worker.await;
             housekeeping.abort();
         });
         Ok(Self {
@@ -133,6 +144,9 @@ fn spawn_housekeeping(
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = %e, "could not purge sessions"),
                     }
+                    if let Err(e) = jobs::purge_done(&state.db, Duration::from_secs(7 * 24 * 3600)).await {
+                        tracing::warn!(error = %e, "could not purge finished jobs");
+                    }
                     if let Err(e) = calls::purge_deleted(&state.db).await {
                         tracing::warn!(error = %e, "could not purge deleted-call markers");
                     }
@@ -141,6 +155,14 @@ fn spawn_housekeeping(
             }
         }
     })
+}
+
+/// Every job kind the worker runs, and its handler.
+pub fn job_handlers() -> jobs::Registry<AppState> {
+    jobs::Registry::default().on(
+        crate::intelligence::CREATE_TRANSCRIPT,
+        crate::intelligence::create_transcript,
+    )
 }
 
 /// Every route the service serves: the JSON API, Twilio's webhooks, the portal and the

@@ -4,7 +4,6 @@
 use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::config::Config;
 use crate::crypto::SecretBox;
@@ -29,8 +28,6 @@ pub struct Inner {
     pub events: calls::EventWriter,
     /// Number owners and tenant routing contexts, briefly.
     pub routing_cache: cache::RoutingCache,
-    /// Recordings whose transcript was requested lately (Twilio redelivers callbacks).
-    pub transcripts_requested: cache::TtlCache<String, ()>,
 }
 
 impl Deref for AppState {
@@ -107,7 +104,6 @@ impl AppState {
             secrets,
             login_limiter: auth::LoginLimiter::default(),
             routing_cache: cache::RoutingCache::default(),
-            transcripts_requested: cache::TtlCache::new(Duration::from_secs(3600)),
         })))
     }
 }

@@ -199,8 +199,37 @@ async fn write_batch(
                 .await?;
         }
     }
+    // Appended first: a write as the transaction's first statement takes SQLite's write
+    // lock at once (waiting on `busy_timeout` if need be), where a read first would make
+    // the later upgrade fail with SQLITE_BUSY under a concurrent writer (the job queue).
+    let payloads = events
+        .iter()
+        .map(|e| serde_json::to_string(&e.params).map_err(AppError::internal))
+        .collect::<AppResult<Vec<_>>>()?;
+    for (chunk_events, chunk_payloads) in events.chunks(64).zip(payloads.chunks(64)) {
+        let mut sql = String::from(
+            "INSERT INTO call_events (tenant_id, call_sid, kind, dedupe_key, payload, received_at) VALUES ",
+        );
+        let rows: Vec<String> = (0..chunk_events.len())
+            .map(|i| format!("({})", db.placeholders(i * 6 + 1, 6)))
+            .collect();
+        sql.push_str(&rows.join(", "));
+        sql.push_str(" ON CONFLICT (dedupe_key) DO NOTHING");
+        let mut q = sqlx::query(&sql);
+        for (e, payload) in chunk_events.iter().zip(chunk_payloads) {
+            q = q
+                .bind(e.tenant_id.as_deref())
+                .bind(e.call_sid.as_str())
+                .bind(e.kind.as_str())
+                .bind(dedupe_key(&e.call_sid, e.kind, &e.params))
+                .bind(payload.as_str())
+                .bind(received_at);
+        }
+        q.execute(&mut *tx).await?;
+    }
     let (owner, deleted) = owners(db, &mut tx, events).await?;
-    // The tenant each event is stored under, and the one it claimed when refused.
+    // An event naming a tenant that does not own its call is refused: kept with no
+    // tenant (never folded), and the tenant that claimed it.
     let refused: Vec<bool> = events
         .iter()
         .map(|e| {
@@ -209,40 +238,16 @@ async fn write_batch(
                 .is_some_and(|t| owner.get(&e.call_sid) != Some(t))
         })
         .collect();
-    let payloads = events
-        .iter()
-        .map(|e| serde_json::to_string(&e.params).map_err(AppError::internal))
-        .collect::<AppResult<Vec<_>>>()?;
-    for ((chunk_events, chunk_payloads), chunk_refused) in events
-        .chunks(64)
-        .zip(payloads.chunks(64))
-        .zip(refused.chunks(64))
-    {
-        let mut sql = String::from(
-            "INSERT INTO call_events (tenant_id, claimed_tenant_id, call_sid, kind, dedupe_key, payload, received_at) VALUES ",
-        );
-        let rows: Vec<String> = (0..chunk_events.len())
-            .map(|i| format!("({})", db.placeholders(i * 7 + 1, 7)))
-            .collect();
-        sql.push_str(&rows.join(", "));
-        sql.push_str(" ON CONFLICT (dedupe_key) DO NOTHING");
-        let mut q = sqlx::query(&sql);
-        for ((e, payload), refused) in chunk_events.iter().zip(chunk_payloads).zip(chunk_refused) {
-            let (tenant, claimed) = if *refused {
-                (None, e.tenant_id.as_deref())
-            } else {
-                (e.tenant_id.as_deref(), None)
-            };
-            q = q
-                .bind(tenant)
-                .bind(claimed)
-                .bind(e.call_sid.as_str())
-                .bind(e.kind.as_str())
-                .bind(dedupe_key(&e.call_sid, e.kind, &e.params))
-                .bind(payload.as_str())
-                .bind(received_at);
-        }
-        q.execute(&mut *tx).await?;
+    for (e, _) in events.iter().zip(&refused).filter(|(_, r)| **r) {
+        sqlx::query(
+            "UPDATE call_events SET claimed_tenant_id = tenant_id, tenant_id = NULL
+             WHERE dedupe_key = $1 AND tenant_id = $2 AND received_at = $3",
+        )
+        .bind(dedupe_key(&e.call_sid, e.kind, &e.params))
+        .bind(e.tenant_id.as_deref())
+        .bind(received_at)
+        .execute(&mut *tx)
+        .await?;
     }
 
     // Refold every routed call the batch touched, once, under its owner. Calls whose

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod calls_api;
+pub mod jobs_api;
 pub mod numbers_api;
 pub mod ops;
 pub mod webhooks;
@@ -93,6 +94,9 @@ pub fn api_router() -> Routes {
             post(calls_api::mark_all_read),
         )
         .route("/api/admin/unrouted-calls", get(calls_api::unrouted))
+        .route("/api/admin/jobs", get(jobs_api::list))
+        .route("/api/admin/jobs/{id}/retry", post(jobs_api::retry))
+        .route("/api/admin/jobs/{id}/discard", post(jobs_api::discard))
         .route("/api/twilio/numbers", get(numbers_api::list))
         .route("/api/twilio/connect", post(numbers_api::connect))
         .route(

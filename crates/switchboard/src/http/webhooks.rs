@@ -452,25 +452,6 @@ pub(crate) async fn voicemail(State(state): State<AppState>, v: Verified) -> App
 
 async fn recording(state: AppState, v: Verified, kind: EventKind) -> AppResult<Response> {
     let rec = RecordingStatusCallback::from_params(v.params.clone()).map_err(bad_payload)?;
-    if kind == EventKind::Recording
-        && rec.status == twilio::webhook::RecordingStatus::Completed
-        && rec.duration.is_some_and(|d| d > 0)
-        && let Some(tenant) = v.tenant_id.clone()
-        && state
-            .transcripts_requested
-            .get(&rec.recording_sid)
-            .is_none()
-    {
-        state
-            .transcripts_requested
-            .insert(rec.recording_sid.clone(), ());
-        crate::intelligence::request_transcript(
-            &state,
-            tenant,
-            rec.call_sid.clone(),
-            rec.recording_sid.clone(),
-        );
-    }
     record(
         &state,
         v.tenant_id.as_deref(),
@@ -479,6 +460,16 @@ async fn recording(state: AppState, v: Verified, kind: EventKind) -> AppResult<R
         &v.params,
     )
     .await?;
+    // Stored and the call's own: its transcript is a job (queued once per recording),
+    // never a request to Twilio from inside this one.
+    if kind == EventKind::Recording
+        && rec.status == twilio::webhook::RecordingStatus::Completed
+        && rec.duration.is_some_and(|d| d > 0)
+        && let Some(tenant) = v.tenant_id.as_deref()
+    {
+        crate::intelligence::request_transcript(&state, tenant, &rec.call_sid, &rec.recording_sid)
+            .await?;
+    }
     Ok(empty())
 }
 

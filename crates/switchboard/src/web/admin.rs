@@ -30,6 +30,9 @@ pub(super) fn router() -> crate::routes::Routes {
         .route("/admin/numbers/disconnect", post(disconnect_number))
         .route("/admin/unrouted", get(unrouted_page))
         .route("/admin/health", get(health_page))
+        .route("/admin/jobs", get(jobs_page))
+        .route("/admin/jobs/{id}/retry", post(retry_job))
+        .route("/admin/jobs/{id}/discard", post(discard_job))
 }
 
 type Flash = Result<Query<HashMap<String, String>>, axum::extract::rejection::QueryRejection>;
@@ -583,4 +586,68 @@ async fn health_page(State(state): State<AppState>, user: PageUser) -> PageResul
         public_url: state.config.public_url.clone(),
     }
     .into_response())
+}
+
+// ----- jobs -----
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin_jobs.html")]
+struct JobsPage {
+    chrome: Chrome,
+    jobs: Vec<crate::jobs::Job>,
+    total: i64,
+    state: String,
+    notice: Option<String>,
+}
+
+async fn jobs_page(State(state): State<AppState>, user: PageUser, q: Flash) -> PageResult {
+    user.admin()?;
+    let wanted = q
+        .as_ref()
+        .ok()
+        .and_then(|Query(q)| q.get("state").cloned())
+        .unwrap_or_default();
+    let filter = crate::jobs::JobState::parse(&wanted);
+    let notice = flash(
+        q,
+        &[
+            ("retried", "The job will run again shortly."),
+            ("discarded", "The job was discarded."),
+        ],
+    );
+    let (jobs, total) = crate::jobs::list(&state.db, filter, 100, 0).await?;
+    Ok(JobsPage {
+        chrome: Chrome::for_user(&state, &user, "Jobs", "/admin/jobs").await?,
+        jobs,
+        total,
+        state: if filter.is_some() {
+            wanted
+        } else {
+            String::new()
+        },
+        notice,
+    }
+    .into_response())
+}
+
+async fn retry_job(
+    State(state): State<AppState>,
+    user: PageUser,
+    Path(id): Path<String>,
+) -> PageResult {
+    user.admin()?;
+    crate::jobs::retry(&state.db, &id).await?;
+    tracing::info!(job = %id, by = %user.0.user.id, "job retried in the portal");
+    Ok(Redirect::to("/admin/jobs?retried=1").into_response())
+}
+
+async fn discard_job(
+    State(state): State<AppState>,
+    user: PageUser,
+    Path(id): Path<String>,
+) -> PageResult {
+    user.admin()?;
+    crate::jobs::discard(&state.db, &id).await?;
+    tracing::info!(job = %id, by = %user.0.user.id, "job discarded in the portal");
+    Ok(Redirect::to("/admin/jobs?discarded=1").into_response())
 }

@@ -296,6 +296,7 @@ const ADMIN_PAGES: &[(&str, &str)] = &[
     ("/admin/users", "Users"),
     ("/admin/numbers", "Numbers"),
     ("/admin/unrouted", "Unrouted calls"),
+    ("/admin/jobs", "Jobs"),
     ("/admin/health", "Health"),
 ];
 

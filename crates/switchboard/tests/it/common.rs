@@ -16,7 +16,7 @@ pub const PASSWORD: &str = "correct horse battery";
 static NOTICE: Once = Once::new();
 
 /// A fresh database URL: a temp SQLite file, or a new database on TEST_DATABASE_URL.
-async fn fresh_database(data_dir: &std::path::Path) -> String {
+pub async fn fresh_database(data_dir: &std::path::Path) -> String {
     match std::env::var("TEST_DATABASE_URL")
         .ok()
         .filter(|u| !u.is_empty())

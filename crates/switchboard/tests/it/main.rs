@@ -11,6 +11,7 @@ mod calls;
 mod cli;
 mod common;
 mod isolation;
+mod jobs;
 mod messages;
 mod numbers;
 mod portal;
