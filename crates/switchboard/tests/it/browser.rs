@@ -740,6 +740,10 @@ async fn admin_creates_a_tenant_and_connects_a_number() {
     b.click("nav a[href='/admin/health']").await;
     assert!(b.text("#twilio-health").await.contains("OK"));
     b.screenshot("admin-health").await;
+    // The job queue's page, audited like every other.
+    b.click("nav a[href='/admin/jobs']").await;
+    assert!(b.text("main h1").await.contains("Jobs"));
+    b.screenshot("admin-jobs").await;
 
     // Now disconnect it for real: its calls are unrouted again.
     b.click("nav a[href='/admin/numbers']").await;
