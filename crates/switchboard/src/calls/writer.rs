@@ -131,17 +131,24 @@ impl EventWriter {
     }
 }
 
-/// The tenant each call of a batch belongs to: the tenant of its row, else of its
-/// deleted row, else the first event of the batch that names a tenant. A call is its
-/// first tenant's for good: an event another account signed for it is refused.
-async fn owners(
+/// What the database knows of a batch's calls, read once per batch.
+struct Known {
+    /// Call → the tenant it belongs to: its row's, else its deleted row's, else the
+    /// first event of the batch that names a tenant. A call is its first tenant's for
+    /// good: an event another account signed for it is refused.
+    owner: std::collections::HashMap<String, String>,
+    /// Calls whose logs their tenant deleted.
+    deleted: std::collections::HashSet<String>,
+    /// The current `calls` rows (selected with [`rollups::ROW_COLUMNS`]).
+    rows: std::collections::HashMap<String, sqlx::any::AnyRow>,
+}
+
+/// Reads the rows and deleted markers of the calls `events` name for a tenant.
+async fn known_calls(
     db: &Db,
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     events: &[NewEvent],
-) -> AppResult<(
-    std::collections::HashMap<String, String>,
-    std::collections::HashSet<String>,
-)> {
+) -> AppResult<Known> {
     let mut sids: Vec<&str> = events
         .iter()
         .filter(|e| e.tenant_id.is_some())
@@ -149,33 +156,45 @@ async fn owners(
         .collect();
     sids.sort_unstable();
     sids.dedup();
-    let mut owner = std::collections::HashMap::new();
-    let mut deleted = std::collections::HashSet::new();
+    let mut known = Known {
+        owner: std::collections::HashMap::new(),
+        deleted: std::collections::HashSet::new(),
+        rows: std::collections::HashMap::new(),
+    };
     for chunk in sids.chunks(200) {
         let list = db.placeholders(1, chunk.len());
-        let sql = format!(
-            "SELECT call_sid, tenant_id, CAST(0 AS BIGINT) AS deleted FROM calls WHERE call_sid IN ({list})
-             UNION ALL SELECT call_sid, tenant_id, CAST(1 AS BIGINT) AS deleted FROM deleted_calls WHERE call_sid IN ({list})"
+        let rows_sql = format!(
+            "SELECT {} FROM calls WHERE call_sid IN ({list})",
+            rollups::ROW_COLUMNS
         );
-        let mut q = sqlx::query(&sql);
-        for sid in chunk {
-            q = q.bind(*sid);
-        }
-        for row in q.fetch_all(&mut **tx).await? {
-            let sid: String = row.try_get("call_sid")?;
-            let tenant: String = row.try_get("tenant_id")?;
-            if row.try_get::<i64, _>("deleted")? == 1 {
-                deleted.insert(sid.clone());
+        let deleted_sql =
+            format!("SELECT call_sid, tenant_id FROM deleted_calls WHERE call_sid IN ({list})");
+        for (sql, deleted) in [(rows_sql, false), (deleted_sql, true)] {
+            let mut q = sqlx::query(&sql);
+            for sid in chunk {
+                q = q.bind(*sid);
             }
-            owner.entry(sid).or_insert(tenant);
+            for row in q.fetch_all(&mut **tx).await? {
+                let sid: String = row.try_get("call_sid")?;
+                let tenant: String = row.try_get("tenant_id")?;
+                known.owner.entry(sid.clone()).or_insert(tenant);
+                if deleted {
+                    known.deleted.insert(sid);
+                } else {
+                    known.rows.insert(sid, row);
+                }
+            }
         }
     }
     for e in events {
         if let Some(t) = &e.tenant_id {
-            owner.entry(e.call_sid.clone()).or_insert_with(|| t.clone());
+            known
+                .owner
+                .entry(e.call_sid.clone())
+                .or_insert_with(|| t.clone());
         }
     }
-    Ok((owner, deleted))
+    Ok(known)
 }
 
 /// Appends `events` and refolds their calls in one transaction; results in order. An
@@ -227,7 +246,11 @@ async fn write_batch(
         }
         q.execute(&mut *tx).await?;
     }
-    let (owner, deleted) = owners(db, &mut tx, events).await?;
+    let Known {
+        owner,
+        deleted,
+        mut rows,
+    } = known_calls(db, &mut tx, events).await?;
     // An event naming a tenant that does not own its call is refused: kept with no
     // tenant (never folded), and the tenant that claimed it.
     let refused: Vec<bool> = events
@@ -273,26 +296,19 @@ async fn write_batch(
     let mut records: std::collections::HashMap<(String, String), CallRecord> =
         std::collections::HashMap::new();
     for chunk in routed.chunks(200) {
-        // The calls' current rows: their rollup contributions go, and only calls that
-        // already have a row can have events stored before this batch. Every routed
-        // event is folded in the transaction that stores it, so a call without a row has
-        // no events but this batch's: it is folded from memory, with no read back.
-        let sql = format!(
-            "SELECT {} FROM calls WHERE call_sid IN ({})",
-            rollups::ROW_COLUMNS,
-            db.placeholders(1, chunk.len())
-        );
-        let mut q = sqlx::query(&sql);
-        for (sid, _) in chunk {
-            q = q.bind(*sid);
-        }
+        // The calls' current rows (read with their owners): their rollup contributions
+        // go, and only calls that already have a row can have events stored before this
+        // batch. Every routed event is folded in the transaction that stores it, so a
+        // call without a row has no events but this batch's: it is folded from memory,
+        // with no read back.
         let mut deltas = rollups::Deltas::default();
         let mut existing: std::collections::HashSet<String> = std::collections::HashSet::new();
-        for row in q.fetch_all(&mut *tx).await? {
-            let tenant: String = row.try_get("tenant_id")?;
-            let tz = zone(db, &mut zones, &tenant).await?;
-            deltas.add(rollups::from_row(&row, &tz)?, -1);
-            existing.insert(row.try_get("call_sid")?);
+        for (sid, tenant) in chunk {
+            if let Some(row) = rows.remove(*sid) {
+                let tz = zone(db, &mut zones, tenant).await?;
+                deltas.add(rollups::from_row(&row, &tz)?, -1);
+                existing.insert((*sid).to_owned());
+            }
         }
         let stored: Vec<&str> = chunk
             .iter()
