@@ -212,40 +212,21 @@ async fn list_numbers(
     RawQuery(q): RawQuery,
 ) -> Result<axum::Json<Value>> {
     authorize(&sim, &headers, &account)?;
-    let q: Vec<(String, String)> =
-        serde_urlencoded::from_str(q.as_deref().unwrap_or_default()).unwrap_or_default();
-    let page_size: usize = param(&q, "PageSize")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(50)
-        .clamp(1, 1000);
-    let page: usize = param(&q, "Page").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let q = query_pairs(q.as_deref());
     let state = sim.lock();
     let acct = account_of(&state, &account)?;
-    let filtered: Vec<&NumberRecord> = acct
+    let items: Vec<Value> = acct
         .numbers
         .iter()
         .filter(|n| param(&q, "PhoneNumber").is_none_or(|p| n.phone_number == p))
-        .collect();
-    let start = page * page_size;
-    let items: Vec<Value> = filtered
-        .iter()
-        .skip(start)
-        .take(page_size)
         .map(|n| n.json(&account))
         .collect();
-    let base = format!("/2010-04-01/Accounts/{account}/IncomingPhoneNumbers.json");
-    let has_next = start + page_size < filtered.len();
-    Ok(axum::Json(json!({
-        "incoming_phone_numbers": items,
-        "page": page,
-        "page_size": page_size,
-        "start": start,
-        "end": start + items.len().saturating_sub(1),
-        "uri": format!("{base}?PageSize={page_size}&Page={page}"),
-        "first_page_uri": format!("{base}?PageSize={page_size}&Page=0"),
-        "next_page_uri": has_next.then(|| format!("{base}?PageSize={page_size}&Page={}&PageToken=PA{}", page + 1, start + page_size)),
-        "previous_page_uri": (page > 0).then(|| format!("{base}?PageSize={page_size}&Page={}", page - 1)),
-    })))
+    Ok(axum::Json(page_of(
+        &q,
+        "incoming_phone_numbers",
+        &format!("/2010-04-01/Accounts/{account}/IncomingPhoneNumbers.json"),
+        items,
+    )))
 }
 
 fn apply_webhooks(n: &mut NumberRecord, f: &[(String, String)]) {
