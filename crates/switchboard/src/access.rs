@@ -262,6 +262,30 @@ impl<P: OnPage> FromRequestParts<AppState> for Scoped<P> {
     }
 }
 
+/// The client's address: the connection's peer, or what the configured trusted proxy
+/// header says (see [`crate::auth::client_address`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddress(pub Option<std::net::IpAddr>);
+
+impl FromRequestParts<AppState> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|ci| ci.0.ip());
+        Ok(Self(crate::auth::client_address(
+            state.config.trusted_proxy_header.as_deref(),
+            &parts.headers,
+            peer,
+        )))
+    }
+}
+
 fn bearer(parts: &Parts) -> Option<String> {
     let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;

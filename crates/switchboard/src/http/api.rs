@@ -1,16 +1,14 @@
 //! JSON API handlers: thin, they check access and call the domain modules.
 
-use std::net::SocketAddr;
-
 use axum::Json;
-use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{Extensions, StatusCode};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::Cookie;
 use serde::{Deserialize, Serialize};
 
-use crate::access::{Admin, ApiJson, Principal, SESSION_COOKIE};
+use crate::access::{Admin, ApiJson, ClientAddress, Principal, SESSION_COOKIE};
 use crate::error::AppResult;
 use crate::state::AppState;
 use crate::telephony::{self, TwilioConfigUpdate, TwilioConfigView};
@@ -34,18 +32,10 @@ pub(crate) struct LoginResponse {
 
 pub(crate) async fn login(
     State(state): State<AppState>,
-    extensions: Extensions,
-    headers: axum::http::HeaderMap,
+    ClientAddress(peer): ClientAddress,
     jar: CookieJar,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> AppResult<(CookieJar, Json<LoginResponse>)> {
-    let peer = crate::auth::client_address(
-        state.config.trusted_proxy_header.as_deref(),
-        &headers,
-        extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ci| ci.0.ip()),
-    );
     let (user, session) = crate::auth::login(
         &state.db,
         &state.login_limiter,

@@ -8,20 +8,18 @@ pub mod chart;
 mod forms;
 mod tenant;
 
-use std::net::SocketAddr;
-
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
+use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
-use axum::http::{Extensions, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::Cookie;
 use serde::Deserialize;
 
-use crate::access::{Principal, SESSION_COOKIE, same_origin, session_cookie};
+use crate::access::{ClientAddress, Principal, SESSION_COOKIE, same_origin, session_cookie};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::users::Role;
@@ -440,7 +438,7 @@ async fn login_page(
 
 async fn login_submit(
     State(state): State<AppState>,
-    extensions: Extensions,
+    ClientAddress(peer): ClientAddress,
     jar: CookieJar,
     parts: forms::RequestHead,
     form: FormData,
@@ -451,13 +449,6 @@ async fn login_submit(
     let email = form.get("email").unwrap_or_default().to_owned();
     let password = form.get("password").unwrap_or_default();
     let next = safe_next(form.get("next"));
-    let peer = crate::auth::client_address(
-        state.config.trusted_proxy_header.as_deref(),
-        &parts.0.headers,
-        extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ci| ci.0.ip()),
-    );
     let again = |status: StatusCode, error: String| {
         (
             status,
