@@ -268,36 +268,24 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> AppResult<(Vec<Job>, i64)> {
-    let (rows, total) = match state {
-        Some(s) => (
-            sqlx::query(&format!(
-                "SELECT {COLUMNS} FROM jobs WHERE state = $1 ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
-            ))
-            .bind(s.as_str())
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(db.pool())
-            .await?,
-            sqlx::query("SELECT COUNT(*) AS n FROM jobs WHERE state = $1")
-                .bind(s.as_str())
-                .fetch_one(db.pool())
-                .await?
-                .try_get::<i64, _>("n")?,
-        ),
-        None => (
-            sqlx::query(&format!(
-                "SELECT {COLUMNS} FROM jobs ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2"
-            ))
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(db.pool())
-            .await?,
-            sqlx::query("SELECT COUNT(*) AS n FROM jobs")
-                .fetch_one(db.pool())
-                .await?
-                .try_get::<i64, _>("n")?,
-        ),
+    // The state filter is the first parameter when there is one.
+    let (filter, next) = match state {
+        Some(_) => ("WHERE state = $1", 2),
+        None => ("", 1),
     };
+    let list_sql = format!(
+        "SELECT {COLUMNS} FROM jobs {filter} ORDER BY created_at DESC, id DESC LIMIT ${next} OFFSET ${}",
+        next + 1
+    );
+    let count_sql = format!("SELECT COUNT(*) AS n FROM jobs {filter}");
+    let mut list_q = sqlx::query(&list_sql);
+    let mut count_q = sqlx::query(&count_sql);
+    if let Some(s) = state {
+        list_q = list_q.bind(s.as_str());
+        count_q = count_q.bind(s.as_str());
+    }
+    let rows = list_q.bind(limit).bind(offset).fetch_all(db.pool()).await?;
+    let total: i64 = count_q.fetch_one(db.pool()).await?.try_get("n")?;
     Ok((rows.iter().map(from_row).collect::<AppResult<_>>()?, total))
 }
 

@@ -28,6 +28,11 @@ const RESERVED_BLOCKS: usize = 32 * 1024 + 1;
 /// Requests that may wait for a hashing slot, per slot.
 const QUEUE_PER_SLOT: usize = 16;
 
+/// What a request that finds no room is told: come back in a couple of seconds.
+const BUSY: AppError = AppError::Busy {
+    retry_after_secs: 2,
+};
+
 /// How long a request waits for a slot before it is told to come back.
 const MAX_WAIT: Duration = Duration::from_secs(10);
 
@@ -66,20 +71,15 @@ impl Hasher {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> AppResult<T> {
-        let busy = AppError::Busy {
-            retry_after_secs: 2,
-        };
         if self.admitted.fetch_add(1, Ordering::AcqRel) >= self.max_admitted {
             self.admitted.fetch_sub(1, Ordering::AcqRel);
             tracing::warn!("password hashing queue full; request refused");
-            return Err(busy);
+            return Err(BUSY);
         }
         let _admission = Admission(&self.admitted);
         let _slot = tokio::time::timeout(MAX_WAIT, self.slots.acquire())
             .await
-            .map_err(|_| AppError::Busy {
-                retry_after_secs: 2,
-            })?
+            .map_err(|_| BUSY)?
             .map_err(AppError::internal)?;
         tokio::task::spawn_blocking(work)
             .await
