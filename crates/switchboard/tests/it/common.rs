@@ -203,6 +203,31 @@ impl TestApp {
     }
 }
 
+/// Posts a webhook form to `path`, signed with `token` as Twilio would sign it.
+pub async fn signed_post(
+    t: &TestApp,
+    path: &str,
+    token: &str,
+    pairs: &[(&str, &str)],
+) -> (StatusCode, String) {
+    let params: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let signature =
+        twilio::signature::RequestValidator::new(token).compute_signature(&t.url(path), &params);
+    let resp = t
+        .http
+        .post(t.url(path))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-twilio-signature", signature)
+        .body(serde_urlencoded::to_string(&params).expect("encode"))
+        .send()
+        .await
+        .expect("send");
+    (resp.status(), resp.text().await.unwrap_or_default())
+}
+
 /// Asserts the JSON error shape and returns its code.
 pub fn error_code(body: &Value) -> String {
     let code = body["error"]["code"]

@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::common::TestApp;
+use crate::common::{TestApp, signed_post};
 
 /// Every tenant-scoped route, with `{tenant}` standing for the tenant id.
 const TENANT_ROUTES: &[(&str, &str)] = &[
@@ -394,21 +394,7 @@ async fn give_beta_a_call_and_a_contact(w: &World) -> String {
             ],
         ),
     ] {
-        let owned: Vec<(String, String)> = params
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        let signature = twilio::signature::RequestValidator::new("beta-secret-token")
-            .compute_signature(&w.t.url(path), &owned);
-        let status =
-            w.t.http
-                .post(w.t.url(path))
-                .header("x-twilio-signature", signature)
-                .form(&owned)
-                .send()
-                .await
-                .expect("send")
-                .status();
+        let (status, _) = signed_post(&w.t, path, "beta-secret-token", &params).await;
         assert!(status.is_success(), "{path}: {status}");
     }
     let (status, contact) =

@@ -27,6 +27,15 @@ async fn database() -> Db {
 /// How many times each job ran, by its payload's `n`.
 type Runs = Arc<Mutex<HashMap<i64, usize>>>;
 
+/// Counts a run of `job`; returns how many it has had.
+fn count_run(runs: &Runs, job: &jobs::Job) -> usize {
+    let n = job.payload["n"].as_i64().unwrap_or_default();
+    let mut map = runs.lock().unwrap_or_else(|p| p.into_inner());
+    let count = map.entry(n).or_default();
+    *count += 1;
+    *count
+}
+
 fn fast(name: &str) -> WorkerOptions {
     WorkerOptions {
         name: name.to_owned(),
@@ -53,11 +62,8 @@ async fn a_job_that_fails_twice_then_succeeds_runs_three_times() {
     let db = database().await;
     let runs: Runs = Arc::default();
     let registry = Registry::default().on("test.flaky", |runs: Runs, job: jobs::Job| async move {
-        let n = job.payload["n"].as_i64().unwrap_or_default();
-        let mut map = runs.lock().unwrap_or_else(|p| p.into_inner());
-        let count = map.entry(n).or_default();
-        *count += 1;
-        if *count < 3 {
+        let count = count_run(&runs, &job);
+        if count < 3 {
             Err(format!("attempt {count} fails"))
         } else {
             Ok(())
@@ -140,12 +146,7 @@ async fn a_worker_that_dies_holding_a_job_loses_it_when_the_lease_ends() {
     );
     // The first worker takes the job and hangs; then it is killed mid-job.
     let hang = Registry::default().on("test.slow", |runs: Runs, job: jobs::Job| async move {
-        let n = job.payload["n"].as_i64().unwrap_or_default();
-        *runs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(n)
-            .or_default() += 1;
+        count_run(&runs, &job);
         std::future::pending::<()>().await;
         Ok(())
     });
@@ -167,12 +168,7 @@ async fn a_worker_that_dies_holding_a_job_loses_it_when_the_lease_ends() {
     let _ = dying.await;
     // Another worker finishes it once the lease is over.
     let finish = Registry::default().on("test.slow", |runs: Runs, job: jobs::Job| async move {
-        let n = job.payload["n"].as_i64().unwrap_or_default();
-        *runs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(n)
-            .or_default() += 1;
+        count_run(&runs, &job);
         Ok(())
     });
     let (stop, watch) = tokio::sync::watch::channel(false);
@@ -210,12 +206,7 @@ async fn two_workers_on_their_own_connections_never_run_a_job_twice() {
     let counting = || {
         Arc::new(
             Registry::default().on("test.count", |runs: Runs, job: jobs::Job| async move {
-                let n = job.payload["n"].as_i64().unwrap_or_default();
-                *runs
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .entry(n)
-                    .or_default() += 1;
+                count_run(&runs, &job);
                 tokio::task::yield_now().await;
                 Ok(())
             }),

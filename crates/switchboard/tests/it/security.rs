@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use twilio_sim::{Press, Scenario, Staff};
 
 use crate::calls::{CallWorld, TRACKING, call_world};
-use crate::common::{ADMIN_EMAIL, PASSWORD, TestApp, error_code};
+use crate::common::{ADMIN_EMAIL, PASSWORD, TestApp, error_code, signed_post};
 
 const OTHER_NUMBER: &str = "+15551230002";
 
@@ -40,30 +40,6 @@ async fn tenant_with_own_account(
         None,
     );
     (tenant, owner, account)
-}
-
-async fn signed_post(
-    t: &TestApp,
-    path: &str,
-    token: &str,
-    pairs: &[(&str, &str)],
-) -> (StatusCode, String) {
-    let params: Vec<(String, String)> = pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    let signature =
-        twilio::signature::RequestValidator::new(token).compute_signature(&t.url(path), &params);
-    let resp = t
-        .http
-        .post(t.url(path))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("x-twilio-signature", signature)
-        .body(serde_urlencoded::to_string(&params).expect("encode"))
-        .send()
-        .await
-        .expect("send");
-    (resp.status(), resp.text().await.unwrap_or_default())
 }
 
 #[tokio::test]
