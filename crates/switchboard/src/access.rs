@@ -122,9 +122,7 @@ impl Principal {
             }
         }
     }
-}
 
-impl Principal {
     /// **The** decision for routes whose tenant the request names or implies. A tenant's
     /// users always get their own (effective) tenant, whatever they name; an admin gets
     /// the tenant named (`customerId`, `clinicId`, `companyId`; a missing one is 404) or,

@@ -3,11 +3,9 @@
 //! layers every request goes through; and the running server with its upkeep.
 
 use std::net::SocketAddr;
-use std::time::Duration;
-
-use crate::config::Config;
-use crate::state::{AppState, StartError};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -19,9 +17,9 @@ use tower_http::request_id::{
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
+use crate::config::Config;
 use crate::routes::Routes;
-use std::sync::Arc;
-
+use crate::state::{AppState, StartError};
 use crate::{auth, calls, http, jobs, serve, web};
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -30,7 +28,7 @@ static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 #[derive(Clone)]
 struct RequestIds {
     prefix: String,
-    counter: std::sync::Arc<AtomicU64>,
+    counter: Arc<AtomicU64>,
 }
 
 impl MakeRequestId for RequestIds {
@@ -180,7 +178,7 @@ pub fn routes(state: AppState) -> Routes {
 pub fn router(state: AppState) -> Router {
     let ids = RequestIds {
         prefix: crate::db::new_id("req").trim_start_matches("req_")[..8].to_owned(),
-        counter: std::sync::Arc::new(AtomicU64::new(1)),
+        counter: Arc::new(AtomicU64::new(1)),
     };
     routes(state.clone())
         .into_router()
