@@ -677,3 +677,165 @@ pub async fn process() -> Result<(), BenchError> {
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
+
+/// Scores of a classifier over one labelled part.
+#[derive(Debug, Default)]
+struct Scores {
+    items: usize,
+    true_pos: usize,
+    false_pos: usize,
+    false_neg: usize,
+    booked_right: usize,
+    reason_right: usize,
+    /// (labelled, predicted) → count.
+    confusion: HashMap<(String, String), usize>,
+    misses: Vec<String>,
+}
+
+impl Scores {
+    fn add(
+        &mut self,
+        item: &crate::intelligence::classifier::Labelled,
+        booked: Option<bool>,
+        reason: &str,
+    ) {
+        self.items += 1;
+        match (item.booked, booked) {
+            (Some(true), Some(true)) => self.true_pos += 1,
+            (Some(false) | None, Some(true)) => self.false_pos += 1,
+            (Some(true), _) => self.false_neg += 1,
+            _ => {}
+        }
+        let booked_ok = item.booked == booked;
+        self.booked_right += usize::from(booked_ok);
+        self.reason_right += usize::from(item.reason == reason);
+        *self
+            .confusion
+            .entry((item.reason.clone(), reason.to_owned()))
+            .or_default() += 1;
+        if !booked_ok || item.reason != reason {
+            self.misses.push(format!(
+                "{}: booked {:?} (labelled {:?}), reason {reason} (labelled {})",
+                item.id, booked, item.booked, item.reason
+            ));
+        }
+    }
+
+    fn f1(&self) -> (f64, f64, f64) {
+        let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+        let p = ratio(self.true_pos, self.true_pos + self.false_pos);
+        let r = ratio(self.true_pos, self.true_pos + self.false_neg);
+        let f = if p + r == 0.0 {
+            0.0
+        } else {
+            2.0 * p * r / (p + r)
+        };
+        (p, r, f)
+    }
+
+    fn print(&self, name: &str, confusion: bool) {
+        let (p, r, f) = self.f1();
+        println!(
+            "  {name:<28} {:>4} calls  booked P {p:.3} R {r:.3} F1 {f:.3}  reason accuracy {:.3}",
+            self.items,
+            self.reason_right as f64 / self.items.max(1) as f64
+        );
+        if confusion {
+            let reasons = crate::intelligence::CALL_REASONS;
+            println!("    reason confusion (rows labelled, columns predicted):");
+            println!(
+                "    {:<20}{}",
+                "",
+                reasons
+                    .iter()
+                    .map(|r| format!("{:>8}", &r[..r.len().min(7)]))
+                    .collect::<String>()
+            );
+            for want in reasons {
+                let row: String = reasons
+                    .iter()
+                    .map(|got| {
+                        let n = self
+                            .confusion
+                            .get(&((*want).to_owned(), (*got).to_owned()))
+                            .copied()
+                            .unwrap_or(0);
+                        format!("{n:>8}")
+                    })
+                    .collect();
+                println!("    {want:<20}{row}");
+            }
+        }
+    }
+}
+
+/// A keyword detector like the seeds': "appointment" near "book"/"schedule" is a booking,
+/// the first topic word is the reason. Printed beside ours as the reference.
+fn keyword_baseline(text: &str) -> (Option<bool>, &'static str) {
+    let t = text.to_lowercase();
+    if t.trim().is_empty() {
+        return (None, "OTHER");
+    }
+    let booked = ["book", "schedul", "appointment"]
+        .iter()
+        .any(|w| t.contains(w));
+    let reason = [
+        ("cancel", "CANCEL_APPOINTMENT"),
+        ("reschedul", "MODIFY_APPOINTMENT"),
+        ("appointment", "SETUP_APPOINTMENT"),
+        ("book", "SETUP_APPOINTMENT"),
+        ("hours", "GET_HOURS"),
+        ("open", "GET_HOURS"),
+        ("price", "GET_PRICING"),
+        ("cost", "GET_PRICING"),
+        ("how much", "GET_PRICING"),
+    ]
+    .iter()
+    .find(|(w, _)| t.contains(w))
+    .map_or("OTHER", |(_, r)| r);
+    (Some(booked), reason)
+}
+
+/// `bench classify`: accuracy of the local classifier on the labelled calls (tuning and
+/// held-out parts), beside the keyword baseline, and its time per call.
+pub fn classify(show_misses: bool) -> Result<(), BenchError> {
+    use crate::intelligence::classifier::{self, HELD_OUT, TUNING};
+    println!("classify: the local classifier on the labelled calls (data/classifier/)");
+    for (name, file) in [("tuning", TUNING), ("held-out (never tuned on)", HELD_OUT)] {
+        let items = classifier::parse_labelled(file).map_err(err)?;
+        let (mut ours, mut hard, mut baseline) =
+            (Scores::default(), Scores::default(), Scores::default());
+        for item in &items {
+            let v = classifier::classify(item.kind, &item.text);
+            ours.add(item, v.appointment_booked, v.call_reason);
+            if item.hard {
+                hard.add(item, v.appointment_booked, v.call_reason);
+            }
+            let (b, r) = keyword_baseline(&item.text);
+            baseline.add(item, b, r);
+        }
+        println!(" {name}:");
+        ours.print("local classifier", true);
+        hard.print("  of which hard cases", false);
+        baseline.print("keyword baseline", false);
+        if show_misses && file == TUNING {
+            for m in &ours.misses {
+                println!("    miss {m}");
+            }
+        }
+    }
+    let items = classifier::parse_labelled(TUNING).map_err(err)?;
+    let started = Instant::now();
+    let mut n = 0u32;
+    while started.elapsed() < Duration::from_millis(500) {
+        for item in &items {
+            std::hint::black_box(classifier::classify(item.kind, &item.text));
+            n += 1;
+        }
+    }
+    println!(
+        "  time per call: {:.1} µs  (goal < 1 ms)",
+        started.elapsed().as_secs_f64() * 1e6 / f64::from(n)
+    );
+    Ok(())
+}

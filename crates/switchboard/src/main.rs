@@ -26,8 +26,8 @@ enum Command {
     Migrate,
     /// Measure the performance goals on this machine and print the figures.
     Bench {
-        /// webhooks, calls, process (all when none given).
-        #[arg(value_parser = ["webhooks", "calls", "process"])]
+        /// webhooks, calls, process, classify (all when none given).
+        #[arg(value_parser = ["webhooks", "calls", "process", "classify"])]
         which: Vec<String>,
         /// Calls to load for the list and stats run.
         #[arg(long, default_value_t = 1_000_000)]
@@ -35,6 +35,16 @@ enum Command {
         /// Requests per webhook throughput run.
         #[arg(long, default_value_t = 20_000)]
         requests: usize,
+        /// With `classify`: list every call it gets wrong.
+        #[arg(long)]
+        misses: bool,
+    },
+    /// Classify calls offline with the local classifier: JSON lines on stdin
+    /// (`{"id", "kind": "summary"|"transcript", "text"}`), one answer per line on stdout.
+    Classify {
+        /// Read and write JSON lines (the only format).
+        #[arg(long)]
+        jsonl: bool,
     },
     /// Start the service with a simulated Twilio, demo tenants and a week of calls.
     Demo {
@@ -118,6 +128,17 @@ async fn shutdown_signal() {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // Offline: no configuration, no database, nothing on stdout but the answers.
+    if let Command::Classify { jsonl } = cli.command {
+        if !jsonl {
+            anyhow::bail!("classify reads and writes JSON lines: pass --jsonl");
+        }
+        switchboard::intelligence::classifier::classify_jsonl(
+            std::io::stdin().lock(),
+            std::io::BufWriter::new(std::io::stdout().lock()),
+        )?;
+        return Ok(());
+    }
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {
@@ -153,6 +174,7 @@ async fn main() -> anyhow::Result<()> {
             which,
             calls,
             requests,
+            misses,
         } => {
             let options = switchboard::bench::BenchOptions {
                 calls,
@@ -169,7 +191,11 @@ async fn main() -> anyhow::Result<()> {
             if all || which.iter().any(|w| w == "calls") {
                 switchboard::bench::calls(options).await?;
             }
+            if all || which.iter().any(|w| w == "classify") {
+                switchboard::bench::classify(misses)?;
+            }
         }
+        Command::Classify { .. } => unreachable!("handled before the configuration"),
         Command::Migrate => {
             let state = switchboard::AppState::open(config).await?;
             state.db.close().await;

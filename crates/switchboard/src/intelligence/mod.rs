@@ -7,6 +7,8 @@
 //! results, and store them as a second event, so the call's summary comes from the
 //! same fold as everything else.
 
+pub mod classifier;
+
 use crate::calls::{EventKind, NewEvent};
 use crate::error::{AppError, AppResult};
 use crate::jobs::{self, HandlerResult, Job, NewJob};
