@@ -128,6 +128,37 @@ pub struct Config {
     /// `SWITCHBOARD_HEADER_TIMEOUT_SECS` (default 10): a client must send a request's
     /// headers within this time, or it is disconnected.
     pub header_read_timeout: Duration,
+    /// An OpenAI-compatible chat endpoint for classification, when configured.
+    pub llm: Option<LlmConfig>,
+}
+
+/// `OPENAI_API_KEY`, `OPENAI_BASE_URL`, `OPENAI_MODEL`: an OpenAI-compatible chat
+/// endpoint (OpenAI, or Ollama / llama.cpp / vLLM on the clinic's own hardware).
+/// Configured when the key or the base URL is set; used only for tenants that allow it.
+#[derive(Clone)]
+pub struct LlmConfig {
+    /// Sent as a bearer token when set (local servers often need none).
+    pub api_key: Option<String>,
+    /// Default `https://api.openai.com/v1`; `/chat/completions` is appended.
+    pub base_url: String,
+    /// Default `gpt-4o-mini`.
+    pub model: String,
+    /// `SWITCHBOARD_LLM_PER_MINUTE` (default 2): requests per minute, all tenants.
+    pub per_minute: u32,
+    /// `SWITCHBOARD_LLM_TIMEOUT_SECS` (default 20).
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for LlmConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LlmConfig")
+            .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
+            .field("base_url", &redact_url(&self.base_url))
+            .field("model", &self.model)
+            .field("per_minute", &self.per_minute)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 /// A database URL with its password replaced, for logs and `Debug`.
@@ -161,6 +192,7 @@ impl std::fmt::Debug for Config {
             .field("insecure_skip_signature", &self.insecure_skip_signature)
             .field("trusted_proxy_header", &self.trusted_proxy_header)
             .field("header_read_timeout", &self.header_read_timeout)
+            .field("llm", &self.llm)
             .finish()
     }
 }
@@ -176,6 +208,8 @@ const KNOWN_PREFIXED: &[&str] = &[
     "SWITCHBOARD_INSECURE_SKIP_TWILIO_SIGNATURE",
     "SWITCHBOARD_TRUSTED_PROXY_HEADER",
     "SWITCHBOARD_HEADER_TIMEOUT_SECS",
+    "SWITCHBOARD_LLM_PER_MINUTE",
+    "SWITCHBOARD_LLM_TIMEOUT_SECS",
 ];
 
 impl Config {
@@ -339,7 +373,53 @@ impl Config {
                 })?,
             None => 10,
         };
+        let whole = |name: &'static str, range: std::ops::RangeInclusive<u64>, default: u64| {
+            match get(name) {
+                Some(v) => v
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| range.contains(n))
+                    .ok_or_else(|| {
+                        bad(
+                            name,
+                            format!(
+                                "must be a whole number from {} to {}",
+                                range.start(),
+                                range.end()
+                            ),
+                        )
+                    }),
+                None => Ok(default),
+            }
+        };
+        let llm = match (get("OPENAI_API_KEY"), get("OPENAI_BASE_URL")) {
+            (None, None) => None,
+            (api_key, base) => {
+                let base_url = base.unwrap_or_else(|| "https://api.openai.com/v1".to_owned());
+                if !matches!(
+                    url::Url::parse(&base_url)
+                        .map(|u| u.scheme().to_owned())
+                        .as_deref(),
+                    Ok("http" | "https")
+                ) {
+                    return Err(bad("OPENAI_BASE_URL", "must be an http(s) URL"));
+                }
+                Some(LlmConfig {
+                    api_key,
+                    base_url,
+                    model: get("OPENAI_MODEL").unwrap_or_else(|| "gpt-4o-mini".to_owned()),
+                    per_minute: u32::try_from(whole("SWITCHBOARD_LLM_PER_MINUTE", 1..=10_000, 2)?)
+                        .unwrap_or(2),
+                    timeout: Duration::from_secs(whole(
+                        "SWITCHBOARD_LLM_TIMEOUT_SECS",
+                        1..=300,
+                        20,
+                    )?),
+                })
+            }
+        };
         Ok(Self {
+            llm,
             database_url,
             data_dir,
             bind,

@@ -157,10 +157,19 @@ fn spawn_housekeeping(
 
 /// Every job kind the worker runs, and its handler.
 pub fn job_handlers() -> jobs::Registry<AppState> {
-    jobs::Registry::default().on(
-        crate::intelligence::CREATE_TRANSCRIPT,
-        crate::intelligence::create_transcript,
-    )
+    jobs::Registry::default()
+        .on(
+            crate::intelligence::CREATE_TRANSCRIPT,
+            crate::intelligence::create_transcript,
+        )
+        .on(
+            crate::intelligence::FETCH_RESULTS,
+            crate::intelligence::fetch_results,
+        )
+        .on(
+            crate::intelligence::CLASSIFY,
+            crate::intelligence::classify_call,
+        )
 }
 
 /// Every route the service serves: the JSON API, Twilio's webhooks, the portal and the

@@ -28,6 +28,8 @@ pub struct Inner {
     pub events: calls::EventWriter,
     /// Number owners and tenant routing contexts, briefly.
     pub routing_cache: cache::RoutingCache,
+    /// The optional LLM classifier, its rate limit and recent errors.
+    pub llm: crate::intelligence::llm::Llm,
 }
 
 impl Deref for AppState {
@@ -97,7 +99,9 @@ impl AppState {
         }
         let db = Db::connect(&config.effective_database_url()).await?;
         let secrets = SecretBox::load(config.secret_key, &config.data_dir)?;
+        let llm = crate::intelligence::llm::Llm::new(config.llm.clone());
         Ok(Self(Arc::new(Inner {
+            llm,
             events: calls::EventWriter::start(db.clone()),
             db,
             config,

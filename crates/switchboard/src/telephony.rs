@@ -154,6 +154,7 @@ struct Row {
     whisper_message: Option<String>,
     auto_reply_message: Option<String>,
     business_hours: Option<String>,
+    llm_classification: Option<bool>,
 }
 
 async fn load_row(db: &Db, tenant_id: &str) -> AppResult<Row> {
@@ -183,6 +184,7 @@ async fn load_row(db: &Db, tenant_id: &str) -> AppResult<Row> {
         whisper_message: r.try_get("whisper_message")?,
         auto_reply_message: r.try_get("auto_reply_message")?,
         business_hours: r.try_get("business_hours")?,
+        llm_classification: flag("llm_classification")?,
     })
 }
 
@@ -190,8 +192,8 @@ async fn store_row(db: &Db, tenant_id: &str, r: &Row) -> AppResult<()> {
     sqlx::query(
         "INSERT INTO tenant_telephony (tenant_id, account_sid, auth_token_enc, api_key_sid, api_key_secret_enc,
             call_routing_mode, forward_number, forward_number_new, forward_number_existing, menu_message, voice,
-            recording_enabled, transcription_enabled, whisper_message, auto_reply_message, business_hours, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+            recording_enabled, transcription_enabled, whisper_message, auto_reply_message, business_hours, updated_at, llm_classification)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
          ON CONFLICT (tenant_id) DO UPDATE SET
             account_sid = excluded.account_sid, auth_token_enc = excluded.auth_token_enc,
             api_key_sid = excluded.api_key_sid, api_key_secret_enc = excluded.api_key_secret_enc,
@@ -200,7 +202,8 @@ async fn store_row(db: &Db, tenant_id: &str, r: &Row) -> AppResult<()> {
             menu_message = excluded.menu_message, voice = excluded.voice,
             recording_enabled = excluded.recording_enabled, transcription_enabled = excluded.transcription_enabled,
             whisper_message = excluded.whisper_message, auto_reply_message = excluded.auto_reply_message,
-            business_hours = excluded.business_hours, updated_at = excluded.updated_at",
+            business_hours = excluded.business_hours, updated_at = excluded.updated_at,
+            llm_classification = excluded.llm_classification",
     )
     .bind(tenant_id)
     .bind(r.account_sid.as_deref())
@@ -219,6 +222,7 @@ async fn store_row(db: &Db, tenant_id: &str, r: &Row) -> AppResult<()> {
     .bind(r.auto_reply_message.as_deref())
     .bind(r.business_hours.as_deref())
     .bind(now_ms())
+    .bind(r.llm_classification.map(i64::from))
     .execute(db.pool())
     .await?;
     Ok(())
@@ -268,6 +272,9 @@ pub struct TwilioConfigView {
     pub auto_reply_message: Option<String>,
     /// Opening hours.
     pub business_hours: Option<BusinessHours>,
+    /// Whether call text may go to the configured LLM endpoint for classification (off
+    /// unless set: transcripts of a clinic's calls are health information).
+    pub llm_classification: bool,
 }
 
 /// A change to the config; absent fields stay, `null` clears.
@@ -307,6 +314,8 @@ pub struct TwilioConfigUpdate {
     pub auto_reply_message: Option<Option<String>>,
     #[serde(default, deserialize_with = "crate::patch::nullable")]
     pub business_hours: Option<Option<BusinessHours>>,
+    #[serde(default, deserialize_with = "crate::patch::nullable")]
+    pub llm_classification: Option<Option<bool>>,
     /// Admins only: allow saving an account SID another tenant already uses (tenants
     /// that really share one Twilio account). Not stored; checked when the SID changes.
     #[serde(default)]
@@ -384,7 +393,16 @@ fn to_view(tenant_id: &str, r: Row, phone_numbers: Vec<PhoneNumber>) -> TwilioCo
             .business_hours
             .as_deref()
             .and_then(|j| serde_json::from_str(j).ok()),
+        llm_classification: r.llm_classification.unwrap_or(false),
     }
+}
+
+/// Whether a tenant lets its calls' text go to the LLM endpoint (off by default).
+pub async fn llm_allowed(db: &Db, tenant_id: &str) -> AppResult<bool> {
+    Ok(load_row(db, tenant_id)
+        .await?
+        .llm_classification
+        .unwrap_or(false))
 }
 
 /// Applies a change. Everything is validated before anything is written; a number
@@ -540,6 +558,9 @@ pub async fn update(
     }
     if let Some(flag) = change.transcription_enabled {
         r.transcription_enabled = flag;
+    }
+    if let Some(flag) = change.llm_classification {
+        r.llm_classification = flag;
     }
     if let Some(hours) = &change.business_hours {
         if let Some(h) = hours {

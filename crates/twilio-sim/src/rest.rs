@@ -173,6 +173,7 @@ pub fn router(sim: Simulator) -> Router {
             "/v2/Transcripts/{sid}/OperatorResults",
             get(operator_results),
         )
+        .route("/v2/Transcripts/{sid}/Sentences", get(sentences))
         .route(
             "/v2/Transcripts/{sid}/OperatorResults/{operator_sid}",
             get(operator_result),
@@ -851,6 +852,32 @@ async fn operator_results(
             .ok_or_else(|| TwilioError::not_found(&sid))?
             .operator_results(),
     ))
+}
+
+/// `GET /v2/Transcripts/{sid}/Sentences`: the scripted conversation, one sentence per
+/// line (channel 1 the caller, 2 the staff member), paged with `PageSize` and `Page`.
+async fn sentences(
+    State(sim): State<Simulator>,
+    headers: HeaderMap,
+    Path(sid): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<axum::Json<Value>> {
+    let q: std::collections::HashMap<String, String> =
+        query_pairs(q.as_deref()).into_iter().collect();
+    let account = intelligence_account(&sim, &headers)?;
+    let state = sim.lock();
+    let acct = account_of(&state, &account)?;
+    let t = acct
+        .transcripts
+        .get(&sid)
+        .ok_or_else(|| TwilioError::not_found(&sid))?;
+    let size: usize = q
+        .get("PageSize")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50)
+        .clamp(1, 1000);
+    let page: usize = q.get("Page").and_then(|v| v.parse().ok()).unwrap_or(0);
+    Ok(axum::Json(t.sentences(page, size)))
 }
 
 impl From<crate::caller::SimError> for TwilioError {

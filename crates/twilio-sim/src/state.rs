@@ -392,6 +392,47 @@ impl TranscriptRecord {
 
     /// Operator results: a conversation summary and a classification, derived from
     /// the conversation.
+    /// One page of the transcript's sentences.
+    pub fn sentences(&self, page: usize, size: usize) -> Value {
+        let url = |p: usize| {
+            format!(
+                "https://intelligence.twilio.com/v2/Transcripts/{}/Sentences?PageSize={size}&Page={p}",
+                self.sid
+            )
+        };
+        let sentences: Vec<Value> = self
+            .script
+            .iter()
+            .enumerate()
+            .skip(page * size)
+            .take(size)
+            .map(|(i, (who, text))| {
+                json!({
+                    "media_channel": if who == "caller" { 1 } else { 2 },
+                    "sentence_index": i,
+                    "start_time": null,
+                    "end_time": null,
+                    "transcript": text,
+                    "sid": format!("GX{:032x}", i + 1),
+                    "confidence": "0.93",
+                    "words": null,
+                })
+            })
+            .collect();
+        let more = (page + 1) * size < self.script.len();
+        json!({
+            "sentences": sentences,
+            "meta": {
+                "key": "sentences", "page": page, "page_size": size,
+                "first_page_url": url(0),
+                "url": url(page),
+                "next_page_url": if more { Value::String(url(page + 1)) } else { Value::Null },
+                "previous_page_url": if page > 0 { Value::String(url(page - 1)) } else { Value::Null },
+            }
+        })
+    }
+
+    /// The Voice Intelligence operator results.
     pub fn operator_results(&self) -> Value {
         let caller_lines: Vec<&str> = self
             .script

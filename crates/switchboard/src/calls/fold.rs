@@ -36,6 +36,10 @@ pub enum EventKind {
     Transcription,
     /// A Voice Intelligence result attached to the call.
     Intelligence,
+    /// A classifier's verdict on the call's text (booked, reason, evidence).
+    Classification,
+    /// A person's correction of the verdict.
+    Correction,
 }
 
 impl EventKind {
@@ -53,6 +57,8 @@ impl EventKind {
             Self::Voicemail => "voicemail",
             Self::Transcription => "transcription",
             Self::Intelligence => "intelligence",
+            Self::Classification => "classification",
+            Self::Correction => "correction",
         }
     }
 
@@ -70,6 +76,8 @@ impl EventKind {
             Self::Voicemail,
             Self::Transcription,
             Self::Intelligence,
+            Self::Classification,
+            Self::Correction,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -190,14 +198,33 @@ pub struct CallRecord {
     pub price: Option<String>,
     /// Currency.
     pub price_unit: Option<String>,
-    /// Real-time transcript, speaker-labelled.
+    /// The transcript, `Agent:` / `Customer:` lines.
     pub transcript_text: Option<String>,
+    /// Where the transcript came from: `realtime` or `vi` (Voice Intelligence).
+    pub transcript_source: Option<String>,
     /// Voice Intelligence transcript of the main recording.
     pub transcript_sid: Option<String>,
     /// Conversation summary from Voice Intelligence.
     pub summary_text: Option<String>,
-    /// Why they called (SETUP_APPOINTMENT, …), from Voice Intelligence's classifier.
+    /// Why they called (SETUP_APPOINTMENT, …): a correction's, else the classifier's,
+    /// else Voice Intelligence's.
     pub call_reason: Option<String>,
+    /// Voice Intelligence's classification, when its service has a classify operator.
+    pub vi_call_reason: Option<String>,
+    /// 1 booked, 0 not, `None` not analysed.
+    pub appointment_booked: Option<i64>,
+    /// Who decided: `correction`, `llm`, `local` or `vi`.
+    pub classification_source: Option<String>,
+    /// The phrases that decided, a JSON array.
+    pub classification_evidence: Option<String>,
+    /// The classifier (and version) that decided.
+    pub classifier_version: Option<String>,
+    /// Hash of the text the classifier read (a changed text is classified again).
+    pub classified_hash: Option<String>,
+    /// Who corrected the verdict (a user's email).
+    pub corrected_by: Option<String>,
+    /// When (unix ms).
+    pub corrected_at: Option<i64>,
 }
 
 fn status_rank(status: &str) -> Option<(u8, u8)> {
@@ -447,9 +474,15 @@ pub fn fold(events: &[Event]) -> CallRecord {
         else {
             continue;
         };
-        let speaker = match e.get("Track") {
-            Some("inbound_track") => "Caller",
-            Some("outbound_track") => "Staff",
+        // The inbound track is the audio of the call's own party: the customer on an
+        // inbound call, the staff member placing an outbound one.
+        let outbound = r
+            .direction
+            .as_deref()
+            .is_some_and(|d| d.starts_with("outbound"));
+        let speaker = match (e.get("Track"), outbound) {
+            (Some("inbound_track"), false) | (Some("outbound_track"), true) => "Customer",
+            (Some("outbound_track"), false) | (Some("inbound_track"), true) => "Agent",
             _ => "Speaker",
         };
         let seq = e.num("SequenceId").unwrap_or(i64::MAX);
@@ -459,13 +492,54 @@ pub fn fold(events: &[Event]) -> CallRecord {
     }
     if !lines.is_empty() {
         r.transcript_text = Some(lines.into_values().collect::<Vec<_>>().join("\n"));
+        r.transcript_source = Some("realtime".to_owned());
     }
 
-    // Voice Intelligence: the first non-empty value of each.
+    // Voice Intelligence: the first non-empty value of each. Its transcript stands in
+    // when there was no real-time one.
     let intelligence: Vec<&Event> = of(EventKind::Intelligence).collect();
     r.transcript_sid = first(&intelligence, "TranscriptSid").map(str::to_owned);
     r.summary_text = first(&intelligence, "SummaryText").map(str::to_owned);
-    r.call_reason = first(&intelligence, "CallReason").map(str::to_owned);
+    r.vi_call_reason = first(&intelligence, "CallReason").map(str::to_owned);
+    if r.transcript_text.is_none()
+        && let Some(text) = first(&intelligence, "TranscriptText")
+    {
+        r.transcript_text = Some(text.to_owned());
+        r.transcript_source = Some("vi".to_owned());
+    }
+
+    // The verdict: the latest correction, else the latest classification (by the time
+    // each carries, then the canonical order, so arrival order never matters), else
+    // Voice Intelligence's label alone.
+    let latest = |kind: EventKind, at: &str| {
+        of(kind)
+            .filter(|e| e.get("CallReason").is_some())
+            .max_by_key(|e| e.num(at).unwrap_or(0))
+    };
+    let booked = |e: &Event| match e.get("AppointmentBooked") {
+        Some("true") => Some(1),
+        Some("false") => Some(0),
+        _ => None,
+    };
+    r.call_reason = r.vi_call_reason.clone();
+    if r.call_reason.is_some() {
+        r.classification_source = Some("vi".to_owned());
+    }
+    if let Some(c) = latest(EventKind::Classification, "ClassifiedAt") {
+        r.appointment_booked = booked(c);
+        r.call_reason = c.get("CallReason").map(str::to_owned);
+        r.classification_source = c.get("Source").map(str::to_owned);
+        r.classification_evidence = c.get("Evidence").map(str::to_owned);
+        r.classifier_version = c.get("ClassifierVersion").map(str::to_owned);
+        r.classified_hash = c.get("TextHash").map(str::to_owned);
+    }
+    if let Some(c) = latest(EventKind::Correction, "CorrectedAt") {
+        r.appointment_booked = booked(c);
+        r.call_reason = c.get("CallReason").map(str::to_owned);
+        r.classification_source = Some("correction".to_owned());
+        r.corrected_by = c.get("CorrectedBy").map(str::to_owned);
+        r.corrected_at = c.num("CorrectedAt");
+    }
     r
 }
 

@@ -54,6 +54,18 @@ pub struct CallLog {
     pub summary_ready: bool,
     pub appointment_booked: Option<bool>,
     pub call_reason: Option<String>,
+    /// `realtime` or `vi`.
+    pub transcript_source: Option<String>,
+    /// Who decided booked and reason: `correction`, `llm`, `local` or `vi`.
+    pub classification_source: Option<String>,
+    /// The phrases that decided.
+    pub classification_evidence: Vec<String>,
+    pub classifier_version: Option<String>,
+    pub corrected_by: Option<String>,
+    pub corrected_at: Option<String>,
+    /// Hash of the text last classified (internal).
+    #[serde(skip)]
+    pub classified_hash: Option<String>,
     pub contact_id: Option<String>,
 }
 
@@ -104,10 +116,18 @@ fn log_from_row(r: &sqlx::any::AnyRow) -> Result<CallLog, sqlx::Error> {
         transcript_text: record.transcript_text,
         summary_ready: record.summary_text.is_some(),
         summary_text: record.summary_text,
-        appointment_booked: r
-            .try_get::<Option<i64>, _>("appointment_booked")?
-            .map(|v| v != 0),
+        appointment_booked: record.appointment_booked.map(|v| v != 0),
         call_reason: record.call_reason,
+        transcript_source: record.transcript_source,
+        classification_source: record.classification_source,
+        classification_evidence: record
+            .classification_evidence
+            .and_then(|e| serde_json::from_str(&e).ok())
+            .unwrap_or_default(),
+        classifier_version: record.classifier_version,
+        corrected_by: record.corrected_by,
+        corrected_at: record.corrected_at.map(rfc3339),
+        classified_hash: record.classified_hash,
         contact_id: r.try_get("contact_id")?,
         call_sid,
     })
@@ -135,6 +155,10 @@ pub struct CallFilter {
     pub q: Option<String>,
     /// Admins only: one tenant.
     pub customer_id: Option<String>,
+    /// `true`, `false` or `unknown` (not analysed).
+    pub appointment_booked: Option<String>,
+    /// One of the call reasons.
+    pub call_reason: Option<String>,
 }
 
 pub use crate::tenants::TenantScope as Scope;
@@ -230,6 +254,31 @@ fn build_where(scope: &Scope, f: &CallFilter, tz: &jiff::tz::TimeZone) -> AppRes
                     "is not a valid phone number".into(),
                 );
             }
+        }
+    }
+    match f.appointment_booked.as_deref().filter(|s| !s.is_empty()) {
+        None => {}
+        Some("true") => clauses.push("appointment_booked = 1".into()),
+        Some("false") => clauses.push("appointment_booked = 0".into()),
+        Some("unknown") => clauses.push("appointment_booked IS NULL".into()),
+        Some(_) => {
+            errors.insert(
+                "appointmentBooked".into(),
+                "must be true, false or unknown".into(),
+            );
+        }
+    }
+    if let Some(reason) = f.call_reason.as_deref().filter(|s| !s.is_empty()) {
+        if crate::intelligence::CALL_REASONS.contains(&reason) {
+            push_text(&mut clauses, "call_reason = ?", reason.to_owned());
+        } else {
+            errors.insert(
+                "callReason".into(),
+                format!(
+                    "must be one of {}",
+                    crate::intelligence::CALL_REASONS.join(", ")
+                ),
+            );
         }
     }
     if let Some(q) = f.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
@@ -754,4 +803,61 @@ pub async fn unrouted(db: &Db, limit: i64) -> AppResult<Vec<UnroutedCall>> {
             })
         })
         .collect()
+}
+
+/// One correction of a call's verdict, with the call as it is now.
+#[derive(Debug, Clone)]
+pub struct CorrectionEntry {
+    /// The call.
+    pub call: CallLog,
+    /// The correction event's parameters (`AppointmentBooked`, `CallReason`,
+    /// `CorrectedBy`, `CorrectedAt`, `Previous…`).
+    pub params: Vec<(String, String)>,
+}
+
+/// Every correction in scope, oldest first (at most `limit`).
+pub async fn corrections(db: &Db, scope: &Scope, limit: i64) -> AppResult<Vec<CorrectionEntry>> {
+    let rows = match scope {
+        Scope::One(t) => {
+            sqlx::query(
+                "SELECT call_sid, kind, payload, received_at FROM call_events
+                 WHERE kind = 'correction' AND tenant_id = $1 ORDER BY id LIMIT $2",
+            )
+            .bind(t.as_str())
+            .bind(limit)
+            .fetch_all(db.pool())
+            .await?
+        }
+        Scope::All => {
+            sqlx::query(
+                "SELECT call_sid, kind, payload, received_at FROM call_events
+                 WHERE kind = 'correction' AND tenant_id IS NOT NULL ORDER BY id LIMIT $1",
+            )
+            .bind(limit)
+            .fetch_all(db.pool())
+            .await?
+        }
+    };
+    let mut out = Vec::with_capacity(rows.len());
+    let mut calls: std::collections::HashMap<String, Option<CallLog>> =
+        std::collections::HashMap::new();
+    for r in &rows {
+        let sid: String = r.try_get("call_sid")?;
+        let event = event_from_row(r)?;
+        if !calls.contains_key(&sid) {
+            let call = match get(db, scope, &sid).await {
+                Ok(c) => Some(c),
+                Err(AppError::NotFound) => None,
+                Err(e) => return Err(e),
+            };
+            calls.insert(sid.clone(), call);
+        }
+        if let Some(Some(call)) = calls.get(&sid) {
+            out.push(CorrectionEntry {
+                call: call.clone(),
+                params: event.params,
+            });
+        }
+    }
+    Ok(out)
 }

@@ -125,7 +125,7 @@ pub(super) fn from_record(
             outcome: &r.outcome,
             menu: r.menu_choice.as_deref(),
             talk: r.talk_seconds,
-            booked: None,
+            booked: r.appointment_booked,
         },
         tz,
     )
@@ -228,7 +228,9 @@ pub(super) struct RollupFilter {
 
 /// Whether `f` can be answered from rollups, and how.
 pub(super) fn rollup_filter(f: &CallFilter) -> Option<RollupFilter> {
-    if f.q.as_deref().is_some_and(|q| !q.trim().is_empty()) {
+    // Rollups are not kept per verdict: those filters read the calls.
+    let set = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.trim().is_empty());
+    if set(&f.q) || set(&f.appointment_booked) || set(&f.call_reason) {
         return None;
     }
     let day = |s: &Option<String>| -> Result<Option<i64>, ()> {

@@ -65,6 +65,15 @@ folded_columns! {
     transcript_sid => transcript_sid: Option<String>,
     summary_text => summary_text: Option<String>,
     call_reason => call_reason: Option<String>,
+    transcript_source => transcript_source: Option<String>,
+    vi_call_reason => vi_call_reason: Option<String>,
+    appointment_booked => appointment_booked: Option<i64>,
+    classification_source => classification_source: Option<String>,
+    classification_evidence => classification_evidence: Option<String>,
+    classifier_version => classifier_version: Option<String>,
+    classified_hash => classified_hash: Option<String>,
+    corrected_by => corrected_by: Option<String>,
+    corrected_at => corrected_at: Option<i64>,
 }
 
 /// Keys and bookkeeping around the folded columns: who the call is, whose, which
@@ -72,7 +81,7 @@ folded_columns! {
 const KEYS: &[&str] = &["call_sid", "tenant_id", "twilio_number"];
 const WRITTEN_AT: &str = "updated_at";
 /// Columns written by others than the fold (intelligence, contacts) but read with a row.
-const READ_ALSO: &[&str] = &["quality_metrics", "appointment_booked", "contact_id"];
+const READ_ALSO: &[&str] = &["quality_metrics", "contact_id"];
 
 /// Parameters per upserted row.
 pub(super) const UPSERT_COLUMNS: usize = KEYS.len() + FOLDED.len() + 1;

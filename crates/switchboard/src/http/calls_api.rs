@@ -78,19 +78,195 @@ pub(crate) async fn detail(
     Ok(Json(CallDetail { call, events }))
 }
 
-pub(crate) async fn summary(
-    State(state): State<AppState>,
-    Scoped { scope, .. }: Scoped<page::CallLogs>,
-    Path(call_sid): Path<String>,
-) -> AppResult<Json<Value>> {
-    let c = calls::get(&state.db, &scope, &call_sid).await?;
-    Ok(Json(json!({
+/// The intelligence view of a call: summary, transcript and classification, each with
+/// where it came from.
+fn intelligence_view(c: &CallLog) -> Value {
+    json!({
         "callSid": c.call_sid,
         "summaryText": c.summary_text,
         "summaryReady": c.summary_ready,
         "transcriptText": c.transcript_text,
         "appointmentBooked": c.appointment_booked,
         "callReason": c.call_reason,
+        "analysed": c.classification_source.is_some(),
+        "summary": {
+            "text": c.summary_text,
+            "source": c.summary_text.as_ref().map(|_| "vi"),
+        },
+        "transcript": {
+            "text": c.transcript_text,
+            "source": c.transcript_source,
+            "transcriptSid": c.transcript_sid,
+        },
+        "classification": {
+            "appointmentBooked": c.appointment_booked,
+            "callReason": c.call_reason,
+            "source": c.classification_source,
+            "evidence": c.classification_evidence,
+            "classifierVersion": c.classifier_version,
+            "correctedBy": c.corrected_by,
+            "correctedAt": c.corrected_at,
+        },
+    })
+}
+
+/// `GET /api/twilio/call-logs/{callSid}/summary`: summary, transcript and verdict. A
+/// verdict from an older local classifier (or none yet, for a call with text) is
+/// redone first.
+pub(crate) async fn summary(
+    State(state): State<AppState>,
+    Scoped { scope, .. }: Scoped<page::CallLogs>,
+    Path(call_sid): Path<String>,
+) -> AppResult<Json<Value>> {
+    let c = calls::get(&state.db, &scope, &call_sid).await?;
+    let c = crate::intelligence::refresh_if_stale(&state, c).await?;
+    Ok(Json(intelligence_view(&c)))
+}
+
+/// A correction of a call's verdict.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct CorrectionBody {
+    appointment_booked: Option<bool>,
+    call_reason: String,
+}
+
+/// `PUT /api/twilio/call-logs/{callSid}/classification`: an owner, or staff who may
+/// open the call logs, corrects booked and reason. The correction wins in the row and
+/// the stats, and is kept with who made it, when, and what it replaced.
+pub(crate) async fn correct(
+    State(state): State<AppState>,
+    Scoped {
+        scope, principal, ..
+    }: Scoped<page::CallLogs>,
+    Path(call_sid): Path<String>,
+    body: Result<crate::access::ApiJson<CorrectionBody>, AppError>,
+) -> AppResult<Json<Value>> {
+    // Whose call it is first: another tenant's id is a 404 whatever the body says.
+    let call = calls::get(&state.db, &scope, &call_sid).await?;
+    let crate::access::ApiJson(body) = body?;
+    let corrected = crate::intelligence::correct(
+        &state,
+        &call,
+        &principal.user.email,
+        &crate::intelligence::Correction {
+            appointment_booked: body.appointment_booked,
+            call_reason: body.call_reason,
+        },
+    )
+    .await?;
+    Ok(Json(intelligence_view(&corrected)))
+}
+
+/// Most corrections exported at once.
+const MAX_EXPORT: i64 = 100_000;
+
+/// `GET /api/twilio/call-logs/corrections.jsonl`: every correction as a labelled line —
+/// the call's text in `switchboard classify --jsonl`'s input shape plus the corrected
+/// labels and what they replaced — to measure the classifier on a clinic's own calls.
+pub(crate) async fn corrections_export(
+    State(state): State<AppState>,
+    Scoped { scope, .. }: Scoped<page::CallLogs>,
+) -> AppResult<Response> {
+    let entries = calls::corrections(&state.db, &scope, MAX_EXPORT).await?;
+    let mut out = String::new();
+    for e in entries {
+        let get = |name: &str| {
+            e.params
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+                .unwrap_or_default()
+        };
+        let flag = |v: &str| match v {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            _ => Value::Null,
+        };
+        let (kind, text) = crate::intelligence::text_of(
+            e.call.transcript_text.as_deref(),
+            e.call.summary_text.as_deref(),
+        )
+        .map_or(("summary", ""), |(k, t)| {
+            (
+                match k {
+                    crate::intelligence::classifier::TextKind::Summary => "summary",
+                    crate::intelligence::classifier::TextKind::Transcript => "transcript",
+                },
+                t,
+            )
+        });
+        let line = json!({
+            "id": e.call.call_sid,
+            "kind": kind,
+            "text": text,
+            "appointmentBooked": flag(get("AppointmentBooked")),
+            "callReason": get("CallReason"),
+            "previous": {
+                "appointmentBooked": flag(get("PreviousBooked")),
+                "callReason": get("PreviousReason"),
+                "source": get("PreviousSource"),
+            },
+            "correctedBy": get("CorrectedBy"),
+            "correctedAt": get("CorrectedAt").parse::<i64>().ok().map(crate::db::rfc3339),
+        });
+        out.push_str(&line.to_string());
+        out.push('\n');
+    }
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-ndjson"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"corrections.jsonl\"",
+            ),
+        ],
+        out,
+    )
+        .into_response())
+}
+
+/// `GET /api/twilio/ai-status` (admin): which classifier paths are active, whether
+/// the LLM endpoint answers, the rate limiter and recent errors.
+pub(crate) async fn ai_status(State(state): State<AppState>, _: Admin) -> AppResult<Json<Value>> {
+    let llm = state.llm.config().map(|c| {
+        json!({
+            "model": c.model,
+            "endpoint": url::Url::parse(&c.base_url).ok().and_then(|u| u.host_str().map(str::to_owned)),
+            "perMinute": c.per_minute,
+            "timeoutSeconds": c.timeout.as_secs(),
+        })
+    });
+    let answers = match state.llm.config() {
+        Some(_) => Some(match state.llm.probe().await {
+            Ok(()) => json!({"ok": true}),
+            Err(e) => json!({"ok": false, "error": e.to_string()}),
+        }),
+        None => None,
+    };
+    let status = state.llm.status();
+    Ok(Json(json!({
+        "paths": {
+            "voiceIntelligence": {
+                "active": state.config.platform.vi_service_sid.is_some(),
+            },
+            "llm": {
+                "active": llm.is_some(),
+                "config": llm,
+                "reachable": answers,
+                "note": "used only for tenants whose settings allow it",
+            },
+            "local": {"active": true, "version": crate::intelligence::classifier::VERSION},
+        },
+        "rateLimiter": {
+            "perMinute": state.llm.config().map(|c| c.per_minute),
+            "available": state.llm.config().map(|_| (state.llm.tokens() * 10.0).floor() / 10.0),
+            "refused": status.rate_limited,
+        },
+        "llmRequests": status.requests,
+        "llmFailures": status.failures,
+        "lastSuccessAt": status.last_success_at,
+        "recentErrors": status.recent_errors,
     })))
 }
 

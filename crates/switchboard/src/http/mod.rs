@@ -72,6 +72,15 @@ pub fn api_router() -> Routes {
             "/api/twilio/call-logs/{call_sid}/summary",
             get(calls_api::summary),
         )
+        .route(
+            "/api/twilio/call-logs/{call_sid}/classification",
+            axum::routing::put(calls_api::correct),
+        )
+        .route(
+            "/api/twilio/call-logs/corrections.jsonl",
+            get(calls_api::corrections_export),
+        )
+        .route("/api/twilio/ai-status", get(calls_api::ai_status))
         .route("/api/twilio/configuration", get(calls_api::configuration))
         .route(
             "/api/twilio/recording/{recording_sid}",

@@ -282,7 +282,7 @@ async fn record(
     kind: EventKind,
     params: &Params,
 ) -> AppResult<Option<calls::CallRecord>> {
-    state
+    let record = state
         .events
         .record(calls::NewEvent {
             tenant_id: tenant.map(str::to_owned),
@@ -294,7 +294,20 @@ async fn record(
                 None => None,
             },
         })
-        .await
+        .await?;
+    // The events after which a call's text may be complete: the end of its real-time
+    // transcription, and the end of the call.
+    let text_may_be_done = match kind {
+        EventKind::Transcription => {
+            params.get("TranscriptionEvent") == Some("transcription-stopped")
+        }
+        EventKind::Status => params.get("CallStatus") == Some("completed"),
+        _ => false,
+    };
+    if let (true, Some(tenant), Some(r)) = (text_may_be_done, tenant, &record) {
+        crate::intelligence::classify_when_changed(state, tenant, call_sid, r).await?;
+    }
+    Ok(record)
 }
 
 /// The number is not ours: say so politely, keep the event for admins.
@@ -620,6 +633,7 @@ pub(crate) async fn ci_status(
         &Params::from_pairs(params),
     )
     .await?;
-    crate::intelligence::store_results(&state, &tenant, &call_sid, &ready.transcript_sid).await?;
+    // Reading the results talks to Twilio: a job does it, after we have answered.
+    crate::intelligence::results_ready(&state, &tenant, &call_sid, &ready.transcript_sid).await?;
     Ok(axum::Json(serde_json::json!({"status": "ok"})).into_response())
 }

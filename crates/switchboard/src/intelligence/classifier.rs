@@ -1074,7 +1074,7 @@ fn clause_hits(c: &Clause, hits: &mut Vec<Hit>) {
 }
 
 /// Reads at most [`MAX_TEXT`] bytes: the start and the end of a longer text.
-fn bounded(text: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn bounded(text: &str) -> std::borrow::Cow<'_, str> {
     if text.len() <= MAX_TEXT {
         return text.into();
     }

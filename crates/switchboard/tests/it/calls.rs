@@ -27,6 +27,11 @@ pub async fn call_world() -> CallWorld {
 
 /// The same, optionally with a Voice Intelligence service whose webhook points at us.
 pub async fn call_world_with(intelligence: bool) -> CallWorld {
+    call_world_env(intelligence, &[]).await
+}
+
+/// The same, with more environment for the server.
+pub async fn call_world_env(intelligence: bool, extra: &[(&str, &str)]) -> CallWorld {
     let sim = Simulator::start().await.expect("simulator");
     let account = sim.create_account("Platform");
     let service = intelligence.then(|| {
@@ -41,6 +46,7 @@ pub async fn call_world_with(intelligence: bool) -> CallWorld {
     if let Some(service) = &service {
         env.push(("TWILIO_VI_SERVICE_SID", service.as_str()));
     }
+    env.extend_from_slice(extra);
     let t = TestApp::start_with(&env).await;
     if let Some(service) = &service {
         sim.set_intelligence_webhook(&account.sid, service, &t.url("/api/twilio/ci-status"));
@@ -120,7 +126,7 @@ impl CallWorld {
     }
 }
 
-fn caller() -> Scenario {
+pub fn caller() -> Scenario {
     let mut s = Scenario::new(CALLER, TRACKING);
     s.caller_name = Some("JANE DOE".into());
     s.caller_location = Some(("AUSTIN".into(), "TX".into(), "78701".into(), "US".into()));

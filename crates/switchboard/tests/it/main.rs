@@ -10,6 +10,7 @@ mod browser;
 mod calls;
 mod cli;
 mod common;
+mod intelligence;
 mod isolation;
 mod jobs;
 mod messages;

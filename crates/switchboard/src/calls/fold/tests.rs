@@ -310,7 +310,7 @@ fn realtime_transcript_in_sequence() {
     ]);
     assert_eq!(
         r.transcript_text.as_deref(),
-        Some("Caller: I need a cleaning\nStaff: We have Tuesday")
+        Some("Customer: I need a cleaning\nAgent: We have Tuesday")
     );
 }
 

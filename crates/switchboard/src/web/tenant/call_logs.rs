@@ -33,6 +33,15 @@ pub(super) struct CallLogsPage {
     export_href: String,
     can_delete: bool,
     notice: Option<String>,
+    reasons: Vec<(String, String)>,
+}
+
+/// The call reasons with their labels, for the filter and the correction form.
+fn reason_options() -> Vec<(String, String)> {
+    crate::intelligence::CALL_REASONS
+        .iter()
+        .map(|r| ((*r).to_owned(), title_case(&r.replace('_', " "))))
+        .collect()
 }
 
 /// The filter as the form shows it.
@@ -43,6 +52,8 @@ pub(super) struct FilterView {
     status: String,
     tracking_number: String,
     q: String,
+    booked: String,
+    reason: String,
 }
 
 impl FilterView {
@@ -54,6 +65,8 @@ impl FilterView {
             status: s(&f.status),
             tracking_number: s(&f.tracking_number),
             q: s(&f.q),
+            booked: s(&f.appointment_booked),
+            reason: s(&f.call_reason),
         }
     }
 
@@ -66,6 +79,8 @@ impl FilterView {
             ("status", &self.status),
             ("trackingNumber", &self.tracking_number),
             ("q", &self.q),
+            ("appointmentBooked", &self.booked),
+            ("callReason", &self.reason),
         ] {
             if !v.is_empty() {
                 q.append_pair(k, v);
@@ -87,6 +102,7 @@ pub(super) fn with_offset(query: &str, offset: i64) -> String {
 #[derive(serde::Deserialize, Default)]
 pub(super) struct Notice {
     deleted: Option<String>,
+    corrected: Option<String>,
 }
 
 /// The call-log filter of a tenant's page: `customerId` is an admin's, never read here.
@@ -163,10 +179,12 @@ pub(super) async fn call_logs(
             errors,
             total,
             can_delete: u.role == crate::users::Role::Customer,
-            notice: notice
-                .ok()
-                .and_then(|Query(n)| n.deleted)
-                .map(|_| "The call log was deleted.".to_owned()),
+            notice: notice.ok().and_then(|Query(n)| {
+                n.deleted
+                    .map(|_| "The call log was deleted.".to_owned())
+                    .or_else(|| n.corrected.map(|_| "The correction was saved.".to_owned()))
+            }),
+            reasons: reason_options(),
         },
     )
         .into_response())
@@ -299,6 +317,35 @@ pub(super) async fn delete(
     calls::delete_one(&state.db, &tenant, &call_sid).await?;
     tracing::info!(tenant = %tenant, by = %user.0.user.id, "call log deleted");
     Ok(Redirect::to("/call-logs?deleted=1").into_response())
+}
+
+/// `POST /call-logs/{callSid}/classification`: an owner, or staff who may open the
+/// call logs, corrects booked and reason.
+pub(super) async fn correct_call(
+    State(state): State<AppState>,
+    user: PageUser,
+    Path(call_sid): Path<String>,
+    form: crate::web::forms::FormData,
+) -> PageResult {
+    let tenant = user.tenant_for(&state, "call-logs").await?;
+    let call = calls::get(&state.db, &Scope::One(tenant), &call_sid).await?;
+    let appointment_booked = match form.get("booked").unwrap_or_default() {
+        "yes" => Some(true),
+        "no" => Some(false),
+        "" | "unknown" => None,
+        _ => return Err(AppError::field("booked", "must be yes, no or unknown").into()),
+    };
+    crate::intelligence::correct(
+        &state,
+        &call,
+        &user.0.user.email,
+        &crate::intelligence::Correction {
+            appointment_booked,
+            call_reason: form.get("reason").unwrap_or_default().to_owned(),
+        },
+    )
+    .await?;
+    Ok(Redirect::to("/call-logs?corrected=1").into_response())
 }
 
 #[cfg(test)]

@@ -33,6 +33,10 @@ pub(in crate::web) fn router() -> crate::routes::Routes {
             "/call-logs/{call_sid}/delete",
             get(confirm_delete).post(delete),
         )
+        .route(
+            "/call-logs/{call_sid}/classification",
+            axum::routing::post(correct_call),
+        )
         .route("/settings", get(settings).post(save_settings))
         .route(
             "/settings/test-credentials",
@@ -65,6 +69,12 @@ pub(super) struct CallRow {
     pub voicemail_url: Option<String>,
     pub summary: Option<String>,
     pub transcript: Option<String>,
+    /// The stored reason code (SETUP_APPOINTMENT, …), for the correction form.
+    pub reason_code: String,
+    /// The phrases that decided.
+    pub evidence: Vec<String>,
+    /// Who decided, in words.
+    pub source: String,
 }
 
 fn local_time(rfc3339: &str, tz: &jiff::tz::TimeZone) -> String {
@@ -146,6 +156,16 @@ impl CallRow {
             voicemail_url: c.voicemail_url,
             summary: c.summary_text,
             transcript: c.transcript_text,
+            reason_code: c.call_reason.clone().unwrap_or_default(),
+            evidence: c.classification_evidence,
+            source: match (c.classification_source.as_deref(), &c.corrected_by) {
+                (Some("correction"), Some(by)) => format!("corrected by {by}"),
+                (Some("correction"), None) => "corrected".into(),
+                (Some("llm"), _) => "the LLM classifier".into(),
+                (Some("local"), _) => "the local classifier".into(),
+                (Some("vi"), _) => "Voice Intelligence".into(),
+                _ => String::new(),
+            },
             call_sid: c.call_sid,
         }
     }
