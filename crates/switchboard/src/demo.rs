@@ -293,6 +293,64 @@ const CONVERSATIONS: &[&[(Speaker, &str)]] = &[
             "We can send a plumber at three, I'll book it now.",
         ),
     ],
+    // The hard ones: what keyword matching gets wrong.
+    &[
+        (
+            Speaker::Caller,
+            "Do you have anything for a filling this week?",
+        ),
+        (
+            Speaker::Staff,
+            "I'm sorry, we're fully booked until the 28th.",
+        ),
+        (Speaker::Caller, "That's too late, I'll try somewhere else."),
+    ],
+    &[
+        (
+            Speaker::Caller,
+            "I'm just calling to confirm my appointment on Thursday at two.",
+        ),
+        (Speaker::Staff, "Yes, you're all set for Thursday at two."),
+        (Speaker::Caller, "Great, thanks."),
+    ],
+    &[
+        (Speaker::Caller, "Hello, is this Mario's Pizza?"),
+        (Speaker::Staff, "No, this is the dental office."),
+        (Speaker::Caller, "Oh sorry, wrong number."),
+    ],
+    &[
+        (
+            Speaker::Caller,
+            "Hi, I'm calling from a marketing agency, we help businesses get more reviews.",
+        ),
+        (Speaker::Staff, "We're not interested, thank you."),
+    ],
+    &[
+        (Speaker::Caller, "What time do you close on Friday?"),
+        (Speaker::Staff, "Five o'clock. Did you want to come in?"),
+        (Speaker::Caller, "Yes, can I do four on Friday for my son?"),
+        (Speaker::Staff, "Sure, I've got him in at four on Friday."),
+    ],
+    &[
+        (
+            Speaker::Caller,
+            "Hola, quería hacer una cita para una limpieza.",
+        ),
+        (Speaker::Staff, "Claro, ¿el martes a las diez?"),
+        (Speaker::Caller, "Sí, perfecto."),
+        (Speaker::Staff, "Listo, quedó agendada para el martes."),
+    ],
+    &[
+        (
+            Speaker::Caller,
+            "I wanted to schedule a checkup but I couldn't find a time online.",
+        ),
+        (Speaker::Staff, "We have Monday at nine, would that work?"),
+        (
+            Speaker::Caller,
+            "Let me check with my work and call you back.",
+        ),
+    ],
 ];
 
 fn scenario(rng: &mut StdRng, to: &str, start_ms: i64, repeat_callers: &[String]) -> Scenario {
@@ -462,4 +520,54 @@ mod tests {
         let at_latest = starts.iter().filter(|s| **s == latest).count();
         assert!(at_latest <= 1, "{at_latest} calls piled up at one minute");
     }
+}
+
+/// Waits (at most `timeout`) until no job is queued, running or waiting to retry.
+pub async fn wait_for_jobs(state: &crate::AppState, timeout: std::time::Duration) {
+    let started = std::time::Instant::now();
+    while started.elapsed() < timeout {
+        let mut pending = 0;
+        for s in [
+            crate::jobs::JobState::Queued,
+            crate::jobs::JobState::Running,
+            crate::jobs::JobState::Failed,
+        ] {
+            pending += crate::jobs::list(&state.db, Some(s), 1, 0)
+                .await
+                .map_or(1, |(_, total)| total);
+        }
+        if pending == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// A tenant's answered calls, how many of them were classified, and how many booked.
+pub async fn booking_figures(
+    state: &crate::AppState,
+    tenant: &str,
+) -> crate::error::AppResult<(i64, i64, i64)> {
+    let scope = crate::calls::Scope::One(crate::tenants::TenantId::from_stored(tenant.to_owned()));
+    let tz = crate::calls::rollups::tenant_zone(&state.db, tenant).await?;
+    let stats = crate::calls::stats(
+        &state.db,
+        &scope,
+        &crate::calls::CallFilter::default(),
+        &tz,
+        &[],
+    )
+    .await?;
+    let unknown = crate::calls::CallFilter {
+        status: Some("answered".into()),
+        appointment_booked: Some("unknown".into()),
+        limit: Some(1),
+        ..Default::default()
+    };
+    let (_, not_analysed, ..) = crate::calls::list(&state.db, &scope, &unknown, &tz).await?;
+    Ok((
+        stats.answered,
+        stats.answered - not_analysed,
+        stats.appointments_booked,
+    ))
 }

@@ -330,8 +330,18 @@ async fn demo(mut config: Config, calls: usize, days: u32, exit: bool) -> anyhow
         "  played {} calls and {} texts ({} with problems) over {days} days",
         summary.calls, summary.texts, summary.errors
     );
-    for (_, name, numbers) in &setup.tenants {
+    // Classification runs on the job queue a moment after each call: let it finish so
+    // the figures below (and the dashboard) are complete.
+    switchboard::demo::wait_for_jobs(&app.state, std::time::Duration::from_secs(30)).await;
+    for (id, name, numbers) in &setup.tenants {
         println!("  tenant {name}: {}", numbers.join(", "));
+        if let Ok((answered, classified, booked)) =
+            switchboard::demo::booking_figures(&app.state, id).await
+        {
+            println!(
+                "    {answered} answered calls, {classified} classified from their transcripts, {booked} booked an appointment"
+            );
+        }
     }
     println!("  logins (password: {}):", switchboard::demo::DEMO_PASSWORD);
     for login in &setup.logins {

@@ -189,6 +189,9 @@ const PHRASES: &[(Signal, &[&str])] = &[
             "got * scheduled|booked",
             "made a reservation",
             "cita ~ confirmada",
+            "i will book|schedule it|you|that|her|him|them",
+            "let me book|schedule it|you|that|her|him|them",
+            "will send a|someone|somebody",
             "la cita quedo",
         ],
     ),
@@ -993,6 +996,17 @@ struct Hit {
     speaker: Speaker,
     turn: usize,
     phrase: String,
+    /// The words around the phrase, as evidence a person can read.
+    context: String,
+    /// The customer said yes to a time the agent offered.
+    accepted_offer: bool,
+}
+
+/// Up to five words either side of `start..end` in a clause.
+fn context_of(words: &[String], start: usize, end: usize) -> String {
+    let from = start.saturating_sub(5);
+    let to = (end + 5).min(words.len());
+    words[from..to].join(" ")
 }
 
 /// The signals of one clause, in order: longest phrases first, no word in two.
@@ -1069,6 +1083,8 @@ fn clause_hits(c: &Clause, hits: &mut Vec<Hit>) {
             speaker: c.speaker,
             turn: c.turn,
             phrase: c.words[start..end].join(" "),
+            context: context_of(&c.words, start, end),
+            accepted_offer: false,
         });
     }
 }
@@ -1121,6 +1137,14 @@ fn add_accepted_offers(clauses: &[Clause], hits: &mut Vec<Hit>) {
     let turns = clauses.last().map_or(0, |c| c.turn);
     let in_turn =
         |turn: usize, s: Signal, hits: &[Hit]| hits.iter().any(|h| h.turn == turn && h.signal == s);
+    let turn_text = |turn: usize| {
+        clauses
+            .iter()
+            .filter(|c| c.turn == turn)
+            .map(|c| c.words.join(" "))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let mut accepted = Vec::new();
     for turn in 1..turns {
         let Some(speaker) = clauses.iter().find(|c| c.turn == turn).map(|c| c.speaker) else {
@@ -1152,7 +1176,9 @@ fn add_accepted_offers(clauses: &[Clause], hits: &mut Vec<Hit>) {
                 signal: Signal::Booked,
                 speaker: Speaker::Customer,
                 turn: turn + 1,
-                phrase: "the customer accepted the offered time".to_owned(),
+                phrase: "accepted the offered time".to_owned(),
+                context: format!("{} — {}", turn_text(turn), turn_text(turn + 1)),
+                accepted_offer: true,
             });
         }
     }
@@ -1168,8 +1194,8 @@ fn add_accepted_offers(clauses: &[Clause], hits: &mut Vec<Hit>) {
 fn decide(kind: TextKind, clauses: &[Clause], hits: &[Hit]) -> Verdict {
     let mut evidence: Vec<String> = Vec::new();
     let mut note = |h: &Hit| {
-        if !evidence.contains(&h.phrase) {
-            evidence.push(h.phrase.clone());
+        if !evidence.contains(&h.context) {
+            evidence.push(h.context.clone());
         }
     };
     // What the caller wanted: the agent's questions ("would you like to reschedule?")
@@ -1207,7 +1233,7 @@ fn decide(kind: TextKind, clauses: &[Clause], hits: &[Hit]) -> Verdict {
     let existing = caller_any(Signal::Existing);
     let accepted_offer = hits
         .iter()
-        .any(|h| h.signal == Signal::Booked && h.phrase.starts_with("the customer accepted"));
+        .any(|h| h.signal == Signal::Booked && h.accepted_offer);
     let mut booked = matches!(
         outcome.map(|h| h.signal),
         Some(Signal::Booked | Signal::Moved)
@@ -1438,7 +1464,12 @@ mod tests {
             "Customer: My dog needs shots.\nAgent: How about Monday at 5?\nCustomer: Sounds good.",
         );
         assert_eq!(v.appointment_booked, Some(true), "{v:?}");
-        assert!(v.evidence.iter().any(|e| e.contains("accepted")));
+        assert!(
+            v.evidence
+                .iter()
+                .any(|e| e.contains("how about monday") && e.contains("sounds good")),
+            "{v:?}"
+        );
         assert_eq!(
             summary("The agent got her in Thursday with Dr. Lee.").appointment_booked,
             Some(true)

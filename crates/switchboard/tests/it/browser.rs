@@ -344,12 +344,14 @@ async fn world_with_calls() -> (CallWorld, String, String, String) {
         .expect("sms");
     assert_eq!(status, 200);
     // The summary arrives from Voice Intelligence after the call.
-    for _ in 0..200 {
+    // The summary arrives from Voice Intelligence after the call, and the verdict a
+    // moment after that.
+    for _ in 0..300 {
         let log = w.log(&answered).await;
-        if log["summaryReady"] == true {
+        if log["summaryReady"] == true && !log["appointmentBooked"].is_null() {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     (w, answered, voicemail, missed)
 }
@@ -488,7 +490,41 @@ async fn customer_reads_filters_listens_and_exports() {
     b.click(&format!("{summary} summary")).await;
     let text = b.text(&format!("{summary} .summary-text")).await;
     assert!(text.contains("book"), "{text}");
+    // The verdict, why, and who decided: asked to book, offered a time, never said yes.
+    assert_eq!(
+        b.text(&format!("#call-{answered} td.appointment")).await,
+        "Not booked"
+    );
+    assert_eq!(
+        b.text(&format!("#call-{answered} td.reason")).await,
+        "Setup Appointment"
+    );
+    assert!(
+        b.text(&format!("{summary} .classification-source"))
+            .await
+            .contains("local classifier")
+    );
+    assert!(b.count(&format!("{summary} .evidence li")).await >= 1);
     b.screenshot("call-logs-summary").await;
+
+    // The front desk knows better: it was booked. The correction wins, and says who.
+    b.select(&format!("#booked-{answered}"), "yes").await;
+    b.submit(&format!("#notes-{answered} button.correct")).await;
+    assert!(b.text("main .alert.ok").await.contains("correction"));
+    assert_eq!(
+        b.text(&format!("#call-{answered} td.appointment")).await,
+        "Booked"
+    );
+    b.click(&format!("{summary} summary")).await;
+    assert!(
+        b.text(&format!("{summary} .classification-source"))
+            .await
+            .contains("corrected by owner@")
+    );
+    b.select("#appointmentBooked", "true").await;
+    b.submit("#apply-filters").await;
+    assert_eq!(b.text("#result-count").await, "1 call");
+    b.submit("a.button[href='/call-logs']").await;
 
     // Search by name, then by part of a number; Clear shows everything again.
     b.fill("#q", "jane").await;
