@@ -501,27 +501,6 @@ pub async fn play_traffic(
     summary
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn start_times_are_past_and_spread_even_early_in_the_day() {
-        // 05:44 in Chicago: most of "today" is still ahead.
-        let now: i64 = "2026-11-24T11:44:00Z"
-            .parse::<jiff::Timestamp>()
-            .expect("time")
-            .as_millisecond();
-        let mut rng = StdRng::seed_from_u64(7);
-        let starts: Vec<i64> = (0..500).map(|_| start_time(&mut rng, now, 7)).collect();
-        let latest = now - 15 * 60_000;
-        assert!(starts.iter().all(|s| *s <= latest));
-        assert!(starts.iter().all(|s| *s >= now - 8 * 86_400_000));
-        let at_latest = starts.iter().filter(|s| **s == latest).count();
-        assert!(at_latest <= 1, "{at_latest} calls piled up at one minute");
-    }
-}
-
 /// Waits (at most `timeout`) until no job is queued, running or waiting to retry.
 pub async fn wait_for_jobs(state: &crate::AppState, timeout: std::time::Duration) {
     let started = std::time::Instant::now();
@@ -570,4 +549,25 @@ pub async fn booking_figures(
         stats.answered - not_analysed,
         stats.appointments_booked,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_times_are_past_and_spread_even_early_in_the_day() {
+        // 05:44 in Chicago: most of "today" is still ahead.
+        let now: i64 = "2026-11-24T11:44:00Z"
+            .parse::<jiff::Timestamp>()
+            .expect("time")
+            .as_millisecond();
+        let mut rng = StdRng::seed_from_u64(7);
+        let starts: Vec<i64> = (0..500).map(|_| start_time(&mut rng, now, 7)).collect();
+        let latest = now - 15 * 60_000;
+        assert!(starts.iter().all(|s| *s <= latest));
+        assert!(starts.iter().all(|s| *s >= now - 8 * 86_400_000));
+        let at_latest = starts.iter().filter(|s| **s == latest).count();
+        assert!(at_latest <= 1, "{at_latest} calls piled up at one minute");
+    }
 }
