@@ -796,13 +796,68 @@ fn keyword_baseline(text: &str) -> (Option<bool>, &'static str) {
     (Some(booked), reason)
 }
 
+/// Labelled calls from a file: the labelled set's block format, or JSON lines as
+/// `GET /api/twilio/call-logs/corrections.jsonl` exports them (`kind`, `text`,
+/// `appointmentBooked`, `callReason`).
+fn read_labelled(
+    path: &Path,
+) -> Result<Vec<crate::intelligence::classifier::Labelled>, BenchError> {
+    use crate::intelligence::classifier::{self, Labelled, TextKind};
+    let text =
+        std::fs::read_to_string(path).map_err(|e| err(format!("{}: {e}", path.display())))?;
+    if !text.trim_start().starts_with('{') {
+        return classifier::parse_labelled(&text).map_err(err);
+    }
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(n, line)| {
+            let v: serde_json::Value =
+                serde_json::from_str(line).map_err(|e| err(format!("line {}: {e}", n + 1)))?;
+            Ok(Labelled {
+                id: v["id"]
+                    .as_str()
+                    .map_or_else(|| (n + 1).to_string(), str::to_owned),
+                kind: if v["kind"] == "summary" {
+                    TextKind::Summary
+                } else {
+                    TextKind::Transcript
+                },
+                text: v["text"].as_str().unwrap_or_default().to_owned(),
+                booked: v["appointmentBooked"].as_bool(),
+                reason: v["callReason"].as_str().unwrap_or("OTHER").to_owned(),
+                hard: false,
+            })
+        })
+        .collect()
+}
+
 /// `bench classify`: accuracy of the local classifier on the labelled calls (tuning and
-/// held-out parts), beside the keyword baseline, and its time per call.
-pub fn classify(show_misses: bool) -> Result<(), BenchError> {
+/// held-out parts, or the file given), beside the keyword baseline, and its time per call.
+pub fn classify(show_misses: bool, labelled: Option<&Path>) -> Result<(), BenchError> {
     use crate::intelligence::classifier::{self, HELD_OUT, TUNING};
-    println!("classify: the local classifier on the labelled calls (data/classifier/)");
-    for (name, file) in [("tuning", TUNING), ("held-out (never tuned on)", HELD_OUT)] {
-        let items = classifier::parse_labelled(file).map_err(err)?;
+    let parts: Vec<(String, Vec<classifier::Labelled>, bool)> = match labelled {
+        Some(path) => {
+            println!("classify: the local classifier on {}", path.display());
+            vec![(path.display().to_string(), read_labelled(path)?, true)]
+        }
+        None => {
+            println!("classify: the local classifier on the labelled calls (data/classifier/)");
+            vec![
+                (
+                    "tuning".to_owned(),
+                    classifier::parse_labelled(TUNING).map_err(err)?,
+                    true,
+                ),
+                (
+                    "held-out (never tuned on)".to_owned(),
+                    classifier::parse_labelled(HELD_OUT).map_err(err)?,
+                    false,
+                ),
+            ]
+        }
+    };
+    for (name, items, misses_shown) in parts {
         let (mut ours, mut hard, mut baseline) =
             (Scores::default(), Scores::default(), Scores::default());
         for item in &items {
@@ -818,7 +873,7 @@ pub fn classify(show_misses: bool) -> Result<(), BenchError> {
         ours.print("local classifier", true);
         hard.print("  of which hard cases", false);
         baseline.print("keyword baseline", false);
-        if show_misses && file == TUNING {
+        if show_misses && misses_shown {
             for m in &ours.misses {
                 println!("    miss {m}");
             }

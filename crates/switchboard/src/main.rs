@@ -35,9 +35,13 @@ enum Command {
         /// Requests per webhook throughput run.
         #[arg(long, default_value_t = 20_000)]
         requests: usize,
-        /// With `classify`: list every call it gets wrong.
+        /// With `classify`: list every call it gets wrong (of the tuning part or the file).
         #[arg(long)]
         misses: bool,
+        /// With `classify`: measure on this file of labelled calls instead (the labelled
+        /// set's format, or the JSON lines of the corrections export).
+        #[arg(long)]
+        labelled: Option<std::path::PathBuf>,
     },
     /// Classify calls offline with the local classifier: JSON lines on stdin
     /// (`{"id", "kind": "summary"|"transcript", "text"}`), one answer per line on stdout.
@@ -175,6 +179,7 @@ async fn main() -> anyhow::Result<()> {
             calls,
             requests,
             misses,
+            labelled,
         } => {
             let options = switchboard::bench::BenchOptions {
                 calls,
@@ -192,7 +197,7 @@ async fn main() -> anyhow::Result<()> {
                 switchboard::bench::calls(options).await?;
             }
             if all || which.iter().any(|w| w == "classify") {
-                switchboard::bench::classify(misses)?;
+                switchboard::bench::classify(misses, labelled.as_deref())?;
             }
         }
         Command::Classify { .. } => unreachable!("handled before the configuration"),
