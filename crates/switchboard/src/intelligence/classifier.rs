@@ -18,7 +18,7 @@ use std::sync::LazyLock;
 use serde::{Deserialize, Serialize};
 
 /// Changes whenever a rule changes, so stored verdicts of an older version are redone.
-pub const VERSION: &str = "local-3";
+pub const VERSION: &str = "local-4";
 
 /// Longest text read, in bytes: longer texts are read as their start and their end
 /// (where a call's purpose and its outcome are).
@@ -82,6 +82,9 @@ enum Signal {
     Existing,
     /// Wrong number, sales call, robocall.
     Junk,
+    /// A topic that is not an appointment, hours or prices (a bill, records, a
+    /// complaint, a refill).
+    Other,
     /// A time is offered.
     Offer,
     /// Yes to an offer.
@@ -116,11 +119,12 @@ const PHRASES: &[(Signal, &[&str])] = &[
             "had cancelled|canceled on",
             "no appointment changes",
             "no booking was discussed|mentioned",
-            "the charge|charges",
-            "a bill|invoice",
-            "an invoice",
+            "no appointment was discussed|mentioned",
             "bring it|him|her in any time",
             "any time during",
+            "during open|business|office hours",
+            "within ~ hours|hour",
+            "in ~ hours",
         ],
     ),
     (
@@ -143,11 +147,13 @@ const PHRASES: &[(Signal, &[&str])] = &[
             "@who is all set",
             "all set for",
             "you are booked|confirmed|scheduled|on",
+            "she|he|they is|are booked|scheduled|confirmed|set",
             "is confirmed for",
             "on the schedule",
             "see you",
             "we will see",
-            "will be there within|in",
+            "will be there within|in|between|at|by",
+            "would be there within|in|between|at|by",
             "on his|her|their|the way",
             "i am sending",
             "will take it|that|him|her",
@@ -156,7 +162,8 @@ const PHRASES: &[(Signal, &[&str])] = &[
             "took the time|slot|appointment|opening",
             "decided|chose to schedule|book|come|go",
             "agreed",
-            "accepted",
+            "caller|customer|patient|client|she|he|they accepted",
+            "accepted the|it|that|a|an",
             "come in right now|away",
             "right away",
             "come in at @time",
@@ -164,7 +171,8 @@ const PHRASES: &[(Signal, &[&str])] = &[
             "found an opening",
             "got a technician|tech|plumber|electrician ~ for",
             "signed up",
-            "confirmed",
+            "confirmed for",
+            "confirmed the new",
             "quedo agendad*",
             "le agende",
             "agendad*",
@@ -176,13 +184,13 @@ const PHRASES: &[(Signal, &[&str])] = &[
             "booked in",
             "set for @time",
             "is|was set for",
-            "given an appointment|a time|a slot",
-            "gave her|him|them|you an appointment|a time|a slot",
+            "given an|a appointment|time|slot",
+            "gave her|him|them|you an|a appointment|time|slot",
             "has been made|booked|scheduled|set",
             "resulted in a|an",
             "will see you|him|her|them",
             "will arrive|stop by",
-            "will be out",
+            "will be out @time|there|between|by|within",
             "will come out",
             "is coming out|over|by",
             "confirmed a|an|the booking|appointment|visit|time|slot",
@@ -198,7 +206,7 @@ const PHRASES: &[(Signal, &[&str])] = &[
     (
         Signal::Moved,
         &[
-            "rescheduled|rebooked|moved|switched|shifted",
+            "rescheduled|rebooked|moved|switched|shifted|reassigned",
             "changed|updated it|them to|from",
             "changed|updated his|her|the ~ from",
             "changed|updated the|her|his|their appointment|time|visit|booking|session|slot",
@@ -207,11 +215,13 @@ const PHRASES: &[(Signal, &[&str])] = &[
             "cambiar la cita",
             "cambio la cita",
             "made the change",
+            "confirmed the change",
             "extended the appointment",
             "@time instead",
             "instead of",
             "now @time",
             "switch me",
+            "i will move|switch|change you|it|her|him",
             "reprogram*",
         ],
     ),
@@ -221,7 +231,8 @@ const PHRASES: &[(Signal, &[&str])] = &[
             "fully|completely|all|solid booked",
             "booked up|solid|full",
             "we are booked",
-            "is booked",
+            "@time is booked",
+            "schedule|calendar|day|week|everything|it is booked",
             "was booked up|solid",
             "completely|all full",
             "is full",
@@ -291,6 +302,7 @@ const PHRASES: &[(Signal, &[&str])] = &[
             "recommended another",
             "suggested a|another",
             "referred her|him|them to",
+            "was|were referred to",
             "gave ~ the number",
             "emergency vet|clinic|room",
             "urgent care",
@@ -299,7 +311,8 @@ const PHRASES: &[(Signal, &[&str])] = &[
             "no thank you i",
             "that is okay i will",
             "kept his|her|their|the original",
-            "keep the|friday|saturday|monday|tuesday|wednesday|thursday|sunday",
+            "keep the original|morning|afternoon|appointment|slot|time|date|current",
+            "keep friday|saturday|monday|tuesday|wednesday|thursday|sunday",
             "i will keep",
             "original appointment remains",
             "remains in place",
@@ -337,7 +350,13 @@ const PHRASES: &[(Signal, &[&str])] = &[
             "call to rebook|reschedule",
             "call back to reschedule|rebook|book|schedule",
             "will call to rebook|reschedule|book|schedule",
+            "would|will call to schedule|book|set",
             "might|may book|schedule",
+            "might|may come|stop|swing in|by",
+            "reach out to rebook|reschedule|book|schedule",
+            "would|will reschedule|rebook when|later|once|after",
+            "only researching",
+            "researching",
             "book online later",
             "once she|he|they|i has|have|talks",
             "when things calm",
@@ -398,8 +417,9 @@ const PHRASES: &[(Signal, &[&str])] = &[
             "to her|his existing",
             "add a ~ to",
             "move it",
+            "move ~ to @time",
+            "move @time",
             "move ~ up",
-            "something came up",
             "earlier slot|appointment|time",
             "bump ~ up|back",
             "reprogramar",
@@ -433,9 +453,10 @@ const PHRASES: &[(Signal, &[&str])] = &[
             "bring * in",
             "bring her|him|it|the car",
             "asked for a|an technician|tech|plumber|electrician|appointment|visit|exam|inspection",
-            "requested|request|asked for a|an|his|her ~ appointment|visit|exam|inspection|estimate|consultation|technician|tech|physical|cleaning|checkup|vaccination",
+            "requested|request a|an|his|her ~ appointment|visit|exam|inspection|estimate|consultation|technician|tech|physical|cleaning|checkup|vaccination|service|repair|plumber|electrician",
+            "requested|request|asked for a|an|his|her ~ appointment|visit|exam|inspection|estimate|consultation|technician|tech|physical|cleaning|checkup|vaccination|service|repair|plumber|electrician",
             "asked to have",
-            "wanted|wants|wanting ~~ installed|done|fixed|replaced",
+            "wanted|wants|wanting ~~ installed|done|fixed|replaced|repaired|serviced|cleaned|inspected|checked",
             "like|wanted|wants|want to begin|start",
             "need|needs|needed a|an|his|her|my|some ~ checkup|cleaning|physical|exam|appointment|visit|follow|shots|filling|haircut|trim|technician|tech|plumber|electrician|inspection|estimate|pt|therapy|treatment|tune|service|repair|installed|done|fixed|nail|round|sports|dental|x",
             "go ahead",
@@ -463,7 +484,7 @@ const PHRASES: &[(Signal, &[&str])] = &[
         &[
             "hours",
             "horario",
-            "what time ~ open|close|opens|closes",
+            "what time ~~ open|close|opens|closes",
             "a que hora",
             "open|opens|closed|close|closes on|until|late|at|today|tomorrow|tonight|24",
             "are you open",
@@ -491,6 +512,8 @@ const PHRASES: &[(Signal, &[&str])] = &[
         Signal::Pricing,
         &[
             "how much",
+            "asked for a|an estimate|quote of|for|on",
+            "estimate of the",
             "price|prices|pricing|priced",
             "cost|costs|costing",
             "quote|quoted|quotes",
@@ -532,11 +555,15 @@ const PHRASES: &[(Signal, &[&str])] = &[
             "about my appointment",
             "i booked",
             "i am scheduled",
+            "i am booked",
+            "had an appointment",
             "my appointment",
             "she has an appointment",
             "check on",
             "is it ready",
             "still coming",
+            "check the status",
+            "status of",
         ],
     ),
     (
@@ -575,7 +602,6 @@ const PHRASES: &[(Signal, &[&str])] = &[
             "spam",
             "pre recorded",
             "prerecorded",
-            "selling",
             "sales call",
             "merchant services",
             "business listing",
@@ -583,6 +609,44 @@ const PHRASES: &[(Signal, &[&str])] = &[
             "hung up without",
             "no one was on the line",
             "silence",
+        ],
+    ),
+    (
+        Signal::Other,
+        &[
+            "complain*",
+            "refund",
+            "charged twice",
+            "duplicate charge",
+            "the charge|charges",
+            "a|the|her|his|my bill|invoice|invoices",
+            "an invoice",
+            "billing",
+            "receipt",
+            "records",
+            "test|lab results",
+            "results",
+            "refill",
+            "prescription",
+            "permit",
+            "warranty",
+            "directions",
+            "parking",
+            "hiring",
+            "a job",
+            "gift card|cards|certificate|certificates",
+            "left my|her|his|their",
+            "feedback",
+            "review",
+            "tax id",
+            "fax number",
+            "verify",
+            "update her|his|my|the|their email|address|phone|information|insurance|file",
+            "ready for pickup",
+            "pick it up",
+            "referral",
+            "medication",
+            "side effects",
         ],
     ),
     (
@@ -611,6 +675,10 @@ const PHRASES: &[(Signal, &[&str])] = &[
             "offered",
             "can we come",
             "can someone be",
+            "can send|bring|schedule|book|fit|squeeze|put",
+            "does that work",
+            "have got @time",
+            "i got @time",
             "tenemos",
             "el martes|jueves|lunes|miercoles|viernes",
         ],
@@ -759,6 +827,19 @@ fn is_time(t: &str) -> bool {
                 | "manana"
                 | "lunch"
                 | "hoy"
+                | "one"
+                | "two"
+                | "three"
+                | "four"
+                | "five"
+                | "six"
+                | "seven"
+                | "eight"
+                | "nine"
+                | "ten"
+                | "eleven"
+                | "twelve"
+                | "oclock"
         )
         || (t.starts_with(|c: char| c.is_ascii_digit())
             && t.trim_end_matches(['s', 't', 'n', 'd', 'r', 'h'])
@@ -1067,6 +1148,9 @@ fn clause_hits(c: &Clause, hits: &mut Vec<Hit>) {
             Signal::WantsBooking if before.iter().any(|w| w == "whether") => Signal::Neutral,
             Signal::Booked if wished => Signal::WantsBooking,
             Signal::Moved if wished => Signal::WantsMove,
+            // A customer asking "could I come at 5 instead?" wishes; an agent offers.
+            Signal::Booked if offered && c.speaker == Speaker::Customer => Signal::WantsBooking,
+            Signal::Moved if offered && c.speaker == Speaker::Customer => Signal::WantsMove,
             Signal::Booked | Signal::Moved if offered => Signal::Offer,
             Signal::Offer if negated => Signal::Unavailable,
             Signal::Accept if negated => Signal::Reject,
@@ -1231,6 +1315,7 @@ fn decide(kind: TextKind, clauses: &[Clause], hits: &[Hit]) -> Verdict {
     let wants_move = caller_any(Signal::WantsMove);
     let moved = any(Signal::Moved);
     let existing = caller_any(Signal::Existing);
+    let other_topic = caller_any(Signal::Other);
     let accepted_offer = hits
         .iter()
         .any(|h| h.signal == Signal::Booked && h.accepted_offer);
@@ -1281,16 +1366,24 @@ fn decide(kind: TextKind, clauses: &[Clause], hits: &[Hit]) -> Verdict {
                 .find(|h| h.signal == Signal::Offer && h.speaker == Speaker::Agent)
         })
         .or_else(|| {
+            // A summary's "offered a time" or "no appointment was made" says booking was
+            // on the table — unless the caller came with a question about hours or price.
+            let asked = hits
+                .iter()
+                .filter(caller)
+                .any(|h| matches!(h.signal, Signal::Hours | Signal::Pricing | Signal::Other));
             hits.iter().find(|h| {
-                h.speaker == Speaker::Narrator
-                    && ((h.signal == Signal::Offer && h.phrase == "offered")
+                !asked
+                    && h.speaker == Speaker::Narrator
+                    && ((h.signal == Signal::Offer
+                        && matches!(h.phrase.as_str(), "offered" | "earliest" | "first opening"))
                         || (h.signal == Signal::NotBooked
                             && (h.phrase.starts_with("no appointment")
                                 || h.phrase.starts_with("no visit"))))
             })
         })
     {
-        if existing.is_some() && !booked && wants_new.is_none() {
+        if (existing.is_some() || other_topic.is_some()) && !booked && wants_new.is_none() {
             "OTHER"
         } else {
             note(h);
@@ -1302,13 +1395,13 @@ fn decide(kind: TextKind, clauses: &[Clause], hits: &[Hit]) -> Verdict {
     } else if let Some(h) = hits
         .iter()
         .filter(caller)
-        .find(|h| matches!(h.signal, Signal::Hours | Signal::Pricing))
+        .find(|h| matches!(h.signal, Signal::Hours | Signal::Pricing | Signal::Other))
     {
         note(h);
-        if h.signal == Signal::Hours {
-            "GET_HOURS"
-        } else {
-            "GET_PRICING"
+        match h.signal {
+            Signal::Hours => "GET_HOURS",
+            Signal::Pricing => "GET_PRICING",
+            _ => "OTHER",
         }
     } else {
         "OTHER"
