@@ -547,6 +547,15 @@ async fn rest_api_through_the_twilio_client() {
     s.presses = vec![Press::Digits("1".into())];
     s.talk_secs = 20;
     s.script = vec![(Speaker::Caller, "I'd like to book an appointment".into())];
+    // Long enough that its sentences take two pages.
+    for i in 0..150 {
+        let who = if i % 2 == 0 {
+            Speaker::Staff
+        } else {
+            Speaker::Caller
+        };
+        s.script.push((who, format!("line {i}")));
+    }
     let report = sim.play(&s).await.expect("play");
     let rec_sid = report.recording_sid.expect("recording");
     let rec = client.fetch_recording(&rec_sid).await.expect("recording");
@@ -596,6 +605,28 @@ async fn rest_api_through_the_twilio_client() {
         .and_then(|r| r.generated_text())
         .expect("summary");
     assert!(summary.contains("book"), "{summary}");
+    // Sentences, every page followed (151 lines at 100 a page), channel 1 the caller.
+    let sentences = client
+        .transcript_sentences(&transcript.sid, 10)
+        .await
+        .expect("sentences");
+    assert_eq!(sentences.len(), 151);
+    assert_eq!(sentences[0].media_channel, 1);
+    assert_eq!(
+        sentences[0].transcript.as_deref(),
+        Some("I'd like to book an appointment")
+    );
+    assert_eq!(sentences[1].media_channel, 2);
+    assert_eq!(sentences[150].transcript.as_deref(), Some("line 149"));
+    assert_eq!(
+        client
+            .transcript_sentences(&transcript.sid, 1)
+            .await
+            .expect("one page")
+            .len(),
+        100,
+        "at most the pages asked for"
+    );
     assert!(
         results
             .iter()
