@@ -171,6 +171,12 @@ impl From<sqlx::Error> for AppError {
 
 #[derive(Serialize)]
 struct Body<'a> {
+    /// `false`, in the seed telephony module's shape only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    success: Option<bool>,
+    /// The message again at the top, in the seed telephony module's shape only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
     error: Inner<'a>,
 }
 
@@ -184,6 +190,30 @@ struct Inner<'a> {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
+        self.render(false)
+    }
+}
+
+/// An error of the seed telephony module's routes (`/api/telephony/*`), whose clients
+/// read `{success: false, message}`: the same status and `error` object, with those two
+/// fields added.
+#[derive(Debug)]
+pub struct SeedError(pub AppError);
+
+impl From<AppError> for SeedError {
+    fn from(e: AppError) -> Self {
+        Self(e)
+    }
+}
+
+impl IntoResponse for SeedError {
+    fn into_response(self) -> Response {
+        self.0.render(true)
+    }
+}
+
+impl AppError {
+    fn render(self, seed: bool) -> Response {
         let (status, code) = self.status_and_code();
         if let Self::Internal(cause) = &self {
             tracing::error!(error = %cause, "request failed");
@@ -198,6 +228,8 @@ impl IntoResponse for AppError {
             _ => None,
         };
         let body = Body {
+            success: seed.then_some(false),
+            message: seed.then(|| self.to_string()),
             error: Inner {
                 code,
                 message: self.to_string(),

@@ -1,12 +1,119 @@
-//! Text messages. Owns `messages`.
+//! Text messages. Owns `messages` and `sms_opt_outs`.
 //!
 //! Inbound texts are stored once per `MessageSid`; delivery statuses of outbound ones
-//! only move forward (Twilio reports them late and out of order).
+//! only move forward (Twilio reports them late and out of order). A text we send is
+//! stored QUEUED under our own id, then the [`SEND`] job sends it with the tenant's
+//! credentials and number and stores Twilio's `MessageSid` in place of that id; a
+//! recipient who texted STOP gets nothing (FAILED "recipient opted out", no REST call).
 
 use sqlx::Row as _;
 
-use crate::db::{Db, now_ms};
-use crate::error::AppResult;
+use crate::db::{Db, new_id, now_ms};
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::jobs::{self, HandlerResult, Job, NewJob};
+use crate::state::AppState;
+
+/// The job that sends one queued text.
+pub const SEND: &str = "messaging.send_sms";
+
+/// Longest text by default, in segments (a tenant may set its own).
+pub const DEFAULT_MAX_SEGMENTS: i64 = 10;
+
+/// GSM 03.38's basic characters (one septet each).
+const GSM_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+/// Its extension table (two septets each: an escape and the character).
+const GSM_EXTENSION: &str = "^{}\\[~]|€\u{0c}";
+
+/// How a text travels: its encoding and how many segments carriers bill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Segments {
+    /// `GSM-7` or `UCS-2` (any character outside GSM-7 makes the whole text UCS-2).
+    pub encoding: &'static str,
+    /// Septets (GSM-7) or UTF-16 code units (UCS-2).
+    pub units: usize,
+    /// Segments: 160 / 153 septets, or 70 / 67 UTF-16 units, a segment.
+    pub segments: usize,
+}
+
+/// Counts a text's segments as carriers do.
+pub fn segments(body: &str) -> Segments {
+    let septets: Option<usize> = body
+        .chars()
+        .map(|c| {
+            if GSM_BASIC.contains(c) {
+                Some(1)
+            } else if GSM_EXTENSION.contains(c) {
+                Some(2)
+            } else {
+                None
+            }
+        })
+        .sum();
+    let (encoding, units, single, multi) = match septets {
+        Some(n) => ("GSM-7", n, 160, 153),
+        None => ("UCS-2", body.encode_utf16().count(), 70, 67),
+    };
+    Segments {
+        encoding,
+        units,
+        segments: if units <= single {
+            1
+        } else {
+            units.div_ceil(multi)
+        },
+    }
+}
+
+/// What a carrier keyword asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keyword {
+    /// STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT.
+    OptOut,
+    /// START, UNSTOP.
+    OptIn,
+    /// HELP, INFO.
+    Help,
+}
+
+/// The keyword a text is, if it is one: the whole text, any case, punctuation around it
+/// ignored.
+pub fn keyword(body: &str) -> Option<Keyword> {
+    let word = body
+        .trim()
+        .trim_matches(|c: char| !c.is_alphanumeric())
+        .to_uppercase();
+    match word.as_str() {
+        "STOP" | "STOPALL" | "STOP ALL" | "UNSUBSCRIBE" | "CANCEL" | "END" | "QUIT" => {
+            Some(Keyword::OptOut)
+        }
+        "START" | "UNSTOP" => Some(Keyword::OptIn),
+        "HELP" | "INFO" => Some(Keyword::Help),
+        _ => None,
+    }
+}
+
+/// Twilio's common messaging error codes in plain words.
+pub fn failure_reason(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "21211" => "The number is not a valid phone number.",
+        "21408" => "Texting this country is not enabled on the Twilio account.",
+        "21610" => "The recipient replied STOP and has opted out of texts from this number.",
+        "21612" => "This number cannot text that destination.",
+        "21614" => "The number is not a mobile number and cannot receive texts.",
+        "30003" => "The phone is unreachable: switched off or out of coverage.",
+        "30004" => "The recipient's carrier blocked the text.",
+        "30005" => "The number does not exist or is no longer in service.",
+        "30006" => "The number is a landline or its carrier cannot receive texts.",
+        "30007" => "The carrier filtered the text as spam.",
+        "30008" => "The carrier could not deliver the text (unknown error).",
+        "30034" => "The sending number is not registered for A2P 10DLC, so US carriers block it.",
+        _ => return None,
+    })
+}
+
+/// The reason shown for a send refused because the recipient opted out.
+pub const OPTED_OUT: &str = "Recipient opted out (texted STOP); nothing was sent.";
 
 /// Where a status stands; terminal statuses (delivered, undelivered, failed, read,
 /// canceled) never move back.
@@ -62,6 +169,31 @@ pub struct Message {
     /// Unix milliseconds (RFC 3339 in JSON).
     #[serde(serialize_with = "as_rfc3339")]
     pub created_at: i64,
+    /// Our id of a text we send (stable before and after Twilio accepts it).
+    pub id: Option<String>,
+    /// Why it failed, in plain words.
+    pub failure_reason: Option<String>,
+    /// The other side of the conversation.
+    pub party: Option<String>,
+}
+
+const MESSAGE_COLUMNS: &str = "message_sid, direction, from_number, to_number, body, status, error_code, num_media, created_at, local_id, failure_reason, party";
+
+fn message_from_row(r: &sqlx::any::AnyRow) -> Result<Message, sqlx::Error> {
+    Ok(Message {
+        message_sid: r.try_get("message_sid")?,
+        direction: r.try_get("direction")?,
+        from: r.try_get("from_number")?,
+        to: r.try_get("to_number")?,
+        body: r.try_get("body")?,
+        status: r.try_get("status")?,
+        error_code: r.try_get("error_code")?,
+        num_media: r.try_get("num_media")?,
+        created_at: r.try_get("created_at")?,
+        id: r.try_get("local_id")?,
+        failure_reason: r.try_get("failure_reason")?,
+        party: r.try_get("party")?,
+    })
 }
 
 fn as_rfc3339<S: serde::Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
@@ -75,10 +207,10 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> AppResult<(Vec<Message>, i64)> {
-    let rows = sqlx::query(
-        "SELECT message_sid, direction, from_number, to_number, body, status, error_code, num_media, created_at
-         FROM messages WHERE tenant_id = $1 ORDER BY created_at DESC, message_sid DESC LIMIT $2 OFFSET $3",
-    )
+    let rows = sqlx::query(&format!(
+        "SELECT {MESSAGE_COLUMNS}
+         FROM messages WHERE tenant_id = $1 ORDER BY created_at DESC, message_sid DESC LIMIT $2 OFFSET $3"
+    ))
     .bind(tenant_id)
     .bind(limit.clamp(1, 200))
     .bind(offset.max(0))
@@ -86,19 +218,7 @@ pub async fn list(
     .await?;
     let messages = rows
         .iter()
-        .map(|r| {
-            Ok(Message {
-                message_sid: r.try_get("message_sid")?,
-                direction: r.try_get("direction")?,
-                from: r.try_get("from_number")?,
-                to: r.try_get("to_number")?,
-                body: r.try_get("body")?,
-                status: r.try_get("status")?,
-                error_code: r.try_get("error_code")?,
-                num_media: r.try_get("num_media")?,
-                created_at: r.try_get("created_at")?,
-            })
-        })
+        .map(message_from_row)
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
     let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM messages WHERE tenant_id = $1")
         .bind(tenant_id)
@@ -112,8 +232,8 @@ pub async fn list(
 pub async fn record_inbound(db: &Db, tenant_id: &str, m: &Inbound<'_>) -> AppResult<()> {
     let now = now_ms();
     sqlx::query(
-        "INSERT INTO messages (message_sid, tenant_id, direction, from_number, to_number, body, status, num_media, created_at, updated_at)
-         VALUES ($1, $2, 'inbound', $3, $4, $5, 'received', $6, $7, $7)
+        "INSERT INTO messages (message_sid, tenant_id, direction, from_number, to_number, body, status, num_media, created_at, updated_at, party)
+         VALUES ($1, $2, 'inbound', $3, $4, $5, 'received', $6, $7, $7, $3)
          ON CONFLICT (message_sid) DO NOTHING",
     )
     .bind(m.message_sid)
@@ -140,8 +260,8 @@ pub async fn record_outbound(
 ) -> AppResult<()> {
     let now = now_ms();
     sqlx::query(
-        "INSERT INTO messages (message_sid, tenant_id, direction, from_number, to_number, body, status, num_media, created_at, updated_at)
-         VALUES ($1, $2, 'outbound-api', $3, $4, $5, $6, 0, $7, $7)
+        "INSERT INTO messages (message_sid, tenant_id, direction, from_number, to_number, body, status, num_media, created_at, updated_at, party)
+         VALUES ($1, $2, 'outbound-api', $3, $4, $5, $6, 0, $7, $7, $4)
          ON CONFLICT (message_sid) DO NOTHING",
     )
     .bind(message_sid)
@@ -171,9 +291,11 @@ pub async fn apply_status(
     let Some(row) = row else { return Ok(false) };
     let current: String = row.try_get("status")?;
     if rank(status) > rank(&current) {
-        sqlx::query("UPDATE messages SET status = $1, error_code = COALESCE($2, error_code), updated_at = $3 WHERE message_sid = $4")
+        let reason = error_code.and_then(failure_reason);
+        sqlx::query("UPDATE messages SET status = $1, error_code = COALESCE($2, error_code), failure_reason = COALESCE($3, failure_reason), updated_at = $4 WHERE message_sid = $5")
             .bind(status)
             .bind(error_code)
+            .bind(reason)
             .bind(now_ms())
             .bind(message_sid)
             .execute(db.pool())
@@ -211,9 +333,257 @@ pub async fn status_of(db: &Db, message_sid: &str) -> AppResult<Option<(String, 
         .transpose()
 }
 
+/// Records that `phone` texted an opt-out keyword to the tenant.
+pub async fn opt_out(db: &Db, tenant_id: &str, phone: &str, keyword: &str) -> AppResult<()> {
+    sqlx::query(
+        "INSERT INTO sms_opt_outs (tenant_id, phone, keyword, opted_out_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (tenant_id, phone) DO UPDATE SET keyword = excluded.keyword, opted_out_at = excluded.opted_out_at",
+    )
+    .bind(tenant_id)
+    .bind(phone)
+    .bind(keyword)
+    .bind(now_ms())
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// `phone` texted START or UNSTOP: texts may go to it again.
+pub async fn opt_in(db: &Db, tenant_id: &str, phone: &str) -> AppResult<()> {
+    sqlx::query("DELETE FROM sms_opt_outs WHERE tenant_id = $1 AND phone = $2")
+        .bind(tenant_id)
+        .bind(phone)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// When `phone` opted out of the tenant's texts (unix ms), if it did.
+pub async fn opted_out_at(db: &Db, tenant_id: &str, phone: &str) -> AppResult<Option<i64>> {
+    let row =
+        sqlx::query("SELECT opted_out_at FROM sms_opt_outs WHERE tenant_id = $1 AND phone = $2")
+            .bind(tenant_id)
+            .bind(phone)
+            .fetch_optional(db.pool())
+            .await?;
+    Ok(row.map(|r| r.try_get("opted_out_at")).transpose()?)
+}
+
+/// A text to send.
+#[derive(Debug, Clone)]
+pub struct Outgoing<'a> {
+    /// The tenant sending.
+    pub tenant_id: &'a str,
+    /// Its number (E.164).
+    pub from: &'a str,
+    /// The recipient (E.164).
+    pub to: &'a str,
+    /// Text.
+    pub body: &'a str,
+    /// The user who sent it, if a person did.
+    pub sent_by: Option<&'a str>,
+    /// The tenant's limit in segments.
+    pub max_segments: i64,
+}
+
+/// Checks a text before anything is stored: not empty, within the tenant's segments.
+pub fn check_body(body: &str, max_segments: i64) -> Result<Segments, AppError> {
+    let mut errors = FieldErrors::new();
+    let s = segments(body);
+    if body.trim().is_empty() {
+        errors.insert("message".into(), "must not be empty".into());
+    } else if i64::try_from(s.segments).unwrap_or(i64::MAX) > max_segments {
+        errors.insert(
+            "message".into(),
+            format!(
+                "is {} segments ({} {}); this account sends at most {max_segments}",
+                s.segments,
+                s.units,
+                if s.encoding == "GSM-7" {
+                    "GSM-7 characters"
+                } else {
+                    "UCS-2 units"
+                }
+            ),
+        );
+    }
+    if errors.is_empty() {
+        Ok(s)
+    } else {
+        Err(AppError::Validation(errors))
+    }
+}
+
+/// Stores a text QUEUED and queues its [`SEND`] job; returns it as stored.
+pub async fn queue(db: &Db, out: &Outgoing<'_>) -> AppResult<Message> {
+    check_body(out.body, out.max_segments)?;
+    let id = new_id("msg");
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO messages (message_sid, tenant_id, direction, from_number, to_number, body, status, num_media, created_at, updated_at, local_id, party, sent_by)
+         VALUES ($1, $2, 'outbound-api', $3, $4, $5, 'queued', 0, $6, $6, $1, $4, $7)",
+    )
+    .bind(&id)
+    .bind(out.tenant_id)
+    .bind(out.from)
+    .bind(out.to)
+    .bind(out.body)
+    .bind(now)
+    .bind(out.sent_by)
+    .execute(db.pool())
+    .await?;
+    let job = NewJob {
+        tenant_id: Some(out.tenant_id.to_owned()),
+        dedupe_key: Some(format!("{SEND}:{id}")),
+        ..NewJob::new(SEND, serde_json::json!({ "id": id }))
+    };
+    if let Err(e) = jobs::enqueue(db, job).await {
+        mark_failed(db, &id, None, "Could not be queued for sending.").await?;
+        return Err(e);
+    }
+    get_by_id(db, out.tenant_id, &id).await
+}
+
+/// A tenant's text by our id.
+pub async fn get_by_id(db: &Db, tenant_id: &str, id: &str) -> AppResult<Message> {
+    let row = sqlx::query(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE tenant_id = $1 AND local_id = $2"
+    ))
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or(AppError::NotFound)?;
+    Ok(message_from_row(&row)?)
+}
+
+async fn mark_failed(db: &Db, id: &str, code: Option<&str>, reason: &str) -> AppResult<()> {
+    sqlx::query(
+        "UPDATE messages SET status = 'failed', error_code = $1, failure_reason = $2, updated_at = $3
+         WHERE local_id = $4 AND status = 'queued'",
+    )
+    .bind(code)
+    .bind(reason)
+    .bind(now_ms())
+    .bind(id)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// Twilio accepted the text: its `MessageSid` replaces our id (status callbacks use it).
+async fn mark_accepted(db: &Db, id: &str, message_sid: &str, status: &str) -> AppResult<()> {
+    sqlx::query(
+        "UPDATE messages SET message_sid = $1, status = $2, updated_at = $3
+         WHERE local_id = $4 AND message_sid = $4",
+    )
+    .bind(message_sid)
+    .bind(if status.is_empty() { "queued" } else { status })
+    .bind(now_ms())
+    .bind(id)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// Runs [`SEND`]: sends a queued text unless it went already or its recipient opted out.
+/// Twilio's refusals (a bad number, an unregistered sender) fail the text with Twilio's
+/// code; an unreachable Twilio is retried, and fails the text after the last attempt.
+pub async fn send_job(state: AppState, job: Job) -> HandlerResult {
+    let id = job.payload["id"]
+        .as_str()
+        .ok_or("payload without id")?
+        .to_owned();
+    let tenant = job.tenant_id.clone().ok_or("job without a tenant")?;
+    let message = match get_by_id(&state.db, &tenant, &id).await {
+        Ok(m) => m,
+        Err(AppError::NotFound) => return Ok(()),
+        Err(e) => return Err(e.to_string()),
+    };
+    if message.status != "queued" || message.message_sid != id {
+        return Ok(());
+    }
+    if opted_out_at(&state.db, &tenant, &message.to)
+        .await
+        .map_err(|e| e.to_string())?
+        .is_some()
+    {
+        mark_failed(&state.db, &id, Some("21610"), OPTED_OUT)
+            .await
+            .map_err(|e| e.to_string())?;
+        return Ok(());
+    }
+    let client = state
+        .twilio_client(&tenant)
+        .await
+        .map_err(|e| e.to_string())?;
+    let request = twilio::client::CreateMessage {
+        status_callback: Some(format!(
+            "{}/api/twilio/sms/status",
+            state.config.public_url.trim_end_matches('/')
+        )),
+        ..twilio::client::CreateMessage::new(&message.to, &message.from, &message.body)
+    };
+    match client.create_message(&request).await {
+        Ok(sent) => mark_accepted(&state.db, &id, &sent.sid, &sent.status)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(twilio::client::ClientError::Api(e)) if e.status < 500 && e.status != 429 => {
+            let code = e.code.map(|c| c.to_string());
+            let reason = code
+                .as_deref()
+                .and_then(failure_reason)
+                .map_or_else(|| e.message.clone(), str::to_owned);
+            mark_failed(&state.db, &id, code.as_deref(), &reason)
+                .await
+                .map_err(|e| e.to_string())
+        }
+        Err(e) if job.attempts >= job.max_attempts => {
+            mark_failed(&state.db, &id, None, &format!("Not sent: {e}"))
+                .await
+                .map_err(|e| e.to_string())
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::rank;
+    use super::*;
+
+    #[test]
+    fn segments_count_as_carriers_do() {
+        assert_eq!(segments("hello").segments, 1);
+        assert_eq!(segments(&"a".repeat(160)).segments, 1);
+        assert_eq!(segments(&"a".repeat(161)).segments, 2);
+        assert_eq!(segments(&"a".repeat(306)).segments, 2);
+        assert_eq!(segments(&"a".repeat(307)).segments, 3);
+        // Extension characters take two septets.
+        assert_eq!(segments(&"€".repeat(80)).units, 160);
+        assert_eq!(segments(&"€".repeat(81)).segments, 2);
+        // One character outside GSM-7 makes the whole text UCS-2.
+        let s = segments(&format!("{}😀", "a".repeat(68)));
+        assert_eq!((s.encoding, s.units, s.segments), ("UCS-2", 70, 1));
+        assert_eq!(segments(&format!("{}ü😀", "a".repeat(69))).segments, 2);
+    }
+
+    #[test]
+    fn keywords_are_the_whole_text() {
+        assert_eq!(keyword(" stop "), Some(Keyword::OptOut));
+        assert_eq!(keyword("Unsubscribe."), Some(Keyword::OptOut));
+        assert_eq!(keyword("START"), Some(Keyword::OptIn));
+        assert_eq!(keyword("help"), Some(Keyword::Help));
+        assert_eq!(keyword("please stop calling me"), None);
+        assert_eq!(keyword("Can I cancel my appointment?"), None);
+    }
+
+    #[test]
+    fn long_texts_are_refused_with_the_count() {
+        assert!(check_body("hi", 1).is_ok());
+        let e = check_body(&"a".repeat(161), 1).expect_err("two segments");
+        assert!(matches!(e, AppError::Validation(_)));
+        assert!(check_body("   ", 10).is_err());
+    }
 
     #[test]
     fn statuses_only_move_forward() {

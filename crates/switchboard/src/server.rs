@@ -170,6 +170,7 @@ pub fn job_handlers() -> jobs::Registry<AppState> {
             crate::intelligence::CLASSIFY,
             crate::intelligence::classify_call,
         )
+        .on(crate::messaging::SEND, crate::messaging::send_job)
 }
 
 /// Every route the service serves: the JSON API, Twilio's webhooks, the portal and the

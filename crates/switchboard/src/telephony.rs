@@ -155,6 +155,8 @@ struct Row {
     auto_reply_message: Option<String>,
     business_hours: Option<String>,
     llm_classification: Option<bool>,
+    sms_help_text: Option<String>,
+    sms_max_segments: Option<i64>,
 }
 
 async fn load_row(db: &Db, tenant_id: &str) -> AppResult<Row> {
@@ -185,6 +187,8 @@ async fn load_row(db: &Db, tenant_id: &str) -> AppResult<Row> {
         auto_reply_message: r.try_get("auto_reply_message")?,
         business_hours: r.try_get("business_hours")?,
         llm_classification: flag("llm_classification")?,
+        sms_help_text: r.try_get("sms_help_text")?,
+        sms_max_segments: r.try_get("sms_max_segments")?,
     })
 }
 
@@ -192,8 +196,8 @@ async fn store_row(db: &Db, tenant_id: &str, r: &Row) -> AppResult<()> {
     sqlx::query(
         "INSERT INTO tenant_telephony (tenant_id, account_sid, auth_token_enc, api_key_sid, api_key_secret_enc,
             call_routing_mode, forward_number, forward_number_new, forward_number_existing, menu_message, voice,
-            recording_enabled, transcription_enabled, whisper_message, auto_reply_message, business_hours, updated_at, llm_classification)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+            recording_enabled, transcription_enabled, whisper_message, auto_reply_message, business_hours, updated_at, llm_classification, sms_help_text, sms_max_segments)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
          ON CONFLICT (tenant_id) DO UPDATE SET
             account_sid = excluded.account_sid, auth_token_enc = excluded.auth_token_enc,
             api_key_sid = excluded.api_key_sid, api_key_secret_enc = excluded.api_key_secret_enc,
@@ -203,7 +207,8 @@ async fn store_row(db: &Db, tenant_id: &str, r: &Row) -> AppResult<()> {
             recording_enabled = excluded.recording_enabled, transcription_enabled = excluded.transcription_enabled,
             whisper_message = excluded.whisper_message, auto_reply_message = excluded.auto_reply_message,
             business_hours = excluded.business_hours, updated_at = excluded.updated_at,
-            llm_classification = excluded.llm_classification",
+            llm_classification = excluded.llm_classification,
+            sms_help_text = excluded.sms_help_text, sms_max_segments = excluded.sms_max_segments",
     )
     .bind(tenant_id)
     .bind(r.account_sid.as_deref())
@@ -223,6 +228,8 @@ async fn store_row(db: &Db, tenant_id: &str, r: &Row) -> AppResult<()> {
     .bind(r.business_hours.as_deref())
     .bind(now_ms())
     .bind(r.llm_classification.map(i64::from))
+    .bind(r.sms_help_text.as_deref())
+    .bind(r.sms_max_segments)
     .execute(db.pool())
     .await?;
     Ok(())
@@ -275,6 +282,10 @@ pub struct TwilioConfigView {
     /// Whether call text may go to the configured LLM endpoint for classification (off
     /// unless set: transcripts of a clinic's calls are health information).
     pub llm_classification: bool,
+    /// The answer to a text saying HELP.
+    pub sms_help_text: Option<String>,
+    /// The longest text the tenant sends, in segments (default 10).
+    pub sms_max_segments: i64,
 }
 
 /// A change to the config; absent fields stay, `null` clears.
@@ -316,6 +327,10 @@ pub struct TwilioConfigUpdate {
     pub business_hours: Option<Option<BusinessHours>>,
     #[serde(default, deserialize_with = "crate::patch::nullable")]
     pub llm_classification: Option<Option<bool>>,
+    #[serde(default, deserialize_with = "crate::patch::nullable")]
+    pub sms_help_text: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::patch::nullable")]
+    pub sms_max_segments: Option<Option<i64>>,
     /// Admins only: allow saving an account SID another tenant already uses (tenants
     /// that really share one Twilio account). Not stored; checked when the SID changes.
     #[serde(default)]
@@ -394,6 +409,10 @@ fn to_view(tenant_id: &str, r: Row, phone_numbers: Vec<PhoneNumber>) -> TwilioCo
             .as_deref()
             .and_then(|j| serde_json::from_str(j).ok()),
         llm_classification: r.llm_classification.unwrap_or(false),
+        sms_help_text: r.sms_help_text,
+        sms_max_segments: r
+            .sms_max_segments
+            .unwrap_or(crate::messaging::DEFAULT_MAX_SEGMENTS),
     }
 }
 
@@ -540,6 +559,12 @@ pub async fn update(
         "autoReplyMessage",
         &mut errors,
     );
+    text(
+        &change.sms_help_text,
+        &mut r.sms_help_text,
+        "smsHelpText",
+        &mut errors,
+    );
     if let Some(voice) = &change.voice {
         r.voice = match voice.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             Some(v) if ALLOWED_VOICES.contains(&v) => Some(v.to_owned()),
@@ -561,6 +586,12 @@ pub async fn update(
     }
     if let Some(flag) = change.llm_classification {
         r.llm_classification = flag;
+    }
+    if let Some(max) = change.sms_max_segments {
+        if max.is_some_and(|m| !(1..=100).contains(&m)) {
+            errors.insert("smsMaxSegments".into(), "must be from 1 to 100".into());
+        }
+        r.sms_max_segments = max;
     }
     if let Some(hours) = &change.business_hours {
         if let Some(h) = hours {

@@ -6,6 +6,7 @@ pub mod calls_api;
 pub mod jobs_api;
 pub mod numbers_api;
 pub mod ops;
+pub mod telephony_api;
 pub mod webhooks;
 
 use axum::routing::{get, patch, post};
@@ -81,6 +82,7 @@ pub fn api_router() -> Routes {
             get(calls_api::corrections_export),
         )
         .route("/api/twilio/ai-status", get(calls_api::ai_status))
+        .route("/api/telephony/sms", post(telephony_api::send_sms))
         .route("/api/twilio/configuration", get(calls_api::configuration))
         .route(
             "/api/twilio/recording/{recording_sid}",

@@ -540,10 +540,31 @@ pub(crate) async fn sms(State(state): State<AppState>, v: Verified) -> AppResult
         },
     )
     .await?;
-    let auto_reply = crate::telephony::view(&state.db, tenant)
-        .await?
-        .auto_reply_message;
-    Ok(messaging_twiml(&match auto_reply {
+    // Carrier keywords. Twilio's own opt-out handling confirms STOP and START to the
+    // sender; we record them so nothing of ours goes to a number that opted out, and
+    // answer HELP with the tenant's help text.
+    let settings = crate::telephony::view(&state.db, tenant).await?;
+    let answer = match crate::messaging::keyword(&text.body) {
+        Some(crate::messaging::Keyword::OptOut) => {
+            let word = text.body.trim().to_uppercase();
+            crate::messaging::opt_out(&state.db, tenant, &text.from, &word).await?;
+            tracing::info!("a sender opted out of texts");
+            None
+        }
+        Some(crate::messaging::Keyword::OptIn) => {
+            crate::messaging::opt_in(&state.db, tenant, &text.from).await?;
+            None
+        }
+        Some(crate::messaging::Keyword::Help) => settings.sms_help_text,
+        None if crate::messaging::opted_out_at(&state.db, tenant, &text.from)
+            .await?
+            .is_some() =>
+        {
+            None
+        }
+        None => settings.auto_reply_message,
+    };
+    Ok(messaging_twiml(&match answer {
         Some(message) => reply.push(Message::new(message)),
         None => reply,
     }))

@@ -359,6 +359,7 @@ const ROUTE_ACCESS: &[(&str, Access)] = &[
         Access::OwnTenant,
     ),
     ("/api/messages", Access::OwnTenant),
+    ("/api/telephony/sms", Access::OwnTenant),
     ("/api/contacts", Access::OwnTenant),
     ("/dashboard", Access::OwnTenant),
     ("/call-logs", Access::OwnTenant),

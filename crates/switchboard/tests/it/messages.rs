@@ -223,3 +223,182 @@ async fn delivery_statuses_only_move_forward() {
     );
     w.t.stop().await;
 }
+
+/// The tenant's text with our id, from the messages API.
+async fn text_by_id(w: &crate::calls::CallWorld, id: &str) -> serde_json::Value {
+    let (status, body) = w.t.get("/api/messages?limit=200", &w.owner).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .find(|m| m["id"] == id)
+        .cloned()
+        .unwrap_or_else(|| panic!("no text {id}: {body}"))
+}
+
+/// Waits until the text with our id satisfies `done`.
+async fn wait_text(
+    w: &crate::calls::CallWorld,
+    id: &str,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    for _ in 0..100 {
+        let m = text_by_id(w, id).await;
+        if done(&m) {
+            return m;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the text never got there: {}", text_by_id(w, id).await);
+}
+
+async fn send(
+    w: &crate::calls::CallWorld,
+    to: &str,
+    message: &str,
+) -> (StatusCode, serde_json::Value) {
+    w.t.post(
+        "/api/telephony/sms",
+        &w.owner,
+        json!({"phoneNumber": to, "message": message}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn texts_are_sent_through_the_queue_and_their_status_comes_back() {
+    let w = call_world().await;
+    w.route_texts();
+    let (status, body) = send(&w, "(555) 765-4321", "See you Tuesday at 10!").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["success"], true);
+    assert_eq!(body["data"]["status"], "QUEUED");
+    assert_eq!(body["data"]["to"], "+15557654321");
+    assert_eq!(body["data"]["from"], TRACKING);
+    assert_eq!(body["data"]["segments"], 1);
+    let id = body["data"]["id"].as_str().expect("id").to_owned();
+    let sent = wait_text(&w, &id, |m| m["status"] == "delivered").await;
+    assert!(
+        sent["messageSid"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("SM")),
+        "{sent}"
+    );
+    assert_eq!(sent["party"], "+15557654321");
+
+    // A number the carrier cannot reach: undelivered, with the code in plain words.
+    let (_, body) = send(&w, "+15557650000", "Hello").await;
+    let id = body["data"]["id"].as_str().expect("id").to_owned();
+    let failed = wait_text(&w, &id, |m| m["errorCode"] == "30003").await;
+    assert!(
+        failed["failureReason"]
+            .as_str()
+            .is_some_and(|r| r.contains("unreachable")),
+        "{failed}"
+    );
+
+    // Bad input: nothing is queued.
+    let (_, before) = w.t.get("/api/messages", &w.owner).await;
+    let (status, body) = send(&w, "+15557654321", &"long text ".repeat(1_000)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["success"], false);
+    assert!(
+        body["error"]["fields"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("segments")),
+        "{body}"
+    );
+    let (status, body) = send(&w, "not a number", "hi").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        body["error"]["fields"]["phoneNumber"],
+        "is not a valid phone number"
+    );
+    let (status, body) = send(&w, "+15557654321", "   ").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, _) =
+        w.t.post(
+            "/api/telephony/sms",
+            &w.owner,
+            json!({"phoneNumber": "+15557654321"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (_, after) = w.t.get("/api/messages", &w.owner).await;
+    assert_eq!(before["total"], after["total"]);
+
+    // A tenant with no number of its own cannot text.
+    let (_, other) = w.other_tenant().await;
+    let (status, body) =
+        w.t.post(
+            "/api/telephony/sms",
+            &other,
+            json!({"phoneNumber": "+15557654321", "message": "hi"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["success"], false);
+    w.t.stop().await;
+}
+
+#[tokio::test]
+async fn stop_start_and_help_are_honoured() {
+    let w = call_world().await;
+    w.route_texts();
+    let customer = "+15550004444";
+    let (status, _) =
+        w.t.put(
+            &format!("/api/companies/{}/twilio/config", w.tenant),
+            &w.owner,
+            json!({"smsHelpText": "Bright Smiles Dental: call 555-123-0001. Reply STOP to stop.",
+                   "autoReplyMessage": "Thanks, we'll text back."}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, twiml) = w
+        .sim
+        .send_sms(customer, TRACKING, "HELP")
+        .await
+        .expect("sms");
+    assert!(twiml.contains("Reply STOP to stop."), "{twiml}");
+
+    let (_, twiml) = w
+        .sim
+        .send_sms(customer, TRACKING, "Stop")
+        .await
+        .expect("sms");
+    assert!(
+        !twiml.contains("<Message>"),
+        "no auto-reply to STOP: {twiml}"
+    );
+    let (_, twiml) = w
+        .sim
+        .send_sms(customer, TRACKING, "one more thing")
+        .await
+        .expect("sms");
+    assert!(
+        !twiml.contains("<Message>"),
+        "no auto-reply to an opted-out number: {twiml}"
+    );
+    let (_, body) = send(&w, customer, "Your appointment is tomorrow").await;
+    let id = body["data"]["id"].as_str().expect("id").to_owned();
+    let refused = wait_text(&w, &id, |m| m["status"] == "failed").await;
+    assert_eq!(refused["errorCode"], "21610");
+    assert!(
+        refused["messageSid"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("msg_")),
+        "never sent to Twilio: {refused}"
+    );
+
+    let (_, _) = w
+        .sim
+        .send_sms(customer, TRACKING, "START")
+        .await
+        .expect("sms");
+    let (_, body) = send(&w, customer, "Welcome back").await;
+    let id = body["data"]["id"].as_str().expect("id").to_owned();
+    wait_text(&w, &id, |m| m["status"] == "delivered").await;
+    w.t.stop().await;
+}
