@@ -325,6 +325,9 @@ async fn demo(mut config: Config, calls: usize, days: u32, exit: bool) -> anyhow
         switchboard::demo::play_traffic(&sim, &setup, options, move |n| ticker.inc(n as u64)).await;
     bar.finish_and_clear();
 
+    // Classification runs on the job queue a moment after each call: let it finish so
+    // the figures below (and the dashboard) are complete.
+    switchboard::demo::wait_for_jobs(&app.state, std::time::Duration::from_secs(30)).await;
     println!();
     println!(
         "Switchboard demo is serving at {}",
@@ -335,9 +338,6 @@ async fn demo(mut config: Config, calls: usize, days: u32, exit: bool) -> anyhow
         "  played {} calls and {} texts ({} with problems) over {days} days",
         summary.calls, summary.texts, summary.errors
     );
-    // Classification runs on the job queue a moment after each call: let it finish so
-    // the figures below (and the dashboard) are complete.
-    switchboard::demo::wait_for_jobs(&app.state, std::time::Duration::from_secs(30)).await;
     for (id, name, numbers) in &setup.tenants {
         println!("  tenant {name}: {}", numbers.join(", "));
         if let Ok((answered, classified, booked)) =

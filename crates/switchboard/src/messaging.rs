@@ -444,6 +444,121 @@ pub async fn queue(db: &Db, out: &Outgoing<'_>) -> AppResult<Message> {
     get_by_id(db, out.tenant_id, &id).await
 }
 
+/// One conversation: the texts with one other party.
+#[derive(Debug, Clone)]
+pub struct Thread {
+    /// The other party (the customer's number).
+    pub party: String,
+    /// The latest text.
+    pub last: Message,
+    /// Texts in the conversation.
+    pub count: i64,
+}
+
+/// A page of a tenant's conversations, the latest first, and how many there are.
+pub async fn threads(
+    db: &Db,
+    tenant_id: &str,
+    limit: i64,
+    offset: i64,
+) -> AppResult<(Vec<Thread>, i64)> {
+    let rows = sqlx::query(
+        "SELECT party, MAX(created_at) AS last_at, COUNT(*) AS n FROM messages
+         WHERE tenant_id = $1 AND party IS NOT NULL
+         GROUP BY party ORDER BY last_at DESC, party LIMIT $2 OFFSET $3",
+    )
+    .bind(tenant_id)
+    .bind(limit.clamp(1, 200))
+    .bind(offset.max(0))
+    .fetch_all(db.pool())
+    .await?;
+    let mut threads = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let party: String = r.try_get("party")?;
+        let last = sqlx::query(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE tenant_id = $1 AND party = $2
+             ORDER BY created_at DESC, message_sid DESC LIMIT 1"
+        ))
+        .bind(tenant_id)
+        .bind(&party)
+        .fetch_one(db.pool())
+        .await?;
+        threads.push(Thread {
+            last: message_from_row(&last)?,
+            count: r.try_get("n")?,
+            party,
+        });
+    }
+    let total: i64 = sqlx::query(
+        "SELECT COUNT(DISTINCT party) AS n FROM messages WHERE tenant_id = $1 AND party IS NOT NULL",
+    )
+    .bind(tenant_id)
+    .fetch_one(db.pool())
+    .await?
+    .try_get("n")?;
+    Ok((threads, total))
+}
+
+/// The latest `limit` texts with one party, oldest first.
+pub async fn conversation(
+    db: &Db,
+    tenant_id: &str,
+    party: &str,
+    limit: i64,
+) -> AppResult<Vec<Message>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE tenant_id = $1 AND party = $2
+         ORDER BY created_at DESC, message_sid DESC LIMIT $3"
+    ))
+    .bind(tenant_id)
+    .bind(party)
+    .bind(limit.clamp(1, 500))
+    .fetch_all(db.pool())
+    .await?;
+    let mut out = rows
+        .iter()
+        .map(message_from_row)
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    out.reverse();
+    Ok(out)
+}
+
+/// Texts a customer from the tenant's number (its primary active one): validates the
+/// number and the length, then [`queue`]s it.
+pub async fn send_for_tenant(
+    db: &Db,
+    tenant_id: &str,
+    to: &str,
+    body: &str,
+    sent_by: Option<&str>,
+) -> AppResult<(Message, Segments)> {
+    let to = crate::numbers::E164::parse(to)
+        .ok_or_else(|| AppError::field("phoneNumber", "is not a valid phone number"))?;
+    let settings = crate::telephony::view(db, tenant_id).await?;
+    let segments = check_body(body, settings.sms_max_segments)?;
+    let numbers = crate::numbers::list_for_tenant(db, tenant_id).await?;
+    let from = numbers
+        .iter()
+        .filter(|n| n.status == "active")
+        .max_by_key(|n| n.is_primary)
+        .ok_or_else(|| {
+            AppError::Conflict("this account has no active phone number to text from".into())
+        })?;
+    let message = queue(
+        db,
+        &Outgoing {
+            tenant_id,
+            from: &from.phone_number,
+            to: to.as_str(),
+            body,
+            sent_by,
+            max_segments: settings.sms_max_segments,
+        },
+    )
+    .await?;
+    Ok((message, segments))
+}
+
 /// A tenant's text by our id.
 pub async fn get_by_id(db: &Db, tenant_id: &str, id: &str) -> AppResult<Message> {
     let row = sqlx::query(&format!(

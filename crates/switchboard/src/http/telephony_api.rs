@@ -28,28 +28,12 @@ pub(crate) async fn send_sms(
 ) -> Result<Json<Value>, SeedError> {
     let tenant = scoped.tenant()?.clone();
     let ApiJson(body) = body?;
-    let to = crate::numbers::E164::parse(&body.phone_number)
-        .ok_or_else(|| AppError::field("phoneNumber", "is not a valid phone number"))?;
-    let numbers = crate::numbers::list_for_tenant(&state.db, &tenant).await?;
-    let from = numbers
-        .iter()
-        .filter(|n| n.status == "active")
-        .max_by_key(|n| n.is_primary)
-        .ok_or_else(|| {
-            AppError::Conflict("this account has no active phone number to text from".into())
-        })?;
-    let settings = crate::telephony::view(&state.db, &tenant).await?;
-    let segments = crate::messaging::check_body(&body.message, settings.sms_max_segments)?;
-    let message = crate::messaging::queue(
+    let (message, segments) = crate::messaging::send_for_tenant(
         &state.db,
-        &crate::messaging::Outgoing {
-            tenant_id: &tenant,
-            from: &from.phone_number,
-            to: to.as_str(),
-            body: &body.message,
-            sent_by: Some(&scoped.principal.user.id),
-            max_segments: settings.sms_max_segments,
-        },
+        &tenant,
+        &body.phone_number,
+        &body.message,
+        Some(&scoped.principal.user.id),
     )
     .await?;
     Ok(Json(json!({

@@ -426,6 +426,28 @@ async fn customer_reads_filters_listens_and_exports() {
         "{row}"
     );
     b.screenshot("messages").await;
+
+    // Open the conversation and reply from the portal: the text goes out through the
+    // simulator and its status comes back.
+    b.click("table.messages tbody tr a").await;
+    assert!(b.text("#conversation-title").await.contains("+15550002222"));
+    b.fill("#reply-body", "No problem, see you soon!").await;
+    b.submit("#send-reply").await;
+    assert!(b.text("main .alert.ok").await.contains("on its way"));
+    let mut last = String::new();
+    for _ in 0..50 {
+        b.open("/messages?with=%2B15550002222").await;
+        last = b.text("ol.texts li.outbound").await;
+        if last.contains("delivered") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        last.contains("No problem, see you soon!") && last.contains("delivered"),
+        "{last}"
+    );
+    b.screenshot("messages-conversation").await;
     b.click("nav a[href='/dashboard']").await;
     assert_eq!(b.text("#card-messages .value").await, "0");
 

@@ -367,6 +367,7 @@ const ROUTE_ACCESS: &[(&str, Access)] = &[
     ("/settings", Access::OwnTenant),
     ("/settings/test-credentials", Access::OwnTenant),
     ("/messages", Access::OwnTenant),
+    ("/messages/reply", Access::OwnTenant),
     ("/contacts", Access::OwnTenant),
 ];
 

@@ -12,14 +12,25 @@ use crate::web::{Chrome, PageResult, PageUser};
 
 use super::*;
 
-/// A text as a row of the portal.
-pub(super) struct MessageRow {
+/// A conversation as a row of the portal.
+pub(super) struct ThreadRow {
+    party: String,
+    href: String,
     when: String,
     inbound: bool,
-    other_party: String,
     number_label: String,
     body: String,
+    count: i64,
+    selected: bool,
+}
+
+/// One text of the open conversation.
+pub(super) struct TextRow {
+    when: String,
+    inbound: bool,
+    body: String,
     status: String,
+    failure: Option<String>,
     media: i64,
 }
 
@@ -27,59 +38,100 @@ pub(super) struct MessageRow {
 #[template(path = "messages.html")]
 pub(super) struct MessagesPage {
     chrome: Chrome,
-    rows: Vec<MessageRow>,
+    rows: Vec<ThreadRow>,
     total: i64,
     first: i64,
     last: i64,
     prev_href: Option<String>,
     next_href: Option<String>,
+    /// The open conversation: the other party and its texts.
+    party: Option<String>,
+    texts: Vec<TextRow>,
+    reply: String,
+    errors: crate::web::forms::Errors,
+    notice: Option<String>,
+    opted_out: bool,
 }
 
 #[derive(serde::Deserialize, Default)]
 pub(super) struct Paging {
     offset: Option<i64>,
+    with: Option<String>,
+    sent: Option<String>,
 }
 
-pub(super) async fn messages(
-    State(state): State<AppState>,
-    user: PageUser,
-    q: Result<Query<Paging>, axum::extract::rejection::QueryRejection>,
-) -> PageResult {
-    let tenant = user.tenant_for(&state, "messages").await?;
-    let offset = q
-        .map_err(|e| AppError::BadRequest(e.body_text()))?
-        .0
-        .offset
-        .unwrap_or(0)
-        .max(0);
-    crate::notifications::mark_read(&state.db, &user.0.user.id, "messages").await?;
-    let chrome = Chrome::for_user(&state, &user, "Messages", "/messages").await?;
-    let tz = calls::rollups::tenant_zone(&state.db, &tenant).await?;
-    let numbers = crate::numbers::list_for_tenant(&state.db, &tenant).await?;
-    let (texts, total) = crate::messaging::list(&state.db, &tenant, PAGE_SIZE, offset).await?;
-    let rows: Vec<MessageRow> = texts
+fn thread_href(party: &str) -> String {
+    let q: String = url::form_urlencoded::byte_serialize(party.as_bytes()).collect();
+    format!("/messages?with={q}")
+}
+
+/// The conversation a page opens, and its reply box as the user left it.
+struct Open {
+    party: Option<String>,
+    reply: String,
+    errors: crate::web::forms::Errors,
+    notice: Option<String>,
+}
+
+/// The page: conversations, and the one asked for with its reply box.
+async fn page(
+    state: &AppState,
+    user: &PageUser,
+    tenant: &crate::tenants::TenantId,
+    offset: i64,
+    open: Open,
+) -> Result<MessagesPage, crate::web::WebError> {
+    let Open {
+        party,
+        reply,
+        errors,
+        notice,
+    } = open;
+    let chrome = Chrome::for_user(state, user, "Messages", "/messages").await?;
+    let tz = calls::rollups::tenant_zone(&state.db, tenant).await?;
+    let numbers = crate::numbers::list_for_tenant(&state.db, tenant).await?;
+    let (threads, total) = crate::messaging::threads(&state.db, tenant, PAGE_SIZE, offset).await?;
+    let rows: Vec<ThreadRow> = threads
         .into_iter()
-        .map(|m| {
-            let inbound = m.direction == "inbound";
-            let (other, ours) = if inbound {
-                (m.from, m.to)
-            } else {
-                (m.to, m.from)
-            };
-            MessageRow {
-                when: local_time(&crate::db::rfc3339(m.created_at), &tz),
+        .map(|t| {
+            let inbound = t.last.direction == "inbound";
+            let ours = if inbound { &t.last.to } else { &t.last.from };
+            ThreadRow {
+                href: thread_href(&t.party),
+                selected: party.as_deref() == Some(t.party.as_str()),
+                when: local_time(&crate::db::rfc3339(t.last.created_at), &tz),
                 inbound,
-                other_party: other,
-                number_label: number_label(Some(&ours), &numbers),
-                body: m.body,
-                status: match m.error_code {
-                    Some(code) => format!("{} (error {code})", m.status),
-                    None => m.status,
-                },
-                media: m.num_media,
+                number_label: number_label(Some(ours), &numbers),
+                body: t.last.body,
+                count: t.count,
+                party: t.party,
             }
         })
         .collect();
+    let texts = match &party {
+        Some(p) => crate::messaging::conversation(&state.db, tenant, p, 200)
+            .await?
+            .into_iter()
+            .map(|m| TextRow {
+                when: local_time(&crate::db::rfc3339(m.created_at), &tz),
+                inbound: m.direction == "inbound",
+                status: match &m.error_code {
+                    Some(code) => format!("{} (error {code})", m.status),
+                    None => m.status.clone(),
+                },
+                failure: m.failure_reason,
+                body: m.body,
+                media: m.num_media,
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let opted_out = match &party {
+        Some(p) => crate::messaging::opted_out_at(&state.db, tenant, p)
+            .await?
+            .is_some(),
+        None => false,
+    };
     let shown = i64::try_from(rows.len()).unwrap_or(0);
     Ok(MessagesPage {
         chrome,
@@ -91,6 +143,68 @@ pub(super) async fn messages(
             .then(|| format!("/messages?offset={}", offset + PAGE_SIZE)),
         rows,
         total,
+        party,
+        texts,
+        reply,
+        errors,
+        notice,
+        opted_out,
+    })
+}
+
+pub(super) async fn messages(
+    State(state): State<AppState>,
+    user: PageUser,
+    q: Result<Query<Paging>, axum::extract::rejection::QueryRejection>,
+) -> PageResult {
+    let tenant = user.tenant_for(&state, "messages").await?;
+    let q = q.map_err(|e| AppError::BadRequest(e.body_text()))?.0;
+    let offset = q.offset.unwrap_or(0).max(0);
+    crate::notifications::mark_read(&state.db, &user.0.user.id, "messages").await?;
+    let party = q
+        .with
+        .as_deref()
+        .and_then(crate::numbers::E164::parse)
+        .map(|n| n.as_str().to_owned());
+    let notice = q.sent.map(|_| "Your text is on its way.".to_owned());
+    let open = Open {
+        party,
+        reply: String::new(),
+        errors: crate::web::forms::Errors::none(),
+        notice,
+    };
+    Ok(page(&state, &user, &tenant, offset, open)
+        .await?
+        .into_response())
+}
+
+/// `POST /messages/reply`: texts the open conversation's party from the portal.
+pub(super) async fn reply(
+    State(state): State<AppState>,
+    user: PageUser,
+    form: crate::web::forms::FormData,
+) -> PageResult {
+    let tenant = user.tenant_for(&state, "messages").await?;
+    let to = form.get("to").unwrap_or_default().to_owned();
+    let body = form.get("body").unwrap_or_default().to_owned();
+    match crate::messaging::send_for_tenant(&state.db, &tenant, &to, &body, Some(&user.0.user.id))
+        .await
+    {
+        Ok((m, _)) => Ok(
+            axum::response::Redirect::to(&format!("{}&sent=1", thread_href(&m.to))).into_response(),
+        ),
+        Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => {
+            let party = crate::numbers::E164::parse(&to).map(|n| n.as_str().to_owned());
+            let errors = crate::web::forms::Errors::from_app(&e);
+            let open = Open {
+                party,
+                reply: body,
+                errors,
+                notice: None,
+            };
+            let page = page(&state, &user, &tenant, 0, open).await?;
+            Ok((e.status(), page).into_response())
+        }
+        Err(e) => Err(e.into()),
     }
-    .into_response())
 }

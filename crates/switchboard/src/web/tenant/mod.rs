@@ -43,6 +43,7 @@ pub(in crate::web) fn router() -> crate::routes::Routes {
             axum::routing::post(test_credentials),
         )
         .route("/messages", get(messages))
+        .route("/messages/reply", axum::routing::post(reply))
         .route("/contacts", get(contacts).post(add_contact))
         .route("/contacts/{id}", get(contact_page).post(save_contact))
         .route("/contacts/{id}/delete", axum::routing::post(delete_contact))
