@@ -78,6 +78,23 @@ pub fn is_open(hours: &BusinessHours, tenant_timezone: &str, now: jiff::Timestam
     })
 }
 
+/// When the business is next open: `now` when it is, else the first five-minute mark
+/// within the next eight days at which it is; `None` when it never opens.
+pub fn next_opening(
+    hours: &BusinessHours,
+    tenant_timezone: &str,
+    now: jiff::Timestamp,
+) -> Option<jiff::Timestamp> {
+    if is_open(hours, tenant_timezone, now) {
+        return Some(now);
+    }
+    let step = jiff::SignedDuration::from_mins(5);
+    let start = jiff::Timestamp::from_second(now.as_second() - now.as_second() % 300).ok()?;
+    (1..=8 * 24 * 12)
+        .filter_map(|i| start.checked_add(step * i).ok())
+        .find(|t| is_open(hours, tenant_timezone, *t))
+}
+
 /// Forward target: digit 1 → new, else default, else existing; digit 2 → the mirror;
 /// no menu → default, else new, else existing.
 pub fn forward_target(s: &EffectiveSettings, digit: Option<&str>) -> Option<String> {

@@ -112,6 +112,167 @@ pub fn failure_reason(code: &str) -> Option<&'static str> {
     })
 }
 
+/// The job that texts back a missed caller.
+pub const TEXT_BACK: &str = "messaging.text_back";
+
+/// The missed-call text when the tenant wrote none.
+pub const DEFAULT_TEXT_BACK: &str =
+    "Sorry we missed your call to {business}. Reply here and we'll get back to you.";
+
+/// Checks a template's `{placeholders}` against the ones it may use.
+pub fn check_template(template: &str, allowed: &[&str]) -> Result<(), String> {
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}') else {
+            return Err("has a { without its }".into());
+        };
+        let name = &after[..close];
+        if !allowed.contains(&name) {
+            let list: Vec<String> = allowed.iter().map(|a| format!("{{{a}}}")).collect();
+            return Err(format!(
+                "uses {{{name}}}, which is not a placeholder; use {}",
+                list.join(", ")
+            ));
+        }
+        rest = &after[close + 1..];
+    }
+    Ok(())
+}
+
+/// Fills a checked template.
+pub fn render(template: &str, values: &[(&str, &str)]) -> String {
+    values.iter().fold(template.to_owned(), |t, (name, value)| {
+        t.replace(&format!("{{{name}}}"), value)
+    })
+}
+
+/// The caller ids Twilio sends when there is none to text.
+fn is_textable(number: &str) -> bool {
+    let digits = number.chars().filter(char::is_ascii_digit).count();
+    // Short codes and "anonymous" / "restricted" (and Twilio's +266696687) are not.
+    number.starts_with('+') && digits >= 10 && !number.starts_with("+266696687")
+}
+
+/// After a call's status is stored: when it was missed (answered by nobody, voicemail
+/// or not), the tenant has the text-back on and the caller can be texted, queue the
+/// text — once per caller per day, now when the tenant is open, else at its next
+/// opening.
+pub async fn text_back_when_missed(
+    state: &AppState,
+    tenant_id: &str,
+    call_sid: &str,
+    record: &crate::calls::CallRecord,
+) -> AppResult<()> {
+    let terminal = matches!(
+        record.status.as_deref(),
+        Some("completed" | "no-answer" | "busy" | "failed" | "canceled")
+    );
+    let missed = matches!(record.outcome.as_str(), "missed" | "voicemail");
+    let inbound = record.direction.as_deref() == Some("inbound");
+    let (Some(from), Some(to)) = (&record.from, &record.to) else {
+        return Ok(());
+    };
+    if !(terminal && missed && inbound && is_textable(from)) {
+        return Ok(());
+    }
+    let settings = crate::telephony::view(&state.db, tenant_id).await?;
+    if !settings.text_back_enabled {
+        return Ok(());
+    }
+    let tz_name = crate::tenants::get(&state.db, tenant_id).await?.timezone;
+    let tz = jiff::tz::TimeZone::get(&tz_name).unwrap_or(jiff::tz::TimeZone::UTC);
+    let now = jiff::Timestamp::now();
+    let at = match &settings.business_hours {
+        Some(hours) => crate::call_flow::next_opening(hours, &tz_name, now).unwrap_or(now),
+        None => now,
+    };
+    let day = at.to_zoned(tz).date();
+    let job = NewJob {
+        tenant_id: Some(tenant_id.to_owned()),
+        dedupe_key: Some(format!("{TEXT_BACK}:{tenant_id}:{from}:{day}")),
+        run_at: Some(at.as_millisecond()),
+        ..NewJob::new(
+            TEXT_BACK,
+            serde_json::json!({ "callSid": call_sid, "to": from, "from": to }),
+        )
+    };
+    jobs::enqueue(&state.db, job).await?;
+    Ok(())
+}
+
+/// Runs [`TEXT_BACK`]: texts the missed caller from the number they called, unless they
+/// opted out.
+pub async fn text_back_job(state: AppState, job: Job) -> HandlerResult {
+    let field = |name: &str| {
+        job.payload[name]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("payload without {name}"))
+    };
+    let (call_sid, to, from) = (field("callSid")?, field("to")?, field("from")?);
+    let tenant = job.tenant_id.clone().ok_or("job without a tenant")?;
+    let opted_out = opted_out_at(&state.db, &tenant, &to)
+        .await
+        .map_err(|e| e.to_string())?;
+    if opted_out.is_some() {
+        tracing::info!("missed caller opted out of texts; no text-back");
+        return Ok(());
+    }
+    let settings = crate::telephony::view(&state.db, &tenant)
+        .await
+        .map_err(|e| e.to_string())?;
+    let business = crate::tenants::get(&state.db, &tenant)
+        .await
+        .map_err(|e| e.to_string())?
+        .name;
+    let template = settings
+        .text_back_message
+        .unwrap_or_else(|| DEFAULT_TEXT_BACK.to_owned());
+    let body = render(&template, &[("business", &business)]);
+    queue(
+        &state.db,
+        &Outgoing {
+            tenant_id: &tenant,
+            from: &from,
+            to: &to,
+            body: &body,
+            sent_by: None,
+            max_segments: settings.sms_max_segments.max(1),
+            call_sid: Some(&call_sid),
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Of `call_sids`, the calls a text-back went to.
+pub async fn texted_back(
+    db: &Db,
+    tenant_id: &str,
+    call_sids: &[String],
+) -> AppResult<std::collections::HashSet<String>> {
+    let mut out = std::collections::HashSet::new();
+    for chunk in call_sids.chunks(100) {
+        if chunk.is_empty() {
+            continue;
+        }
+        let sql = format!(
+            "SELECT call_sid FROM messages WHERE tenant_id = $1 AND call_sid IN ({})",
+            db.placeholders(2, chunk.len())
+        );
+        let mut q = sqlx::query(&sql).bind(tenant_id);
+        for sid in chunk {
+            q = q.bind(sid.as_str());
+        }
+        for r in q.fetch_all(db.pool()).await? {
+            out.insert(r.try_get("call_sid")?);
+        }
+    }
+    Ok(out)
+}
+
 /// The reason shown for a send refused because the recipient opted out.
 pub const OPTED_OUT: &str = "Recipient opted out (texted STOP); nothing was sent.";
 
@@ -384,6 +545,8 @@ pub struct Outgoing<'a> {
     pub sent_by: Option<&'a str>,
     /// The tenant's limit in segments.
     pub max_segments: i64,
+    /// The call this text answers (a text-back).
+    pub call_sid: Option<&'a str>,
 }
 
 /// Checks a text before anything is stored: not empty, within the tenant's segments.
@@ -420,8 +583,8 @@ pub async fn queue(db: &Db, out: &Outgoing<'_>) -> AppResult<Message> {
     let id = new_id("msg");
     let now = now_ms();
     sqlx::query(
-        "INSERT INTO messages (message_sid, tenant_id, direction, from_number, to_number, body, status, num_media, created_at, updated_at, local_id, party, sent_by)
-         VALUES ($1, $2, 'outbound-api', $3, $4, $5, 'queued', 0, $6, $6, $1, $4, $7)",
+        "INSERT INTO messages (message_sid, tenant_id, direction, from_number, to_number, body, status, num_media, created_at, updated_at, local_id, party, sent_by, call_sid)
+         VALUES ($1, $2, 'outbound-api', $3, $4, $5, 'queued', 0, $6, $6, $1, $4, $7, $8)",
     )
     .bind(&id)
     .bind(out.tenant_id)
@@ -430,6 +593,7 @@ pub async fn queue(db: &Db, out: &Outgoing<'_>) -> AppResult<Message> {
     .bind(out.body)
     .bind(now)
     .bind(out.sent_by)
+    .bind(out.call_sid)
     .execute(db.pool())
     .await?;
     let job = NewJob {
@@ -553,6 +717,7 @@ pub async fn send_for_tenant(
             body,
             sent_by,
             max_segments: settings.sms_max_segments,
+            call_sid: None,
         },
     )
     .await?;
@@ -690,6 +855,22 @@ mod tests {
         assert_eq!(keyword("help"), Some(Keyword::Help));
         assert_eq!(keyword("please stop calling me"), None);
         assert_eq!(keyword("Can I cancel my appointment?"), None);
+    }
+
+    #[test]
+    fn templates_name_known_placeholders_only() {
+        assert!(check_template("Sorry we missed you at {business}!", &["business"]).is_ok());
+        let e = check_template("Hi {name}", &["business"]).expect_err("unknown");
+        assert!(e.contains("{name}") && e.contains("{business}"), "{e}");
+        assert!(check_template("oops {business", &["business"]).is_err());
+        assert_eq!(
+            render(DEFAULT_TEXT_BACK, &[("business", "Bright Smiles")]),
+            "Sorry we missed your call to Bright Smiles. Reply here and we'll get back to you."
+        );
+        assert!(!is_textable("+266696687"));
+        assert!(!is_textable("anonymous"));
+        assert!(!is_textable("+12345"));
+        assert!(is_textable("+15550001111"));
     }
 
     #[test]

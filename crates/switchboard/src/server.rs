@@ -171,6 +171,7 @@ pub fn job_handlers() -> jobs::Registry<AppState> {
             crate::intelligence::classify_call,
         )
         .on(crate::messaging::SEND, crate::messaging::send_job)
+        .on(crate::messaging::TEXT_BACK, crate::messaging::text_back_job)
 }
 
 /// Every route the service serves: the JSON API, Twilio's webhooks, the portal and the

@@ -157,6 +157,8 @@ struct Row {
     llm_classification: Option<bool>,
     sms_help_text: Option<String>,
     sms_max_segments: Option<i64>,
+    text_back_enabled: Option<bool>,
+    text_back_message: Option<String>,
 }
 
 async fn load_row(db: &Db, tenant_id: &str) -> AppResult<Row> {
@@ -189,6 +191,8 @@ async fn load_row(db: &Db, tenant_id: &str) -> AppResult<Row> {
         llm_classification: flag("llm_classification")?,
         sms_help_text: r.try_get("sms_help_text")?,
         sms_max_segments: r.try_get("sms_max_segments")?,
+        text_back_enabled: flag("text_back_enabled")?,
+        text_back_message: r.try_get("text_back_message")?,
     })
 }
 
@@ -196,8 +200,8 @@ async fn store_row(db: &Db, tenant_id: &str, r: &Row) -> AppResult<()> {
     sqlx::query(
         "INSERT INTO tenant_telephony (tenant_id, account_sid, auth_token_enc, api_key_sid, api_key_secret_enc,
             call_routing_mode, forward_number, forward_number_new, forward_number_existing, menu_message, voice,
-            recording_enabled, transcription_enabled, whisper_message, auto_reply_message, business_hours, updated_at, llm_classification, sms_help_text, sms_max_segments)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+            recording_enabled, transcription_enabled, whisper_message, auto_reply_message, business_hours, updated_at, llm_classification, sms_help_text, sms_max_segments, text_back_enabled, text_back_message)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
          ON CONFLICT (tenant_id) DO UPDATE SET
             account_sid = excluded.account_sid, auth_token_enc = excluded.auth_token_enc,
             api_key_sid = excluded.api_key_sid, api_key_secret_enc = excluded.api_key_secret_enc,
@@ -208,7 +212,8 @@ async fn store_row(db: &Db, tenant_id: &str, r: &Row) -> AppResult<()> {
             whisper_message = excluded.whisper_message, auto_reply_message = excluded.auto_reply_message,
             business_hours = excluded.business_hours, updated_at = excluded.updated_at,
             llm_classification = excluded.llm_classification,
-            sms_help_text = excluded.sms_help_text, sms_max_segments = excluded.sms_max_segments",
+            sms_help_text = excluded.sms_help_text, sms_max_segments = excluded.sms_max_segments,
+            text_back_enabled = excluded.text_back_enabled, text_back_message = excluded.text_back_message",
     )
     .bind(tenant_id)
     .bind(r.account_sid.as_deref())
@@ -230,6 +235,8 @@ async fn store_row(db: &Db, tenant_id: &str, r: &Row) -> AppResult<()> {
     .bind(r.llm_classification.map(i64::from))
     .bind(r.sms_help_text.as_deref())
     .bind(r.sms_max_segments)
+    .bind(r.text_back_enabled.map(i64::from))
+    .bind(r.text_back_message.as_deref())
     .execute(db.pool())
     .await?;
     Ok(())
@@ -286,6 +293,10 @@ pub struct TwilioConfigView {
     pub sms_help_text: Option<String>,
     /// The longest text the tenant sends, in segments (default 10).
     pub sms_max_segments: i64,
+    /// Text callers whose call was missed.
+    pub text_back_enabled: bool,
+    /// The missed-call text (`{business}` is the tenant's name); a default when unset.
+    pub text_back_message: Option<String>,
 }
 
 /// A change to the config; absent fields stay, `null` clears.
@@ -331,6 +342,10 @@ pub struct TwilioConfigUpdate {
     pub sms_help_text: Option<Option<String>>,
     #[serde(default, deserialize_with = "crate::patch::nullable")]
     pub sms_max_segments: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "crate::patch::nullable")]
+    pub text_back_enabled: Option<Option<bool>>,
+    #[serde(default, deserialize_with = "crate::patch::nullable")]
+    pub text_back_message: Option<Option<String>>,
     /// Admins only: allow saving an account SID another tenant already uses (tenants
     /// that really share one Twilio account). Not stored; checked when the SID changes.
     #[serde(default)]
@@ -413,6 +428,8 @@ fn to_view(tenant_id: &str, r: Row, phone_numbers: Vec<PhoneNumber>) -> TwilioCo
         sms_max_segments: r
             .sms_max_segments
             .unwrap_or(crate::messaging::DEFAULT_MAX_SEGMENTS),
+        text_back_enabled: r.text_back_enabled.unwrap_or(false),
+        text_back_message: r.text_back_message,
     }
 }
 
@@ -565,6 +582,20 @@ pub async fn update(
         "smsHelpText",
         &mut errors,
     );
+    text(
+        &change.text_back_message,
+        &mut r.text_back_message,
+        "textBackMessage",
+        &mut errors,
+    );
+    if let Some(template) = &r.text_back_message
+        && let Err(e) = crate::messaging::check_template(template, &["business"])
+    {
+        errors.insert("textBackMessage".into(), e);
+    }
+    if let Some(flag) = change.text_back_enabled {
+        r.text_back_enabled = flag;
+    }
     if let Some(voice) = &change.voice {
         r.voice = match voice.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             Some(v) if ALLOWED_VOICES.contains(&v) => Some(v.to_owned()),

@@ -307,6 +307,9 @@ async fn record(
     if let (true, Some(tenant), Some(r)) = (text_may_be_done, tenant, &record) {
         crate::intelligence::classify_when_changed(state, tenant, call_sid, r).await?;
     }
+    if let (EventKind::Status, Some(tenant), Some(r)) = (kind, tenant, &record) {
+        crate::messaging::text_back_when_missed(state, tenant, call_sid, r).await?;
+    }
     Ok(record)
 }
 

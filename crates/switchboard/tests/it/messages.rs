@@ -402,3 +402,99 @@ async fn stop_start_and_help_are_honoured() {
     wait_text(&w, &id, |m| m["status"] == "delivered").await;
     w.t.stop().await;
 }
+
+#[tokio::test]
+async fn missed_callers_are_texted_back_once_a_day() {
+    let w = call_world().await;
+    w.route_texts();
+    let (status, body) =
+        w.t.put(
+            &format!("/api/companies/{}/twilio/config", w.tenant),
+            &w.owner,
+            json!({"textBackEnabled": true, "textBackMessage": "Sorry we missed you at {business}! Reply to book."}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // A template with a placeholder we do not know is refused.
+    let (status, body) =
+        w.t.put(
+            &format!("/api/companies/{}/twilio/config", w.tenant),
+            &w.owner,
+            json!({"textBackMessage": "Hi {name}"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    let texts_to = |party: &'static str| {
+        let w = &w;
+        async move {
+            let (_, body) = w.t.get("/api/messages?limit=200", &w.owner).await;
+            body["messages"]
+                .as_array()
+                .expect("messages")
+                .iter()
+                .filter(|m| m["to"] == party && m["direction"] == "outbound-api")
+                .cloned()
+                .collect::<Vec<_>>()
+        }
+    };
+    let mut missed = crate::calls::caller();
+    missed.staff = twilio_sim::Staff::Busy;
+    missed.voicemail_secs = None;
+    let first = w.play(&missed).await.call_sid;
+    let mut sent = Vec::new();
+    for _ in 0..100 {
+        sent = texts_to("+15550001111").await;
+        if sent.first().is_some_and(|m| m["status"] == "delivered") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(
+        sent[0]["body"],
+        "Sorry we missed you at Bright Smiles Dental! Reply to book."
+    );
+    assert_eq!(sent[0]["status"], "delivered");
+    assert_eq!(sent[0]["from"], TRACKING);
+
+    // A second missed call the same day: no second text.
+    w.play(&missed).await;
+    // An answered call from someone else: none.
+    let mut answered = twilio_sim::Scenario::new("+15550002222", TRACKING);
+    answered.staff = twilio_sim::Staff::Answers { after_secs: 2 };
+    w.play(&answered).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(texts_to("+15550001111").await.len(), 1);
+    assert!(texts_to("+15550002222").await.is_empty());
+
+    // A caller who texted STOP is never texted back.
+    w.sim
+        .send_sms("+15550003333", TRACKING, "STOP")
+        .await
+        .expect("sms");
+    let mut opted = twilio_sim::Scenario::new("+15550003333", TRACKING);
+    opted.staff = twilio_sim::Staff::NoAnswer;
+    w.play(&opted).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert!(texts_to("+15550003333").await.is_empty());
+
+    // The call's row says so.
+    let page =
+        w.t.http
+            .get(w.t.url("/call-logs"))
+            .bearer_auth(&w.owner)
+            .send()
+            .await
+            .expect("page")
+            .text()
+            .await
+            .expect("html");
+    let row = page
+        .split(&format!("id=\"call-{first}\""))
+        .nth(1)
+        .and_then(|rest| rest.split("</tr>").next())
+        .unwrap_or_default();
+    assert!(row.contains("Texted back"), "{row}");
+    w.t.stop().await;
+}

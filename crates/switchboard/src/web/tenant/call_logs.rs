@@ -139,13 +139,28 @@ pub(super) async fn call_logs(
     let query = view.query();
     let scope = Scope::One(tenant.clone());
     let listed = match calls::list(&state.db, &scope, &filter, &tz).await {
-        Ok((logs, total, ..)) => Ok((contact_names(&state, &tenant, &logs).await?, logs, total)),
+        Ok((logs, total, ..)) => {
+            let sids: Vec<String> = logs.iter().map(|c| c.call_sid.clone()).collect();
+            let texted = crate::messaging::texted_back(&state.db, &tenant, &sids).await?;
+            Ok((
+                contact_names(&state, &tenant, &logs).await?,
+                texted,
+                logs,
+                total,
+            ))
+        }
         Err(e) => Err(e),
     };
     let (rows, total, errors, status) = match listed {
-        Ok((contacts, logs, total)) => (
+        Ok((contacts, texted, logs, total)) => (
             logs.into_iter()
-                .map(|c| CallRow::new(c, &tz, &numbers, &contacts))
+                .map(|c| {
+                    let texted_back = texted.contains(&c.call_sid);
+                    CallRow {
+                        texted_back,
+                        ..CallRow::new(c, &tz, &numbers, &contacts)
+                    }
+                })
                 .collect::<Vec<_>>(),
             total,
             Errors::none(),

@@ -76,6 +76,8 @@ pub(super) struct CallRow {
     pub evidence: Vec<String>,
     /// Who decided, in words.
     pub source: String,
+    /// A missed-call text went to the caller.
+    pub texted_back: bool,
 }
 
 fn local_time(rfc3339: &str, tz: &jiff::tz::TimeZone) -> String {
@@ -167,6 +169,7 @@ impl CallRow {
                 (Some("vi"), _) => "Voice Intelligence".into(),
                 _ => String::new(),
             },
+            texted_back: false,
             call_sid: c.call_sid,
         }
     }
