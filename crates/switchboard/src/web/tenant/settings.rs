@@ -57,6 +57,8 @@ pub(super) const SETTINGS_FIELDS: &[&str] = &[
     "voice",
     "whisperMessage",
     "autoReplyMessage",
+    "smsHelpText",
+    "textBackMessage",
     "businessHours",
     "accountSid",
     "authToken",
@@ -137,6 +139,10 @@ impl SettingsPage {
         c.auto_reply_message = form.text("autoReplyMessage");
         c.recording_enabled = Some(form.checked("recordingEnabled"));
         c.transcription_enabled = Some(form.checked("transcriptionEnabled"));
+        c.llm_classification = form.checked("llmClassification");
+        c.sms_help_text = form.text("smsHelpText");
+        c.text_back_enabled = form.checked("textBackEnabled");
+        c.text_back_message = form.text("textBackMessage");
         self.hours_enabled = form.checked("hoursEnabled");
         for d in &mut self.days {
             d.open = form
@@ -229,6 +235,10 @@ pub(super) fn settings_update(form: &FormData) -> Result<TwilioConfigUpdate, App
         transcription_enabled: Some(Some(form.checked("transcriptionEnabled"))),
         whisper_message: text("whisperMessage"),
         auto_reply_message: text("autoReplyMessage"),
+        sms_help_text: text("smsHelpText"),
+        text_back_enabled: Some(Some(form.checked("textBackEnabled"))),
+        text_back_message: text("textBackMessage"),
+        llm_classification: Some(Some(form.checked("llmClassification"))),
         business_hours: Some(business_hours),
         ..TwilioConfigUpdate::default()
     };
