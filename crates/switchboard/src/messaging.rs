@@ -258,8 +258,11 @@ pub async fn texted_back(
         if chunk.is_empty() {
             continue;
         }
+        // All placeholders from one source: sqlx numbers plain `?` from 1 whatever `$n`
+        // precede them.
         let sql = format!(
-            "SELECT call_sid FROM messages WHERE tenant_id = $1 AND call_sid IN ({})",
+            "SELECT call_sid FROM messages WHERE tenant_id = {} AND call_sid IN ({})",
+            db.placeholders(1, 1),
             db.placeholders(2, chunk.len())
         );
         let mut q = sqlx::query(&sql).bind(tenant_id);
@@ -336,9 +339,11 @@ pub struct Message {
     pub failure_reason: Option<String>,
     /// The other side of the conversation.
     pub party: Option<String>,
+    /// The call a text-back answered.
+    pub call_sid: Option<String>,
 }
 
-const MESSAGE_COLUMNS: &str = "message_sid, direction, from_number, to_number, body, status, error_code, num_media, created_at, local_id, failure_reason, party";
+const MESSAGE_COLUMNS: &str = "message_sid, direction, from_number, to_number, body, status, error_code, num_media, created_at, local_id, failure_reason, party, call_sid";
 
 fn message_from_row(r: &sqlx::any::AnyRow) -> Result<Message, sqlx::Error> {
     Ok(Message {
@@ -354,6 +359,7 @@ fn message_from_row(r: &sqlx::any::AnyRow) -> Result<Message, sqlx::Error> {
         id: r.try_get("local_id")?,
         failure_reason: r.try_get("failure_reason")?,
         party: r.try_get("party")?,
+        call_sid: r.try_get("call_sid")?,
     })
 }
 

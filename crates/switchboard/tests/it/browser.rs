@@ -478,8 +478,13 @@ async fn customer_reads_filters_listens_and_exports() {
     assert_eq!(b.text("main .alert.ok").await, "Contact added.");
     assert!(b.text("#contacts").await.contains("+15550001111"));
     b.screenshot("contacts").await;
-    // Edit, then delete (asked first).
+    // Edit, then delete (asked first). The contact's page shows its calls and texts.
     b.click("#contacts a").await;
+    let timeline = b.text("ol.timeline").await;
+    assert!(
+        timeline.contains("Call") && timeline.contains("Answered, 1:35 talk"),
+        "{timeline}"
+    );
     b.fill("#notes", "Prefers mornings").await;
     b.fill("#email", "jane.example.com").await;
     b.submit("#save-contact").await;

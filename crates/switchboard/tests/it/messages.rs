@@ -457,6 +457,11 @@ async fn missed_callers_are_texted_back_once_a_day() {
     );
     assert_eq!(sent[0]["status"], "delivered");
     assert_eq!(sent[0]["from"], TRACKING);
+    assert_eq!(
+        sent[0]["callSid"],
+        first.as_str(),
+        "the text answers the first call"
+    );
 
     // A second missed call the same day: no second text.
     w.play(&missed).await;

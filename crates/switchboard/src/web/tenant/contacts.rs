@@ -114,6 +114,88 @@ pub(super) struct ContactPage {
     id: String,
     form: ContactForm,
     errors: Errors,
+    timeline: Vec<TimelineEntry>,
+    calls_href: String,
+    messages_href: String,
+}
+
+/// One call or text with a contact, for its timeline.
+pub(super) struct TimelineEntry {
+    at: i64,
+    when: String,
+    call: bool,
+    inbound: bool,
+    title: String,
+    detail: String,
+}
+
+/// Most entries of each kind on a contact's timeline.
+const TIMELINE_EACH: i64 = 50;
+
+/// A contact's calls and texts, newest first, as one timeline.
+async fn timeline(
+    state: &AppState,
+    tenant: &crate::tenants::TenantId,
+    phone: &str,
+) -> Result<Vec<TimelineEntry>, AppError> {
+    let tz = crate::calls::rollups::tenant_zone(&state.db, tenant).await?;
+    let filter = crate::calls::CallFilter {
+        q: Some(phone.to_owned()),
+        limit: Some(TIMELINE_EACH),
+        ..Default::default()
+    };
+    let scope = crate::calls::Scope::One(tenant.clone());
+    let (calls, ..) = crate::calls::list(&state.db, &scope, &filter, &tz).await?;
+    let mut entries: Vec<TimelineEntry> = calls
+        .into_iter()
+        .filter(|c| c.from.as_deref() == Some(phone) || c.to.as_deref() == Some(phone))
+        .map(|c| {
+            let at = c
+                .started_at
+                .parse::<jiff::Timestamp>()
+                .map_or(0, |t| t.as_millisecond());
+            let outcome = match c.outcome.as_str() {
+                "answered" => format!("Answered, {} talk", crate::web::mmss(c.duration)),
+                "voicemail" => "Missed, left a voicemail".to_owned(),
+                "missed" => "Missed".to_owned(),
+                _ => "In progress".to_owned(),
+            };
+            let verdict = match c.appointment_booked {
+                Some(true) => " · Appointment booked",
+                Some(false) => " · No appointment",
+                None => "",
+            };
+            TimelineEntry {
+                at,
+                when: super::local_time(&c.started_at, &tz),
+                call: true,
+                inbound: c.direction.as_deref() != Some("outbound-api")
+                    && !c
+                        .direction
+                        .as_deref()
+                        .is_some_and(|d| d.starts_with("outbound")),
+                title: format!("{outcome}{verdict}"),
+                detail: c.summary_text.unwrap_or_default(),
+            }
+        })
+        .collect();
+    for m in crate::messaging::conversation(&state.db, tenant, phone, TIMELINE_EACH).await? {
+        let inbound = m.direction == "inbound";
+        entries.push(TimelineEntry {
+            at: m.created_at,
+            when: super::local_time(&crate::db::rfc3339(m.created_at), &tz),
+            call: false,
+            inbound,
+            title: if inbound {
+                "Text received".to_owned()
+            } else {
+                format!("Text sent · {}", m.status)
+            },
+            detail: m.body,
+        });
+    }
+    entries.sort_by_key(|e| std::cmp::Reverse(e.at));
+    Ok(entries)
 }
 
 impl ContactForm {
@@ -144,9 +226,14 @@ pub(super) async fn contact_page(
 ) -> PageResult {
     let tenant = user.tenant_for(&state, "contacts").await?;
     let contact = crate::contacts::get(&state.db, &tenant, &id).await?;
+    let timeline = timeline(&state, &tenant, &contact.phone).await?;
+    let phone_q: String = url::form_urlencoded::byte_serialize(contact.phone.as_bytes()).collect();
     Ok(ContactPage {
         chrome: Chrome::for_user(&state, &user, &contact.name, "/contacts").await?,
         id,
+        timeline,
+        calls_href: format!("/call-logs?q={phone_q}"),
+        messages_href: format!("/messages?with={phone_q}"),
         form: ContactForm::of(contact),
         errors: Errors::none(),
     }
@@ -174,6 +261,9 @@ pub(super) async fn save_contact(
                 id,
                 form: ContactForm::typed(&form),
                 errors: Errors::from_app(&e),
+                timeline: Vec::new(),
+                calls_href: "/call-logs".into(),
+                messages_href: "/messages".into(),
             };
             Ok((e.status(), page).into_response())
         }
