@@ -730,6 +730,117 @@ pub async fn send_for_tenant(
     Ok((message, segments))
 }
 
+/// A text we sent, as the seed telephony module's notifications list shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Notification {
+    /// Our id (`msg_…`), or Twilio's sid for texts sent before ids existed.
+    pub id: String,
+    /// `SMS` (no email is sent yet).
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The recipient.
+    pub recipient: String,
+    /// The text.
+    pub message: String,
+    /// `QUEUED`, `SENT` or `FAILED`.
+    pub status: &'static str,
+    /// Twilio's status, finer grained.
+    pub delivery_status: String,
+    /// The appointment it was about (none until appointments exist).
+    pub related_appointment_id: Option<String>,
+    /// The call a text-back answered.
+    pub related_call_sid: Option<String>,
+    /// When Twilio accepted it (RFC 3339).
+    pub sent_at: Option<String>,
+    /// Why it failed, in plain words.
+    pub failure_reason: Option<String>,
+    /// Twilio's error code.
+    pub error_code: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+/// The notification status of a Twilio message status.
+fn notification_status(status: &str) -> &'static str {
+    match status {
+        "sent" | "delivered" | "read" => "SENT",
+        "failed" | "undelivered" | "canceled" => "FAILED",
+        _ => "QUEUED",
+    }
+}
+
+/// The Twilio statuses of a notification status.
+pub fn statuses_of(notification_status: &str) -> Option<&'static [&'static str]> {
+    Some(match notification_status {
+        "QUEUED" => &["accepted", "scheduled", "queued", "sending"],
+        "SENT" => &["sent", "delivered", "read"],
+        "FAILED" => &["failed", "undelivered", "canceled"],
+        _ => return None,
+    })
+}
+
+/// A page of the texts a tenant sent, newest first, optionally of some Twilio statuses.
+pub async fn notifications(
+    db: &Db,
+    tenant_id: &str,
+    statuses: Option<&[&str]>,
+    limit: i64,
+    offset: i64,
+) -> AppResult<(Vec<Notification>, i64)> {
+    let filter = match statuses {
+        Some(list) => format!(
+            " AND status IN ({})",
+            list.iter()
+                .map(|s| format!("'{s}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        None => String::new(),
+    };
+    let rows = sqlx::query(&format!(
+        "SELECT message_sid, local_id, to_number, body, status, error_code, failure_reason, call_sid, sent_at, created_at
+         FROM messages WHERE tenant_id = $1 AND direction <> 'inbound'{filter}
+         ORDER BY created_at DESC, message_sid DESC LIMIT $2 OFFSET $3"
+    ))
+    .bind(tenant_id)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db.pool())
+    .await?;
+    let list = rows
+        .iter()
+        .map(|r| {
+            let sid: String = r.try_get("message_sid")?;
+            let local: Option<String> = r.try_get("local_id")?;
+            let status: String = r.try_get("status")?;
+            let sent_at: Option<i64> = r.try_get("sent_at")?;
+            Ok(Notification {
+                id: local.unwrap_or(sid),
+                kind: "SMS",
+                recipient: r.try_get("to_number")?,
+                message: r.try_get("body")?,
+                status: notification_status(&status),
+                delivery_status: status,
+                related_appointment_id: None,
+                related_call_sid: r.try_get("call_sid")?,
+                sent_at: sent_at.map(crate::db::rfc3339),
+                failure_reason: r.try_get("failure_reason")?,
+                error_code: r.try_get("error_code")?,
+                created_at: crate::db::rfc3339(r.try_get("created_at")?),
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let total: i64 = sqlx::query(&format!(
+        "SELECT COUNT(*) AS n FROM messages WHERE tenant_id = $1 AND direction <> 'inbound'{filter}"
+    ))
+    .bind(tenant_id)
+    .fetch_one(db.pool())
+    .await?
+    .try_get("n")?;
+    Ok((list, total))
+}
+
 /// A tenant's text by our id.
 pub async fn get_by_id(db: &Db, tenant_id: &str, id: &str) -> AppResult<Message> {
     let row = sqlx::query(&format!(
@@ -760,7 +871,7 @@ async fn mark_failed(db: &Db, id: &str, code: Option<&str>, reason: &str) -> App
 /// Twilio accepted the text: its `MessageSid` replaces our id (status callbacks use it).
 async fn mark_accepted(db: &Db, id: &str, message_sid: &str, status: &str) -> AppResult<()> {
     sqlx::query(
-        "UPDATE messages SET message_sid = $1, status = $2, updated_at = $3
+        "UPDATE messages SET message_sid = $1, status = $2, updated_at = $3, sent_at = $3
          WHERE local_id = $4 AND message_sid = $4",
     )
     .bind(message_sid)

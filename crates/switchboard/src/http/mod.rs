@@ -83,6 +83,10 @@ pub fn api_router() -> Routes {
         )
         .route("/api/twilio/ai-status", get(calls_api::ai_status))
         .route("/api/telephony/sms", post(telephony_api::send_sms))
+        .route(
+            "/api/telephony/notifications",
+            get(telephony_api::notifications),
+        )
         .route("/api/twilio/configuration", get(calls_api::configuration))
         .route(
             "/api/twilio/recording/{recording_sid}",

@@ -50,3 +50,64 @@ pub(crate) async fn send_sms(
         }
     })))
 }
+
+/// `GET /api/telephony/notifications` query.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NotificationQuery {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    status: Option<String>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+    #[serde(rename = "customerId")]
+    _customer_id: Option<String>,
+}
+
+/// `GET /api/telephony/notifications?type=SMS|EMAIL&status=QUEUED|SENT|FAILED&limit&offset`:
+/// the texts the tenant sent (text-backs and replies; appointment notices once they
+/// exist), newest first, as `{success, data: {notifications, total, limit, offset}}`.
+pub(crate) async fn notifications(
+    State(state): State<AppState>,
+    scoped: Scoped<page::Messages>,
+    q: Result<axum::extract::Query<NotificationQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, SeedError> {
+    let tenant = scoped.tenant()?.clone();
+    let axum::extract::Query(q) = q.map_err(|e| AppError::BadRequest(e.body_text()))?;
+    let mut errors = crate::error::FieldErrors::new();
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        errors.insert("limit".into(), "must be from 1 to 200".into());
+    }
+    let offset = q.offset.unwrap_or(0);
+    if offset < 0 {
+        errors.insert("offset".into(), "must not be negative".into());
+    }
+    let kind = q.kind.as_deref().map(str::to_uppercase);
+    if !matches!(kind.as_deref(), None | Some("SMS" | "EMAIL")) {
+        errors.insert("type".into(), "must be SMS or EMAIL".into());
+    }
+    let statuses = match q.status.as_deref().map(str::to_uppercase) {
+        None => None,
+        Some(s) => match crate::messaging::statuses_of(&s) {
+            Some(list) => Some(list),
+            None => {
+                errors.insert("status".into(), "must be QUEUED, SENT or FAILED".into());
+                None
+            }
+        },
+    };
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors).into());
+    }
+    // No email is sent yet: an EMAIL list is empty, not an error.
+    let (list, total) = if kind.as_deref() == Some("EMAIL") {
+        (Vec::new(), 0)
+    } else {
+        crate::messaging::notifications(&state.db, &tenant, statuses, limit, offset).await?
+    };
+    Ok(Json(json!({
+        "success": true,
+        "data": {"notifications": list, "total": total, "limit": limit, "offset": offset},
+    })))
+}

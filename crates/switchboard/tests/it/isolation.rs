@@ -360,6 +360,7 @@ const ROUTE_ACCESS: &[(&str, Access)] = &[
     ),
     ("/api/messages", Access::OwnTenant),
     ("/api/telephony/sms", Access::OwnTenant),
+    ("/api/telephony/notifications", Access::OwnTenant),
     ("/api/contacts", Access::OwnTenant),
     ("/dashboard", Access::OwnTenant),
     ("/call-logs", Access::OwnTenant),

@@ -298,6 +298,34 @@ async fn texts_are_sent_through_the_queue_and_their_status_comes_back() {
         "{failed}"
     );
 
+    // The seed's notifications list: both texts, the failed one under FAILED.
+    let (status, n) = w.t.get("/api/telephony/notifications", &w.owner).await;
+    assert_eq!(status, StatusCode::OK, "{n}");
+    assert_eq!(n["success"], true);
+    assert_eq!(n["data"]["total"], 2, "{n}");
+    let first = &n["data"]["notifications"][1];
+    assert_eq!(first["type"], "SMS");
+    assert_eq!(first["status"], "SENT");
+    assert!(first["sentAt"].is_string(), "{first}");
+    assert!(first["relatedAppointmentId"].is_null());
+    let (_, failed) =
+        w.t.get("/api/telephony/notifications?status=FAILED", &w.owner)
+            .await;
+    assert_eq!(failed["data"]["total"], 1, "{failed}");
+    assert_eq!(failed["data"]["notifications"][0]["errorCode"], "30003");
+    let (_, email) =
+        w.t.get("/api/telephony/notifications?type=EMAIL", &w.owner)
+            .await;
+    assert_eq!(email["data"]["total"], 0);
+    let (status, bad) =
+        w.t.get("/api/telephony/notifications?status=LOST&limit=0", &w.owner)
+            .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    assert_eq!(bad["success"], false);
+    assert!(
+        bad["error"]["fields"]["status"].is_string() && bad["error"]["fields"]["limit"].is_string()
+    );
+
     // Bad input: nothing is queued.
     let (_, before) = w.t.get("/api/messages", &w.owner).await;
     let (status, body) = send(&w, "+15557654321", &"long text ".repeat(1_000)).await;

@@ -1,0 +1,2 @@
+-- When Twilio accepted a text we sent (the notifications list shows it as sentAt).
+ALTER TABLE messages ADD COLUMN sent_at BIGINT;
