@@ -399,11 +399,17 @@ pub async fn refresh_if_stale(state: &AppState, call: CallLog) -> AppResult<Call
     ) else {
         return Ok(call);
     };
-    let stale = call.classification_source.as_deref() == Some("local")
-        && call.classifier_version.as_deref() != Some(classifier::VERSION)
-        || call.classification_source.is_none()
-        || call.classification_source.as_deref() == Some("vi");
-    if !stale {
+    let older_local = call.classification_source.as_deref() == Some("local")
+        && call.classifier_version.as_deref() != Some(classifier::VERSION);
+    let unclassified = matches!(call.classification_source.as_deref(), None | Some("vi"));
+    if !(older_local || unclassified) {
+        return Ok(call);
+    }
+    // A tenant that chose the LLM gets the LLM's verdict from the queued job; answering
+    // locally here first would make that job see the text as done.
+    if state.llm.config().is_some()
+        && crate::telephony::llm_allowed(&state.db, &call.customer_id).await?
+    {
         return Ok(call);
     }
     let hash = text_hash(kind, text);
