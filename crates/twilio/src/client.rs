@@ -729,7 +729,7 @@ impl Client {
             url = self.intelligence_url(next.path());
             query = next
                 .query_pairs()
-                .map(|(k, v)| (page_query_key(&k), v.into_owned()))
+                .filter_map(|(k, v)| Some((page_query_key(&k)?, v.into_owned())))
                 .collect();
         }
         sentences.sort_by_key(|s| s.sentence_index);
@@ -1369,14 +1369,10 @@ impl OperatorResult {
 
 /// The query keys of a sentences page Twilio may name in `next_page_url`; others are
 /// dropped.
-fn page_query_key(key: &str) -> &'static str {
-    match key {
-        "PageSize" => "PageSize",
-        "Page" => "Page",
-        "PageToken" => "PageToken",
-        "Redacted" => "Redacted",
-        _ => "Ignored",
-    }
+fn page_query_key(key: &str) -> Option<&'static str> {
+    ["PageSize", "Page", "PageToken", "Redacted"]
+        .into_iter()
+        .find(|k| *k == key)
 }
 
 /// One sentence of a Voice Intelligence transcript.
