@@ -125,6 +125,23 @@ pub struct Job {
     pub updated_at: String,
 }
 
+impl Job {
+    /// A text field of the payload; its absence is the handler's error.
+    pub fn text(&self, name: &str) -> Result<String, String> {
+        self.payload[name]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("payload without {name}"))
+    }
+
+    /// The tenant the job runs for; its absence is the handler's error.
+    pub fn tenant(&self) -> Result<String, String> {
+        self.tenant_id
+            .clone()
+            .ok_or_else(|| "job without a tenant".to_owned())
+    }
+}
+
 const COLUMNS: &str = "id, kind, tenant_id, payload, state, attempts, max_attempts, run_at, last_error, created_at, updated_at";
 
 fn from_row(r: &sqlx::any::AnyRow) -> AppResult<Job> {

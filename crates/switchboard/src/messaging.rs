@@ -204,14 +204,8 @@ pub async fn text_back_when_missed(
 /// Runs [`TEXT_BACK`]: texts the missed caller from the number they called, unless they
 /// opted out.
 pub async fn text_back_job(state: AppState, job: Job) -> HandlerResult {
-    let field = |name: &str| {
-        job.payload[name]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| format!("payload without {name}"))
-    };
-    let (call_sid, to, from) = (field("callSid")?, field("to")?, field("from")?);
-    let tenant = job.tenant_id.clone().ok_or("job without a tenant")?;
+    let (call_sid, to, from) = (job.text("callSid")?, job.text("to")?, job.text("from")?);
+    let tenant = job.tenant()?;
     let opted_out = opted_out_at(&state.db, &tenant, &to)
         .await
         .map_err(|e| e.to_string())?;
@@ -887,11 +881,8 @@ async fn mark_accepted(db: &Db, id: &str, message_sid: &str, status: &str) -> Ap
 /// Twilio's refusals (a bad number, an unregistered sender) fail the text with Twilio's
 /// code; an unreachable Twilio is retried, and fails the text after the last attempt.
 pub async fn send_job(state: AppState, job: Job) -> HandlerResult {
-    let id = job.payload["id"]
-        .as_str()
-        .ok_or("payload without id")?
-        .to_owned();
-    let tenant = job.tenant_id.clone().ok_or("job without a tenant")?;
+    let id = job.text("id")?;
+    let tenant = job.tenant()?;
     let message = match get_by_id(&state.db, &tenant, &id).await {
         Ok(m) => m,
         Err(AppError::NotFound) => return Ok(()),

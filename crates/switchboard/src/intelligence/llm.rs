@@ -39,6 +39,17 @@ pub enum LlmError {
     Invalid(String),
 }
 
+impl From<reqwest::Error> for LlmError {
+    fn from(e: reqwest::Error) -> Self {
+        if e.is_timeout() {
+            Self::Timeout
+        } else {
+            // Without the URL: it is configuration, and may carry credentials.
+            Self::Transport(e.without_url().to_string())
+        }
+    }
+}
+
 impl LlmError {
     /// Worth trying again later (through the job queue).
     pub fn is_transient(&self) -> bool {
@@ -222,54 +233,45 @@ impl Llm {
                 {"role": "user", "content": format!("The {kind_name}:\n\n{}", super::classifier::bounded(text))},
             ],
         });
-        let url = format!("{}/chat/completions", c.base_url.trim_end_matches('/'));
-        let mut request = self.http.post(url).json(&body);
-        if let Some(key) = &c.api_key {
-            request = request.bearer_auth(key);
-        }
-        let response = request.send().await.map_err(|e| {
-            if e.is_timeout() {
-                LlmError::Timeout
-            } else {
-                LlmError::Transport(e.without_url().to_string())
-            }
-        })?;
+        let response = request(&self.http, c, reqwest::Method::POST, "chat/completions")
+            .json(&body)
+            .send()
+            .await?;
         let status = response.status();
         if !status.is_success() {
             return Err(LlmError::Status(status.as_u16()));
         }
-        let bytes = response.bytes().await.map_err(|e| {
-            if e.is_timeout() {
-                LlmError::Timeout
-            } else {
-                LlmError::Transport(e.without_url().to_string())
-            }
-        })?;
+        let bytes = response.bytes().await?;
         parse_answer(&bytes)
     }
 
     /// Whether the endpoint answers (`GET {base}/models`), for the status page.
     pub async fn probe(&self) -> Result<(), LlmError> {
         let c = self.config.as_ref().ok_or(LlmError::NotConfigured)?;
-        let mut request = self
-            .http
-            .get(format!("{}/models", c.base_url.trim_end_matches('/')))
-            .timeout(Duration::from_secs(3));
-        if let Some(key) = &c.api_key {
-            request = request.bearer_auth(key);
-        }
-        let response = request.send().await.map_err(|e| {
-            if e.is_timeout() {
-                LlmError::Timeout
-            } else {
-                LlmError::Transport(e.without_url().to_string())
-            }
-        })?;
+        let response = request(&self.http, c, reqwest::Method::GET, "models")
+            .timeout(Duration::from_secs(3))
+            .send()
+            .await?;
         if response.status().is_success() {
             Ok(())
         } else {
             Err(LlmError::Status(response.status().as_u16()))
         }
+    }
+}
+
+/// A request to `{base}/{path}`, with the API key when there is one.
+fn request(
+    http: &reqwest::Client,
+    c: &LlmConfig,
+    method: reqwest::Method,
+    path: &str,
+) -> reqwest::RequestBuilder {
+    let url = format!("{}/{path}", c.base_url.trim_end_matches('/'));
+    let request = http.request(method, url);
+    match &c.api_key {
+        Some(key) => request.bearer_auth(key),
+        None => request,
     }
 }
 

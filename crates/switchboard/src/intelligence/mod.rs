@@ -71,14 +71,8 @@ pub async fn create_transcript(state: AppState, job: Job) -> HandlerResult {
         .vi_service_sid
         .clone()
         .ok_or("no Voice Intelligence service is configured")?;
-    let field = |name: &str| {
-        job.payload[name]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| format!("payload without {name}"))
-    };
-    let (call_sid, recording_sid) = (field("callSid")?, field("recordingSid")?);
-    let tenant = job.tenant_id.clone().ok_or("job without a tenant")?;
+    let (call_sid, recording_sid) = (job.text("callSid")?, job.text("recordingSid")?);
+    let tenant = job.tenant()?;
     let client = state
         .twilio_client(&tenant)
         .await
@@ -128,11 +122,8 @@ const MAX_SENTENCE_PAGES: usize = 50;
 /// staff member's), its summary ("Conversation Summary", else any generated text) and
 /// its classification, stored as one event on the call.
 pub async fn fetch_results(state: AppState, job: Job) -> HandlerResult {
-    let (call_sid, transcript_sid) = (
-        payload_str(&job, "callSid")?,
-        payload_str(&job, "transcriptSid")?,
-    );
-    let tenant = job.tenant_id.clone().ok_or("job without a tenant")?;
+    let (call_sid, transcript_sid) = (job.text("callSid")?, job.text("transcriptSid")?);
+    let tenant = job.tenant()?;
     let client = state
         .twilio_client(&tenant)
         .await
@@ -200,13 +191,6 @@ pub async fn fetch_results(state: AppState, job: Job) -> HandlerResult {
             .map_err(|e| e.to_string())?;
     }
     Ok(())
-}
-
-fn payload_str(job: &Job, name: &str) -> Result<String, String> {
-    job.payload[name]
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| format!("payload without {name}"))
 }
 
 /// The text a call is classified on: its transcript, else its summary.
@@ -360,8 +344,8 @@ async fn store_verdict(
 /// Runs [`CLASSIFY`] on the call's current text (idempotent: a verdict on the same
 /// text is not redone).
 pub async fn classify_call(state: AppState, job: Job) -> HandlerResult {
-    let call_sid = payload_str(&job, "callSid")?;
-    let tenant = job.tenant_id.clone().ok_or("job without a tenant")?;
+    let call_sid = job.text("callSid")?;
+    let tenant = job.tenant()?;
     let scope = Scope::One(TenantId::from_stored(tenant.clone()));
     let call = match calls::get(&state.db, &scope, &call_sid).await {
         Ok(c) => c,

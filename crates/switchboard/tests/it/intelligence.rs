@@ -319,6 +319,21 @@ async fn llm_stub(answers: Vec<(u16, String)>) -> (String, Arc<AtomicUsize>) {
     (format!("http://{addr}/v1"), calls)
 }
 
+/// A call world whose server classifies through an LLM stub answering `answers`, and
+/// the stub's request count.
+async fn llm_world(answers: Vec<(u16, String)>) -> (CallWorld, Arc<AtomicUsize>) {
+    let (base, calls) = llm_stub(answers).await;
+    let w = call_world_env(
+        false,
+        &[
+            ("OPENAI_BASE_URL", base.as_str()),
+            ("SWITCHBOARD_LLM_PER_MINUTE", "100"),
+        ],
+    )
+    .await;
+    (w, calls)
+}
+
 fn completion(content: &str) -> String {
     json!({"choices": [{"message": {"role": "assistant", "content": content}}]}).to_string()
 }
@@ -343,18 +358,10 @@ async fn allow_llm(w: &CallWorld) {
 
 #[tokio::test]
 async fn the_llm_path_is_used_only_when_allowed_and_falls_back_on_bad_answers() {
-    let (base, calls) = llm_stub(vec![(
+    let (w, calls) = llm_world(vec![(
         200,
         completion(r#"{"appointmentBooked": false, "callReason": "GET_PRICING", "evidence": ["how much"]}"#),
     )])
-    .await;
-    let w = call_world_env(
-        false,
-        &[
-            ("OPENAI_BASE_URL", base.as_str()),
-            ("SWITCHBOARD_LLM_PER_MINUTE", "100"),
-        ],
-    )
     .await;
 
     // Not allowed by the tenant yet: local, and the endpoint is never called.
@@ -386,19 +393,11 @@ async fn the_llm_path_is_used_only_when_allowed_and_falls_back_on_bad_answers() 
 
 #[tokio::test]
 async fn broken_llm_answers_fall_back_to_the_local_classifier() {
-    let (base, calls) = llm_stub(vec![
+    let (w, calls) = llm_world(vec![
         (200, completion("Sure! I think they booked.")),
         (500, "{\"error\": \"overloaded\"}".into()),
         (429, "{\"error\": \"slow down\"}".into()),
     ])
-    .await;
-    let w = call_world_env(
-        false,
-        &[
-            ("OPENAI_BASE_URL", base.as_str()),
-            ("SWITCHBOARD_LLM_PER_MINUTE", "100"),
-        ],
-    )
     .await;
     allow_llm(&w).await;
     let mut s = caller();
