@@ -489,6 +489,10 @@ async fn customer_reads_filters_listens_and_exports() {
     b.fill("#email", "jane.example.com").await;
     b.submit("#save-contact").await;
     assert!(b.text("#email-error").await.contains("email"));
+    assert!(
+        b.text("ol.timeline").await.contains("Answered"),
+        "the history stays beside a form with errors"
+    );
     b.screenshot("contact").await;
     b.fill("#email", "jane@example.com").await;
     b.submit("#save-contact").await;

@@ -226,18 +226,37 @@ pub(super) async fn contact_page(
 ) -> PageResult {
     let tenant = user.tenant_for(&state, "contacts").await?;
     let contact = crate::contacts::get(&state.db, &tenant, &id).await?;
-    let timeline = timeline(&state, &tenant, &contact.phone).await?;
+    let title = contact.name.clone();
+    let page = with_history(&state, &user, &tenant, &title, contact, |c| {
+        (ContactForm::of(c), Errors::none())
+    })
+    .await?;
+    Ok(page.into_response())
+}
+
+/// The contact's page, with the calls and texts of its stored number; `form` decides
+/// what the fields show (the stored contact, or what was typed).
+async fn with_history(
+    state: &AppState,
+    user: &PageUser,
+    tenant: &crate::tenants::TenantId,
+    title: &str,
+    contact: crate::contacts::Contact,
+    form: impl FnOnce(crate::contacts::Contact) -> (ContactForm, Errors),
+) -> Result<ContactPage, WebError> {
+    let timeline = timeline(state, tenant, &contact.phone).await?;
     let phone_q: String = url::form_urlencoded::byte_serialize(contact.phone.as_bytes()).collect();
+    let id = contact.id.clone();
+    let (form, errors) = form(contact);
     Ok(ContactPage {
-        chrome: Chrome::for_user(&state, &user, &contact.name, "/contacts").await?,
+        chrome: Chrome::for_user(state, user, title, "/contacts").await?,
         id,
         timeline,
         calls_href: format!("/call-logs?q={phone_q}"),
         messages_href: format!("/messages?with={phone_q}"),
-        form: ContactForm::of(contact),
-        errors: Errors::none(),
-    }
-    .into_response())
+        form,
+        errors,
+    })
 }
 
 pub(super) async fn save_contact(
@@ -256,15 +275,12 @@ pub(super) async fn save_contact(
     match crate::contacts::update(&state.db, &tenant, &id, change).await {
         Ok(_) => Ok(Redirect::to("/contacts?saved=1").into_response()),
         Err(e @ (AppError::Validation(_) | AppError::Conflict(_) | AppError::Taken { .. })) => {
-            let page = ContactPage {
-                chrome: Chrome::for_user(&state, &user, "Contact", "/contacts").await?,
-                id,
-                form: ContactForm::typed(&form),
-                errors: Errors::from_app(&e),
-                timeline: Vec::new(),
-                calls_href: "/call-logs".into(),
-                messages_href: "/messages".into(),
-            };
+            // The history is the stored number's, whatever was typed.
+            let stored = crate::contacts::get(&state.db, &tenant, &id).await?;
+            let page = with_history(&state, &user, &tenant, "Contact", stored, |_| {
+                (ContactForm::typed(&form), Errors::from_app(&e))
+            })
+            .await?;
             Ok((e.status(), page).into_response())
         }
         Err(e) => Err(e.into()),
