@@ -204,6 +204,13 @@ pub mod page {
         const ALL_TENANTS: bool = false;
     }
 
+    /// Appointments and the staff they are booked with.
+    pub struct Appointments;
+    impl OnPage for Appointments {
+        const PAGE: Option<&'static str> = Some("appointments");
+        const ALL_TENANTS: bool = false;
+    }
+
     /// Texts.
     pub struct Messages;
     impl OnPage for Messages {

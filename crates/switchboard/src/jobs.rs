@@ -184,6 +184,17 @@ pub async fn enqueue(db: &Db, job: NewJob) -> AppResult<bool> {
     Ok(done.rows_affected() == 1)
 }
 
+/// Drops the job queued under `dedupe_key` unless a worker holds it or it has finished
+/// (a reminder for a start that moved). Returns whether one was dropped.
+pub async fn drop_pending(db: &Db, dedupe_key: &str) -> AppResult<bool> {
+    let done =
+        sqlx::query("DELETE FROM jobs WHERE dedupe_key = $1 AND state IN ('queued', 'failed')")
+            .bind(dedupe_key)
+            .execute(db.pool())
+            .await?;
+    Ok(done.rows_affected() > 0)
+}
+
 /// Takes the next due job (or one whose lease ran out) for `worker`, for `lease`.
 pub async fn claim(db: &Db, worker: &str, lease: Duration) -> AppResult<Option<Job>> {
     let now = now_ms();

@@ -9,6 +9,7 @@
 //! [`call_flow`] (what a caller hears), [`web`] (the portal's pages).
 
 pub mod access;
+pub mod appointments;
 pub mod auth;
 pub mod bench;
 pub mod cache;

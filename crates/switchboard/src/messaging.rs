@@ -234,6 +234,8 @@ pub async fn text_back_job(state: AppState, job: Job) -> HandlerResult {
             sent_by: None,
             max_segments: settings.sms_max_segments.max(1),
             call_sid: Some(&call_sid),
+            appointment_id: None,
+            id: None,
         },
     )
     .await
@@ -547,6 +549,11 @@ pub struct Outgoing<'a> {
     pub max_segments: i64,
     /// The call this text answers (a text-back).
     pub call_sid: Option<&'a str>,
+    /// The appointment it is about.
+    pub appointment_id: Option<&'a str>,
+    /// Our id for it when the caller must be able to queue it twice and send it once (a
+    /// reminder); a fresh one otherwise.
+    pub id: Option<&'a str>,
 }
 
 /// Checks a text before anything is stored: not empty, within the tenant's segments.
@@ -580,11 +587,14 @@ pub fn check_body(body: &str, max_segments: i64) -> Result<Segments, AppError> {
 /// Stores a text QUEUED and queues its [`SEND`] job; returns it as stored.
 pub async fn queue(db: &Db, out: &Outgoing<'_>) -> AppResult<Message> {
     check_body(out.body, out.max_segments)?;
-    let id = new_id("msg");
+    let id = out.id.map_or_else(|| new_id("msg"), str::to_owned);
     let now = now_ms();
+    // A given id that is stored already (as queued, or since renamed to Twilio's sid)
+    // is the same text: nothing new is stored and its job is deduplicated below.
     sqlx::query(
-        "INSERT INTO messages (message_sid, tenant_id, direction, from_number, to_number, body, status, num_media, created_at, updated_at, local_id, party, sent_by, call_sid)
-         VALUES ($1, $2, 'outbound-api', $3, $4, $5, 'queued', 0, $6, $6, $1, $4, $7, $8)",
+        "INSERT INTO messages (message_sid, tenant_id, direction, from_number, to_number, body, status, num_media, created_at, updated_at, local_id, party, sent_by, call_sid, appointment_id)
+         VALUES ($1, $2, 'outbound-api', $3, $4, $5, 'queued', 0, $6, $6, $1, $4, $7, $8, $9)
+         ON CONFLICT DO NOTHING",
     )
     .bind(&id)
     .bind(out.tenant_id)
@@ -594,6 +604,7 @@ pub async fn queue(db: &Db, out: &Outgoing<'_>) -> AppResult<Message> {
     .bind(now)
     .bind(out.sent_by)
     .bind(out.call_sid)
+    .bind(out.appointment_id)
     .execute(db.pool())
     .await?;
     let job = NewJob {
@@ -687,6 +698,17 @@ pub async fn conversation(
     Ok(out)
 }
 
+/// What [`send_for_tenant`] records with a text besides its words.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SendOptions<'a> {
+    /// The user who sent it, if a person did.
+    pub sent_by: Option<&'a str>,
+    /// The appointment it is about.
+    pub appointment_id: Option<&'a str>,
+    /// A fixed id (see [`Outgoing::id`]).
+    pub id: Option<&'a str>,
+}
+
 /// Texts a customer from the tenant's number (its primary active one): validates the
 /// number and the length, then [`queue`]s it.
 pub async fn send_for_tenant(
@@ -694,20 +716,16 @@ pub async fn send_for_tenant(
     tenant_id: &str,
     to: &str,
     body: &str,
-    sent_by: Option<&str>,
+    options: SendOptions<'_>,
 ) -> AppResult<(Message, Segments)> {
     let to = crate::numbers::E164::parse(to)
         .ok_or_else(|| AppError::field("phoneNumber", "is not a valid phone number"))?;
     let settings = crate::telephony::view(db, tenant_id).await?;
     let segments = check_body(body, settings.sms_max_segments)?;
     let numbers = crate::numbers::list_for_tenant(db, tenant_id).await?;
-    let from = numbers
-        .iter()
-        .filter(|n| n.status == "active")
-        .max_by_key(|n| n.is_primary)
-        .ok_or_else(|| {
-            AppError::Conflict("this account has no active phone number to text from".into())
-        })?;
+    let from = crate::numbers::sending_number(&numbers).ok_or_else(|| {
+        AppError::Conflict("this account has no active phone number to text from".into())
+    })?;
     let message = queue(
         db,
         &Outgoing {
@@ -715,9 +733,11 @@ pub async fn send_for_tenant(
             from: &from.phone_number,
             to: to.as_str(),
             body,
-            sent_by,
+            sent_by: options.sent_by,
             max_segments: settings.sms_max_segments,
             call_sid: None,
+            appointment_id: options.appointment_id,
+            id: options.id,
         },
     )
     .await?;
@@ -741,7 +761,7 @@ pub struct Notification {
     pub status: &'static str,
     /// Twilio's status, finer grained.
     pub delivery_status: String,
-    /// The appointment it was about (none until appointments exist).
+    /// The appointment it was about.
     pub related_appointment_id: Option<String>,
     /// The call a text-back answered.
     pub related_call_sid: Option<String>,
@@ -793,7 +813,7 @@ pub async fn notifications(
         None => String::new(),
     };
     let rows = sqlx::query(&format!(
-        "SELECT message_sid, local_id, to_number, body, status, error_code, failure_reason, call_sid, sent_at, created_at
+        "SELECT message_sid, local_id, to_number, body, status, error_code, failure_reason, call_sid, appointment_id, sent_at, created_at
          FROM messages WHERE tenant_id = $1 AND direction <> 'inbound'{filter}
          ORDER BY created_at DESC, message_sid DESC LIMIT $2 OFFSET $3"
     ))
@@ -816,7 +836,7 @@ pub async fn notifications(
                 message: r.try_get("body")?,
                 status: notification_status(&status),
                 delivery_status: status,
-                related_appointment_id: None,
+                related_appointment_id: r.try_get("appointment_id")?,
                 related_call_sid: r.try_get("call_sid")?,
                 sent_at: sent_at.map(crate::db::rfc3339),
                 failure_reason: r.try_get("failure_reason")?,

@@ -102,6 +102,14 @@ pub struct PhoneNumber {
     pub is_primary: bool,
 }
 
+/// The number a tenant calls and texts from: its primary active one, else any active one.
+pub fn sending_number(numbers: &[PhoneNumber]) -> Option<&PhoneNumber> {
+    numbers
+        .iter()
+        .filter(|n| n.status == "active")
+        .max_by_key(|n| n.is_primary)
+}
+
 /// A number in a configuration request.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -172,6 +172,7 @@ pub fn job_handlers() -> jobs::Registry<AppState> {
         )
         .on(crate::messaging::SEND, crate::messaging::send_job)
         .on(crate::messaging::TEXT_BACK, crate::messaging::text_back_job)
+        .on(crate::appointments::REMIND, crate::appointments::remind_job)
 }
 
 /// Every route the service serves: the JSON API, Twilio's webhooks, the portal and the

@@ -159,6 +159,9 @@ struct Row {
     sms_max_segments: Option<i64>,
     text_back_enabled: Option<bool>,
     text_back_message: Option<String>,
+    confirmation_message: Option<String>,
+    reminder_message: Option<String>,
+    reminder_lead_minutes: Option<i64>,
 }
 
 async fn load_row(db: &Db, tenant_id: &str) -> AppResult<Row> {
@@ -193,6 +196,9 @@ async fn load_row(db: &Db, tenant_id: &str) -> AppResult<Row> {
         sms_max_segments: r.try_get("sms_max_segments")?,
         text_back_enabled: flag("text_back_enabled")?,
         text_back_message: r.try_get("text_back_message")?,
+        confirmation_message: r.try_get("confirmation_message")?,
+        reminder_message: r.try_get("reminder_message")?,
+        reminder_lead_minutes: r.try_get("reminder_lead_minutes")?,
     })
 }
 
@@ -200,8 +206,9 @@ async fn store_row(db: &Db, tenant_id: &str, r: &Row) -> AppResult<()> {
     sqlx::query(
         "INSERT INTO tenant_telephony (tenant_id, account_sid, auth_token_enc, api_key_sid, api_key_secret_enc,
             call_routing_mode, forward_number, forward_number_new, forward_number_existing, menu_message, voice,
-            recording_enabled, transcription_enabled, whisper_message, auto_reply_message, business_hours, updated_at, llm_classification, sms_help_text, sms_max_segments, text_back_enabled, text_back_message)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
+            recording_enabled, transcription_enabled, whisper_message, auto_reply_message, business_hours, updated_at, llm_classification, sms_help_text, sms_max_segments, text_back_enabled, text_back_message,
+            confirmation_message, reminder_message, reminder_lead_minutes)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)
          ON CONFLICT (tenant_id) DO UPDATE SET
             account_sid = excluded.account_sid, auth_token_enc = excluded.auth_token_enc,
             api_key_sid = excluded.api_key_sid, api_key_secret_enc = excluded.api_key_secret_enc,
@@ -213,7 +220,9 @@ async fn store_row(db: &Db, tenant_id: &str, r: &Row) -> AppResult<()> {
             business_hours = excluded.business_hours, updated_at = excluded.updated_at,
             llm_classification = excluded.llm_classification,
             sms_help_text = excluded.sms_help_text, sms_max_segments = excluded.sms_max_segments,
-            text_back_enabled = excluded.text_back_enabled, text_back_message = excluded.text_back_message",
+            text_back_enabled = excluded.text_back_enabled, text_back_message = excluded.text_back_message,
+            confirmation_message = excluded.confirmation_message, reminder_message = excluded.reminder_message,
+            reminder_lead_minutes = excluded.reminder_lead_minutes",
     )
     .bind(tenant_id)
     .bind(r.account_sid.as_deref())
@@ -237,6 +246,9 @@ async fn store_row(db: &Db, tenant_id: &str, r: &Row) -> AppResult<()> {
     .bind(r.sms_max_segments)
     .bind(r.text_back_enabled.map(i64::from))
     .bind(r.text_back_message.as_deref())
+    .bind(r.confirmation_message.as_deref())
+    .bind(r.reminder_message.as_deref())
+    .bind(r.reminder_lead_minutes)
     .execute(db.pool())
     .await?;
     Ok(())
@@ -297,6 +309,12 @@ pub struct TwilioConfigView {
     pub text_back_enabled: bool,
     /// The missed-call text (`{business}` is the tenant's name); a default when unset.
     pub text_back_message: Option<String>,
+    /// The appointment confirmation text; a default when unset.
+    pub confirmation_message: Option<String>,
+    /// The appointment reminder text; a default when unset.
+    pub reminder_message: Option<String>,
+    /// How long before an appointment its reminder goes (default 24 h).
+    pub reminder_lead_minutes: i64,
 }
 
 /// A change to the config; absent fields stay, `null` clears.
@@ -346,6 +364,12 @@ pub struct TwilioConfigUpdate {
     pub text_back_enabled: Option<Option<bool>>,
     #[serde(default, deserialize_with = "crate::patch::nullable")]
     pub text_back_message: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::patch::nullable")]
+    pub confirmation_message: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::patch::nullable")]
+    pub reminder_message: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::patch::nullable")]
+    pub reminder_lead_minutes: Option<Option<i64>>,
     /// Admins only: allow saving an account SID another tenant already uses (tenants
     /// that really share one Twilio account). Not stored; checked when the SID changes.
     #[serde(default)]
@@ -430,6 +454,11 @@ fn to_view(tenant_id: &str, r: Row, phone_numbers: Vec<PhoneNumber>) -> TwilioCo
             .unwrap_or(crate::messaging::DEFAULT_MAX_SEGMENTS),
         text_back_enabled: r.text_back_enabled.unwrap_or(false),
         text_back_message: r.text_back_message,
+        confirmation_message: r.confirmation_message,
+        reminder_message: r.reminder_message,
+        reminder_lead_minutes: r
+            .reminder_lead_minutes
+            .unwrap_or(crate::appointments::DEFAULT_REMINDER_LEAD_MINUTES),
     }
 }
 
@@ -592,6 +621,37 @@ pub async fn update(
         && let Err(e) = crate::messaging::check_template(template, &["business"])
     {
         errors.insert("textBackMessage".into(), e);
+    }
+    for (change, slot, field) in [
+        (
+            &change.confirmation_message,
+            &mut r.confirmation_message,
+            "confirmationMessage",
+        ),
+        (
+            &change.reminder_message,
+            &mut r.reminder_message,
+            "reminderMessage",
+        ),
+    ] {
+        text(change, slot, field, &mut errors);
+        if let Some(template) = slot.as_deref()
+            && let Err(e) = crate::messaging::check_template(
+                template,
+                crate::appointments::TEMPLATE_PLACEHOLDERS,
+            )
+        {
+            errors.insert(field.into(), e);
+        }
+    }
+    if let Some(lead) = change.reminder_lead_minutes {
+        if lead.is_some_and(|m| !(5..=14 * 24 * 60).contains(&m)) {
+            errors.insert(
+                "reminderLeadMinutes".into(),
+                "must be from 5 minutes to 14 days (20160)".into(),
+            );
+        }
+        r.reminder_lead_minutes = lead;
     }
     if let Some(flag) = change.text_back_enabled {
         r.text_back_enabled = flag;

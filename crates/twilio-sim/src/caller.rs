@@ -941,6 +941,24 @@ impl Simulator {
                 .ok_or_else(|| SimError::NoWebhook(to.to_owned(), "SmsUrl"))?;
             (acct.sid.clone(), acct.auth_token.clone(), url)
         };
+        // Twilio's Advanced Opt-Out: STOP and its synonyms block our number from texting
+        // the sender; START / UNSTOP lift it.
+        let keyword = body.trim().trim_end_matches(['.', '!']).to_uppercase();
+        {
+            let mut state = self.lock();
+            if let Some(acct) = state.accounts.get_mut(&account) {
+                let pair = (to.to_owned(), from.to_owned());
+                match keyword.as_str() {
+                    "STOP" | "STOPALL" | "UNSUBSCRIBE" | "CANCEL" | "END" | "QUIT" => {
+                        acct.opted_out.insert(pair);
+                    }
+                    "START" | "UNSTOP" | "YES" => {
+                        acct.opted_out.remove(&pair);
+                    }
+                    _ => {}
+                }
+            }
+        }
         let message_sid = sid("SM");
         let params: Vec<(String, String)> = [
             ("MessageSid", message_sid.clone()),
@@ -1084,8 +1102,23 @@ pub fn start_outbound(
     Ok(out)
 }
 
-/// Moves an outbound message through queued → sent → delivered (or to undelivered
-/// with error 30003 for numbers ending in 0000), telling `callback` each step.
+/// The carrier error a scenario's numbers stand for: recipients ending in 0000 are
+/// unreachable (30003), in 0007 filtered as spam (30007); senders ending in 0034 are
+/// unregistered 10DLC numbers (30034).
+fn delivery_error(message: &MessageRecord) -> Option<i64> {
+    if message.from.ends_with("0034") {
+        Some(30034)
+    } else if message.to.ends_with("0000") {
+        Some(30003)
+    } else if message.to.ends_with("0007") {
+        Some(30007)
+    } else {
+        None
+    }
+}
+
+/// Moves an outbound message through queued → sent → delivered, or to undelivered with
+/// the scenario's carrier error ([`delivery_error`]), telling `callback` each step.
 pub async fn deliver_message(
     sim: &Simulator,
     account: &str,
@@ -1097,15 +1130,19 @@ pub async fn deliver_message(
         state.accounts.get(account).map(|a| a.auth_token.clone())
     };
     let Some(token) = token else { return };
-    let fails = message.to.ends_with("0000");
-    let steps: &[&str] = if fails {
+    let failure = delivery_error(&message);
+    let steps: &[&str] = if failure.is_some() {
         &["sent", "undelivered"]
     } else {
         &["sent", "delivered"]
     };
     for status in steps {
         tokio::time::sleep(Duration::from_millis(20)).await;
-        let error = (*status == "undelivered").then_some(30003);
+        let error = if *status == "undelivered" {
+            failure
+        } else {
+            None
+        };
         sim.set_message_status(account, &message.sid, status, error);
         if let Some(cb) = &callback {
             let mut p: Vec<(String, String)> = [

@@ -268,6 +268,24 @@ impl Simulator {
             .cloned()
     }
 
+    /// The messages Twilio accepted for sending to `to`, oldest first.
+    pub fn messages_to(&self, account: &str, to: &str) -> Vec<MessageRecord> {
+        let state = self.lock();
+        let mut out: Vec<MessageRecord> = state
+            .accounts
+            .get(account)
+            .map(|a| {
+                a.messages
+                    .values()
+                    .filter(|m| m.to == to && m.direction == "outbound-api")
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.sort_by_key(|m| m.date_created);
+        out
+    }
+
     pub(crate) fn store_call(&self, account: &str, call: CallRecord) {
         if let Some(a) = self.lock().accounts.get_mut(account) {
             a.calls.insert(call.sid.clone(), call);

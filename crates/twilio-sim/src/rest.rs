@@ -524,6 +524,17 @@ async fn create_message(
     let body_text = param(&f, "Body").ok_or_else(|| {
         TwilioError::new(StatusCode::BAD_REQUEST, 21602, "Message body is required.")
     })?;
+    {
+        let state = sim.lock();
+        let acct = account_of(&state, &account)?;
+        if acct.opted_out.contains(&(from.to_owned(), to.to_owned())) {
+            return Err(TwilioError::new(
+                StatusCode::BAD_REQUEST,
+                21610,
+                "Attempt to send to unsubscribed recipient",
+            ));
+        }
+    }
     let message = MessageRecord {
         sid: sid("SM"),
         from: from.to_owned(),

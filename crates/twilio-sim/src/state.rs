@@ -172,6 +172,9 @@ pub struct Account {
     pub transcripts: BTreeMap<String, TranscriptRecord>,
     /// Voice Intelligence services and their webhook URLs.
     pub vi_services: BTreeMap<String, Option<String>>,
+    /// (our number, recipient) pairs where the recipient texted STOP to our number:
+    /// Twilio refuses to send between them (21610) until the recipient texts START.
+    pub opted_out: std::collections::BTreeSet<(String, String)>,
 }
 
 /// Every account.

@@ -2,6 +2,7 @@
 //! ([`crate::server`]) merges them with the portal and adds the shared layers.
 
 pub mod api;
+pub mod appointments_api;
 pub mod calls_api;
 pub mod jobs_api;
 pub mod numbers_api;
@@ -83,6 +84,39 @@ pub fn api_router() -> Routes {
         )
         .route("/api/twilio/ai-status", get(calls_api::ai_status))
         .route("/api/telephony/sms", post(telephony_api::send_sms))
+        .route(
+            "/api/telephony/appointment-confirmation",
+            post(appointments_api::confirmation),
+        )
+        .route(
+            "/api/telephony/appointment-reminder",
+            post(appointments_api::reminder),
+        )
+        .route("/api/telephony/call-logs", get(telephony_api::call_logs))
+        .route(
+            "/api/telephony/phone-number",
+            get(telephony_api::phone_number),
+        )
+        .route(
+            "/api/appointments",
+            get(appointments_api::list).post(appointments_api::create),
+        )
+        .route(
+            "/api/appointments/{id}",
+            get(appointments_api::get)
+                .patch(appointments_api::update)
+                .delete(appointments_api::delete),
+        )
+        .route(
+            "/api/staff-members",
+            get(appointments_api::list_staff).post(appointments_api::create_staff),
+        )
+        .route(
+            "/api/staff-members/{id}",
+            get(appointments_api::get_staff)
+                .patch(appointments_api::update_staff)
+                .delete(appointments_api::delete_staff),
+        )
         .route(
             "/api/telephony/notifications",
             get(telephony_api::notifications),

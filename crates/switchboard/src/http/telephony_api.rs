@@ -1,5 +1,5 @@
 //! The seed telephony module's routes (`/api/telephony/*`), in its `{success, data}`
-//! shapes: texting for now.
+//! shapes: texting, notifications, call logs and the phone number.
 
 use axum::Json;
 use axum::extract::State;
@@ -33,11 +33,15 @@ pub(crate) async fn send_sms(
         &tenant,
         &body.phone_number,
         &body.message,
-        Some(&scoped.principal.user.id),
+        crate::messaging::SendOptions {
+            sent_by: Some(&scoped.principal.user.id),
+            ..Default::default()
+        },
     )
     .await?;
     Ok(Json(json!({
         "success": true,
+        "message": format!("SMS queued for {}", message.to),
         "data": {
             "id": message.id,
             "status": message.status.to_uppercase(),
@@ -109,5 +113,49 @@ pub(crate) async fn notifications(
     Ok(Json(json!({
         "success": true,
         "data": {"notifications": list, "total": total, "limit": limit, "offset": offset},
+    })))
+}
+
+/// `GET /api/telephony/call-logs` (the call-log filters): the tenant's calls in the seed
+/// module's shape, `{success, data: {callLogs, total, limit, offset}}`, each with its
+/// `callReason` and `appointmentBooked`.
+pub(crate) async fn call_logs(
+    State(state): State<AppState>,
+    scoped: Scoped<page::CallLogs>,
+    q: Result<
+        axum::extract::Query<crate::calls::CallFilter>,
+        axum::extract::rejection::QueryRejection,
+    >,
+) -> Result<Json<Value>, SeedError> {
+    let tenant = scoped.tenant()?.clone();
+    let axum::extract::Query(filter) = q.map_err(|e| AppError::BadRequest(e.body_text()))?;
+    let tz = crate::calls::rollups::tenant_zone(&state.db, &tenant).await?;
+    let scope = crate::calls::Scope::One(tenant);
+    let (mut call_logs, total, limit, offset) =
+        crate::calls::list(&state.db, &scope, &filter, &tz).await?;
+    crate::contacts::link(&state.db, &mut call_logs).await?;
+    Ok(Json(json!({
+        "success": true,
+        "data": {"callLogs": call_logs, "total": total, "limit": limit, "offset": offset},
+    })))
+}
+
+/// `GET /api/telephony/phone-number`: the number the tenant calls and texts from (its
+/// primary active one, `null` when it has none) and all its numbers, as
+/// `{success, data: {phoneNumber, friendlyName, numbers}}`.
+pub(crate) async fn phone_number(
+    State(state): State<AppState>,
+    scoped: Scoped<page::CallLogs>,
+) -> Result<Json<Value>, SeedError> {
+    let tenant = scoped.tenant()?.clone();
+    let numbers = crate::numbers::list_for_tenant(&state.db, &tenant).await?;
+    let main = crate::numbers::sending_number(&numbers);
+    Ok(Json(json!({
+        "success": true,
+        "data": {
+            "phoneNumber": main.map(|n| n.phone_number.clone()),
+            "friendlyName": main.and_then(|n| n.friendly_name.clone()),
+            "numbers": numbers,
+        },
     })))
 }

@@ -130,6 +130,13 @@ impl Errors {
             .unwrap_or_default()
     }
 
+    /// Shows the error an API field has under the form field that stands for it.
+    pub fn rename(&mut self, api_field: &str, form_field: &str) {
+        if let Some(e) = self.fields.remove(api_field) {
+            self.fields.entry(form_field.to_owned()).or_insert(e);
+        }
+    }
+
     /// Fields with errors that the form has no place for.
     pub fn others(&self, known: &[&str]) -> Vec<String> {
         self.fields

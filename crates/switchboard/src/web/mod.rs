@@ -286,6 +286,7 @@ const TENANT_PAGES: &[(&str, &str, &str)] = &[
     ("/call-logs", "Call logs", "call-logs"),
     ("/messages", "Messages", "messages"),
     ("/contacts", "Contacts", "contacts"),
+    ("/appointments", "Appointments", "appointments"),
     ("/settings", "Settings", "settings"),
 ];
 

@@ -151,6 +151,15 @@ impl TestApp {
         self.call(Method::PUT, path, Some(token), Some(body)).await
     }
 
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
     pub async fn login(&self, email: &str, password: &str) -> String {
         let (status, body) = self
             .call(
@@ -195,6 +204,38 @@ impl TestApp {
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         self.login(email, PASSWORD).await
+    }
+
+    /// Starts a second server on this one's database, as a second process would run
+    /// (its own pool, its own job worker), with the same settings plus `vars`.
+    pub async fn second_process(&self, vars: &[(&str, &str)]) -> switchboard::server::App {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let database_url = self
+            .app
+            .state
+            .config
+            .database_url
+            .clone()
+            .expect("the first server names its database");
+        let mut env: HashMap<String, String> = HashMap::from([
+            ("SWITCHBOARD_BIND".into(), addr.to_string()),
+            ("PUBLIC_URL".into(), self.base.clone()),
+            (
+                "SWITCHBOARD_DATA_DIR".into(),
+                self.data_dir.display().to_string(),
+            ),
+            ("DATABASE_URL".into(), database_url),
+        ]);
+        for (k, v) in vars {
+            env.insert((*k).into(), (*v).into());
+        }
+        let config = Config::from_lookup(|k| env.get(k).cloned()).expect("config");
+        App::start_with_listener(config, listener)
+            .await
+            .expect("second server starts")
     }
 
     pub async fn stop(self) {

@@ -337,6 +337,12 @@ const ROUTE_ACCESS: &[(&str, Access)] = &[
     ("/api/twilio/recording/{recording_sid}", Access::Resource),
     ("/api/twilio/voicemail/{call_sid}", Access::Resource),
     ("/api/contacts/{id}", Access::Resource),
+    ("/api/appointments/{id}", Access::Resource),
+    ("/api/staff-members/{id}", Access::Resource),
+    ("/api/telephony/appointment-confirmation", Access::Resource),
+    ("/api/telephony/appointment-reminder", Access::Resource),
+    ("/appointments/{id}", Access::Resource),
+    ("/appointments/{id}/send", Access::Resource),
     ("/call-logs/{call_sid}/delete", Access::Resource),
     ("/call-logs/{call_sid}/classification", Access::Resource),
     ("/contacts/{id}", Access::Resource),
@@ -361,6 +367,12 @@ const ROUTE_ACCESS: &[(&str, Access)] = &[
     ("/api/messages", Access::OwnTenant),
     ("/api/telephony/sms", Access::OwnTenant),
     ("/api/telephony/notifications", Access::OwnTenant),
+    ("/api/telephony/call-logs", Access::OwnTenant),
+    ("/api/telephony/phone-number", Access::OwnTenant),
+    ("/api/appointments", Access::OwnTenant),
+    ("/api/staff-members", Access::OwnTenant),
+    ("/appointments", Access::OwnTenant),
+    ("/appointments/staff", Access::OwnTenant),
     ("/api/contacts", Access::OwnTenant),
     ("/dashboard", Access::OwnTenant),
     ("/call-logs", Access::OwnTenant),
@@ -418,10 +430,34 @@ async fn give_beta_a_call_and_a_contact(w: &World) -> String {
     contact["id"].as_str().expect("id").to_owned()
 }
 
+/// Gives tenant B a staff member and an appointment with them: (staff id, appointment id).
+async fn give_beta_an_appointment(w: &World) -> (String, String) {
+    let (status, staff) =
+        w.t.post(
+            "/api/staff-members",
+            &w.admin,
+            json!({"name": "Beta Secret Dentist", "phone": "+15550009999", "tenantId": w.tenant_b}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{staff}");
+    let staff = staff["id"].as_str().expect("id").to_owned();
+    let (status, appointment) =
+        w.t.post(
+            "/api/appointments",
+            &w.admin,
+            json!({"customerName": "Beta Secret Patient", "customerPhone": "+15550009999",
+                   "staffMemberId": staff, "startTime": "2030-01-02T10:00:00Z", "tenantId": w.tenant_b}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{appointment}");
+    (staff, appointment["id"].as_str().expect("id").to_owned())
+}
+
 #[tokio::test]
 async fn every_route_declares_its_scope() {
     let w = world().await;
     let beta_contact = give_beta_a_call_and_a_contact(&w).await;
+    let (beta_staff, beta_appointment) = give_beta_an_appointment(&w).await;
     let (_, beta_log) =
         w.t.get(&format!("/api/twilio/call-logs/{BETA_CALL}"), &w.admin)
             .await;
@@ -451,6 +487,10 @@ async fn every_route_declares_its_scope() {
             .replace("{*rest}", "nothing-here");
         let path = if template.contains("/contacts/") {
             path.replace("{id}", &beta_contact)
+        } else if template.contains("/appointments/") {
+            path.replace("{id}", &beta_appointment)
+        } else if template.contains("/staff-members/") {
+            path.replace("{id}", &beta_staff)
         } else if template.contains("/users/") {
             path.replace("{id}", &w.user_b)
         } else {
@@ -479,7 +519,9 @@ async fn every_route_declares_its_scope() {
                         )
                         .bearer_auth(token);
                 if method != "GET" && method != "DELETE" {
-                    req = if path.starts_with("/api/") && *access != Access::Webhook {
+                    req = if template.contains("/appointment-") {
+                        req.json(&json!({ "appointmentId": beta_appointment }))
+                    } else if path.starts_with("/api/") && *access != Access::Webhook {
                         req.json(&body_for(method, template).unwrap_or_else(|| json!({})))
                     } else {
                         req.header("content-type", "application/x-www-form-urlencoded")
@@ -533,5 +575,18 @@ async fn every_route_declares_its_scope() {
         w.t.get(&format!("/api/contacts/{beta_contact}"), &w.admin)
             .await;
     assert_eq!(status, StatusCode::OK);
+    let (status, appointment) =
+        w.t.get(&format!("/api/appointments/{beta_appointment}"), &w.admin)
+            .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(appointment["customerName"], "Beta Secret Patient");
+    assert_eq!(appointment["status"], "scheduled");
+    let (_, sent) =
+        w.t.get(
+            &format!("/api/telephony/notifications?customerId={}", w.tenant_b),
+            &w.admin,
+        )
+        .await;
+    assert_eq!(sent["data"]["total"], 0, "nothing was texted for B: {sent}");
     w.t.stop().await;
 }

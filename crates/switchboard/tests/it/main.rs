@@ -4,6 +4,7 @@
 //! `TEST_DATABASE_URL` points at PostgreSQL, a fresh database created on it.
 
 mod admin;
+mod appointments;
 mod auth;
 mod bad_input;
 mod browser;

@@ -21,6 +21,12 @@ const PAGES: &[(&str, &str)] = &[
     ("GET", "/contacts/con_missing"),
     ("POST", "/contacts/con_missing"),
     ("POST", "/contacts/con_missing/delete"),
+    ("GET", "/appointments"),
+    ("POST", "/appointments"),
+    ("POST", "/appointments/staff"),
+    ("GET", "/appointments/apt_missing"),
+    ("POST", "/appointments/apt_missing"),
+    ("POST", "/appointments/apt_missing/send"),
     ("GET", "/settings"),
     ("POST", "/settings"),
     ("POST", "/settings/test-credentials"),
@@ -536,5 +542,136 @@ async fn unknown_pages_answer_the_portals_not_found_page() {
     let (status, body) = w.t.get("/api/no/such/route", &w.owner).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(crate::common::error_code(&body), "not_found");
+    w.t.stop().await;
+}
+
+#[tokio::test]
+async fn appointments_are_booked_from_a_call_edited_and_confirmed_on_the_page() {
+    let w = call_world().await;
+    let call = w.play(&crate::calls::caller()).await.call_sid;
+    let (_, logs, _) = page(&w.t, "GET", "/call-logs", Some(&w.owner), "").await;
+    assert!(
+        logs.contains(&format!("href=\"/appointments?callSid={call}\"")),
+        "{logs}"
+    );
+    let (status, form, _) = page(
+        &w.t,
+        "GET",
+        &format!("/appointments?callSid={call}"),
+        Some(&w.owner),
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(form.contains("value=\"+15550001111\""), "{form}");
+    assert!(form.contains(&format!("value=\"{call}\"")), "{form}");
+    assert!(form.contains("id=\"from-call\""), "{form}");
+
+    let (status, body, _) =
+        page(&w.t, "POST", "/appointments/staff", Some(&w.owner), "name=").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("name-error"), "{body}");
+    let (status, _, location) = page(
+        &w.t,
+        "POST",
+        "/appointments/staff",
+        Some(&w.owner),
+        "name=Dr.+Patel&phone=5550002222",
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location.as_deref(), Some("/appointments?staff=1"));
+    let (_, staff) = w.t.get("/api/staff-members", &w.owner).await;
+    let patel = staff["staffMembers"][0]["id"]
+        .as_str()
+        .expect("staff")
+        .to_owned();
+
+    let booking = format!(
+        "customerName=Jane+Doe&customerPhone=%2B15550001111&staffMemberId={patel}&date=2030-03-04&time=10%3A00&duration=30&callSid={call}&contactId="
+    );
+    let (status, _, location) = page(&w.t, "POST", "/appointments", Some(&w.owner), &booking).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let location = location.expect("redirect");
+    assert_eq!(location, "/appointments?week=2030-03-04&booked=1");
+    let (_, week, _) = page(&w.t, "GET", &location, Some(&w.owner), "").await;
+    assert!(week.contains("Appointment booked."), "{week}");
+    assert!(week.contains("10:00 AM–10:30 AM"), "{week}");
+    assert!(week.contains("From a call"), "{week}");
+    assert!(week.contains("Jane Doe"), "{week}");
+    let (status, clash, _) = page(&w.t, "POST", "/appointments", Some(&w.owner), &booking).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(clash.contains("already booked"), "{clash}");
+    assert!(
+        clash.contains("value=\"Jane Doe\""),
+        "what was typed stays: {clash}"
+    );
+    let (status, missing, _) = page(
+        &w.t,
+        "POST",
+        "/appointments",
+        Some(&w.owner),
+        "customerName=X&customerPhone=%2B15550001111&date=2030-03-04&time=&duration=30",
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(missing.contains("time-error"), "{missing}");
+
+    let (_, list) = w.t.get("/api/appointments", &w.owner).await;
+    let id = list["appointments"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let (status, _, location) = page(
+        &w.t,
+        "POST",
+        &format!("/appointments/{id}/send"),
+        Some(&w.owner),
+        "what=confirmation",
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, detail, _) = page(
+        &w.t,
+        "GET",
+        &location.expect("redirect"),
+        Some(&w.owner),
+        "",
+    )
+    .await;
+    assert!(detail.contains("Confirmation queued"), "{detail}");
+    assert!(detail.contains("Confirmation sent"), "{detail}");
+    let (status, _, _) = page(
+        &w.t,
+        "POST",
+        &format!("/appointments/{id}"),
+        Some(&w.owner),
+        &format!(
+            "customerName=Jane+Doe&customerPhone=%2B15550001111&staffMemberId={patel}&date=2030-03-04&time=10%3A00&duration=45&status=cancelled&notes=Called+to+cancel"
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, detail, _) = page(
+        &w.t,
+        "GET",
+        &format!("/appointments/{id}"),
+        Some(&w.owner),
+        "",
+    )
+    .await;
+    assert!(detail.contains("Reminder dropped"), "{detail}");
+    assert!(detail.contains(">Cancelled<"), "{detail}");
+    assert!(detail.contains("value=\"45\""), "{detail}");
+
+    let (_, settings, _) = page(&w.t, "GET", "/settings", Some(&w.owner), "").await;
+    assert!(
+        settings.contains("id=\"confirmationMessage-preview\""),
+        "{settings}"
+    );
+    assert!(
+        settings.contains("Hi Jordan, your appointment at Bright Smiles Dental is booked for Wed, Dec 2 at 10:30 AM with Dr. Patel."),
+        "{settings}"
+    );
     w.t.stop().await;
 }

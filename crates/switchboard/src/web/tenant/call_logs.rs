@@ -32,6 +32,8 @@ pub(super) struct CallLogsPage {
     next_href: Option<String>,
     export_href: String,
     can_delete: bool,
+    /// The user may open the appointments page: calls offer "book from this call".
+    can_book: bool,
     notice: Option<String>,
     reasons: Vec<(String, String)>,
 }
@@ -194,6 +196,7 @@ pub(super) async fn call_logs(
             errors,
             total,
             can_delete: u.role == crate::users::Role::Customer,
+            can_book: u.may_open("appointments"),
             notice: notice.ok().and_then(|Query(n)| {
                 n.deleted
                     .map(|_| "The call log was deleted.".to_owned())

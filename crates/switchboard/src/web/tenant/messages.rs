@@ -187,8 +187,17 @@ pub(super) async fn reply(
     let tenant = user.tenant_for(&state, "messages").await?;
     let to = form.get("to").unwrap_or_default().to_owned();
     let body = form.get("body").unwrap_or_default().to_owned();
-    match crate::messaging::send_for_tenant(&state.db, &tenant, &to, &body, Some(&user.0.user.id))
-        .await
+    match crate::messaging::send_for_tenant(
+        &state.db,
+        &tenant,
+        &to,
+        &body,
+        crate::messaging::SendOptions {
+            sent_by: Some(&user.0.user.id),
+            ..Default::default()
+        },
+    )
+    .await
     {
         Ok((m, _)) => Ok(
             axum::response::Redirect::to(&format!("{}&sent=1", thread_href(&m.to))).into_response(),

@@ -12,12 +12,14 @@ use crate::error::AppError;
 use crate::numbers::PhoneNumber;
 use crate::state::AppState;
 
+mod appointments;
 mod call_logs;
 mod contacts;
 mod dashboard;
 mod messages;
 mod settings;
 
+use appointments::*;
 use call_logs::*;
 use contacts::*;
 use dashboard::*;
@@ -47,6 +49,13 @@ pub(in crate::web) fn router() -> crate::routes::Routes {
         .route("/contacts", get(contacts).post(add_contact))
         .route("/contacts/{id}", get(contact_page).post(save_contact))
         .route("/contacts/{id}/delete", axum::routing::post(delete_contact))
+        .route("/appointments", get(appointments_page).post(book))
+        .route("/appointments/staff", axum::routing::post(add_staff))
+        .route(
+            "/appointments/{id}",
+            get(appointment_page).post(save_appointment),
+        )
+        .route("/appointments/{id}/send", axum::routing::post(send_notice))
         .route("/no-access", get(no_access))
 }
 

@@ -59,6 +59,9 @@ pub(super) const SETTINGS_FIELDS: &[&str] = &[
     "autoReplyMessage",
     "smsHelpText",
     "textBackMessage",
+    "confirmationMessage",
+    "reminderMessage",
+    "reminderLeadMinutes",
     "businessHours",
     "accountSid",
     "authToken",
@@ -115,6 +118,74 @@ impl SettingsPage {
         }
     }
 
+    /// A template filled with example values, as the customer would read it (or what
+    /// is wrong with it).
+    fn preview(&self, template: Option<&str>, default: &str) -> String {
+        let business = self
+            .chrome
+            .tenant_name
+            .as_deref()
+            .unwrap_or("your business");
+        let template = template.filter(|t| !t.trim().is_empty()).unwrap_or(default);
+        crate::appointments::preview(template, business)
+            .unwrap_or_else(|e| format!("This template {e}."))
+    }
+
+    fn confirmation_preview(&self) -> String {
+        self.preview(
+            self.config.confirmation_message.as_deref(),
+            crate::appointments::DEFAULT_CONFIRMATION,
+        )
+    }
+
+    fn reminder_preview(&self) -> String {
+        self.preview(
+            self.config.reminder_message.as_deref(),
+            crate::appointments::DEFAULT_REMINDER,
+        )
+    }
+
+    /// The appointment templates: field, label, what is stored, its preview.
+    fn appointment_templates(&self) -> Vec<(&'static str, &'static str, String, String)> {
+        vec![
+            (
+                "confirmationMessage",
+                "Confirmation",
+                self.config.confirmation_message.clone().unwrap_or_default(),
+                self.confirmation_preview(),
+            ),
+            (
+                "reminderMessage",
+                "Reminder",
+                self.config.reminder_message.clone().unwrap_or_default(),
+                self.reminder_preview(),
+            ),
+        ]
+    }
+
+    /// The reminder lead times offered, in minutes, with their labels; the stored one
+    /// is among them even when it was set through the API.
+    fn lead_options(&self) -> Vec<(i64, String)> {
+        let mut options: Vec<i64> = vec![60, 120, 240, 720, 1440, 2880];
+        if !options.contains(&self.config.reminder_lead_minutes) {
+            options.push(self.config.reminder_lead_minutes);
+            options.sort_unstable();
+        }
+        options
+            .into_iter()
+            .map(|m| {
+                let label = match (m / 60, m % 60) {
+                    (0, m) => format!("{m} minutes before"),
+                    (1, 0) => "1 hour before".to_owned(),
+                    (h, 0) if h % 24 == 0 && h > 24 => format!("{} days before", h / 24),
+                    (h, 0) => format!("{h} hours before"),
+                    (h, m) => format!("{h} h {m} min before"),
+                };
+                (m, label)
+            })
+            .collect()
+    }
+
     fn voice_is(&self, voice: &str) -> bool {
         self.config.voice.as_deref() == Some(voice)
     }
@@ -143,6 +214,11 @@ impl SettingsPage {
         c.sms_help_text = form.text("smsHelpText");
         c.text_back_enabled = form.checked("textBackEnabled");
         c.text_back_message = form.text("textBackMessage");
+        c.confirmation_message = form.text("confirmationMessage");
+        c.reminder_message = form.text("reminderMessage");
+        if let Some(lead) = form.get("reminderLeadMinutes").and_then(|v| v.parse().ok()) {
+            c.reminder_lead_minutes = lead;
+        }
         self.hours_enabled = form.checked("hoursEnabled");
         for d in &mut self.days {
             d.open = form
@@ -238,6 +314,12 @@ pub(super) fn settings_update(form: &FormData) -> Result<TwilioConfigUpdate, App
         sms_help_text: text("smsHelpText"),
         text_back_enabled: Some(Some(form.checked("textBackEnabled"))),
         text_back_message: text("textBackMessage"),
+        confirmation_message: text("confirmationMessage"),
+        reminder_message: text("reminderMessage"),
+        reminder_lead_minutes: match form.get("reminderLeadMinutes") {
+            None | Some("") => None,
+            Some(v) => Some(Some(v.parse().unwrap_or(-1))),
+        },
         llm_classification: Some(Some(form.checked("llmClassification"))),
         business_hours: Some(business_hours),
         ..TwilioConfigUpdate::default()
