@@ -5,7 +5,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use twilio_sim::{Delivery, Press, Scenario, Simulator, Speaker, Staff};
 
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::numbers::NumberInput;
 use crate::paths;
 use crate::state::AppState;
@@ -172,7 +172,13 @@ pub async fn seed(state: &AppState, sim: &Simulator, account_sid: &str) -> AppRe
             "frontdesk@brightsmiles.demo",
             Role::Receptionist,
             Some(dental.id.clone()),
-            &["dashboard", "call-logs", "contacts", "messages"],
+            &[
+                "dashboard",
+                "call-logs",
+                "contacts",
+                "messages",
+                "appointments",
+            ],
         ),
     )
     .await?;
@@ -520,6 +526,100 @@ pub async fn wait_for_jobs(state: &crate::AppState, timeout: std::time::Duration
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
+}
+
+/// What [`book_and_reply`] did.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FrontDesk {
+    /// Appointments booked from calls the classifier heard a booking in.
+    pub booked: usize,
+    /// Texts answered from the clinic's number.
+    pub replies: usize,
+}
+
+const REPLIES: &[&str] = &[
+    "Of course! Thursday at 2:30 PM works. See you then.",
+    "Yes, we're in network with Delta Dental.",
+    "No problem, thanks for letting us know!",
+];
+
+/// Plays the clinic's front desk: staff members, an appointment for each call that
+/// booked one (the next days, in the clinic's zone, linked to the call), and replies to
+/// the first texts so the Messages page shows conversations.
+pub async fn book_and_reply(state: &AppState, setup: &DemoSetup) -> AppResult<FrontDesk> {
+    let db = &state.db;
+    let Some((tenant, _, _)) = setup.tenants.first() else {
+        return Ok(FrontDesk::default());
+    };
+    let mut staff = Vec::new();
+    for (name, phone, notify) in [
+        ("Dr. Maya Patel", Some("+15557650001"), true),
+        ("Dr. Luis Ortega", None, false),
+        ("Kim (hygienist)", None, false),
+    ] {
+        let member = crate::appointments::create_staff(
+            db,
+            tenant,
+            crate::appointments::StaffInput {
+                name: Some(name.into()),
+                phone: Some(phone.map(str::to_owned)),
+                sms_notifications: Some(notify),
+                tenant_id: None,
+            },
+        )
+        .await?;
+        staff.push(member.id);
+    }
+    let scope = crate::calls::Scope::One(crate::tenants::TenantId::from_stored(tenant.clone()));
+    let tz = crate::calls::rollups::tenant_zone(db, tenant).await?;
+    let booked_calls = crate::calls::CallFilter {
+        appointment_booked: Some("true".into()),
+        limit: Some(12),
+        ..Default::default()
+    };
+    let (calls, ..) = crate::calls::list(db, &scope, &booked_calls, &tz).await?;
+    let today = jiff::Timestamp::now().to_zoned(tz).date();
+    let mut out = FrontDesk::default();
+    for (i, call) in calls.iter().enumerate() {
+        let Some(phone) = call.from.clone() else {
+            continue;
+        };
+        let offset = i64::try_from(i).unwrap_or(0);
+        let day = today
+            .checked_add(jiff::Span::new().days(offset / 3))
+            .unwrap_or(today);
+        let new = crate::appointments::NewAppointment {
+            customer_name: Some(
+                call.caller_name
+                    .clone()
+                    .unwrap_or_else(|| "New patient".into()),
+            ),
+            customer_phone: Some(phone),
+            staff_member_id: staff.get(i % staff.len()).cloned(),
+            start_time: Some(format!("{day}T{:02}:00", 9 + (offset % 3) * 2)),
+            notes: call.summary_text.clone(),
+            call_sid: Some(call.call_sid.clone()),
+            ..Default::default()
+        };
+        match crate::appointments::create(db, tenant, new).await {
+            Ok(_) => out.booked += 1,
+            Err(AppError::Conflict(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let (threads, _) = crate::messaging::threads(db, tenant, REPLIES.len() as i64, 0).await?;
+    for (thread, reply) in threads.iter().zip(REPLIES) {
+        crate::messaging::send_for_tenant(
+            db,
+            tenant,
+            &thread.party,
+            reply,
+            crate::messaging::SendOptions::default(),
+        )
+        .await?;
+        out.replies += 1;
+    }
+    Ok(out)
 }
 
 /// A tenant's answered calls, how many of them were classified, and how many booked.

@@ -328,6 +328,8 @@ async fn demo(mut config: Config, calls: usize, days: u32, exit: bool) -> anyhow
     // Classification runs on the job queue a moment after each call: let it finish so
     // the figures below (and the dashboard) are complete.
     switchboard::demo::wait_for_jobs(&app.state, std::time::Duration::from_secs(30)).await;
+    let desk = switchboard::demo::book_and_reply(&app.state, &setup).await?;
+    switchboard::demo::wait_for_jobs(&app.state, std::time::Duration::from_secs(30)).await;
     println!();
     println!(
         "Switchboard demo is serving at {}",
@@ -337,6 +339,10 @@ async fn demo(mut config: Config, calls: usize, days: u32, exit: bool) -> anyhow
     println!(
         "  played {} calls and {} texts ({} with problems) over {days} days",
         summary.calls, summary.texts, summary.errors
+    );
+    println!(
+        "  the front desk booked {} appointments from those calls and answered {} texts",
+        desk.booked, desk.replies
     );
     for (id, name, numbers) in &setup.tenants {
         println!("  tenant {name}: {}", numbers.join(", "));

@@ -523,7 +523,7 @@ async fn customer_reads_filters_listens_and_exports() {
     assert!(text.contains("book"), "{text}");
     // The verdict, why, and who decided: asked to book, offered a time, never said yes.
     assert_eq!(
-        b.text(&format!("#call-{answered} td.appointment")).await,
+        b.text(&format!("#call-{answered} td.appointment .pill")).await,
         "Not booked"
     );
     assert_eq!(
@@ -543,7 +543,7 @@ async fn customer_reads_filters_listens_and_exports() {
     b.submit(&format!("#notes-{answered} button.correct")).await;
     assert!(b.text("main .alert.ok").await.contains("correction"));
     assert_eq!(
-        b.text(&format!("#call-{answered} td.appointment")).await,
+        b.text(&format!("#call-{answered} td.appointment .pill")).await,
         "Booked"
     );
     b.click(&format!("{summary} summary")).await;
@@ -552,6 +552,61 @@ async fn customer_reads_filters_listens_and_exports() {
             .await
             .contains("corrected by owner@")
     );
+
+    // Now booked: the call offers to put it in the calendar, with the caller filled in.
+    let (status, staff) =
+        w.t.post(
+            "/api/staff-members",
+            &w.owner,
+            json!({"name": "Dr. Patel", "phone": "+15557650001"}),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{staff}");
+    b.click(&format!("#call-{answered} a.book-link.suggested"))
+        .await;
+    b.client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#from-call"))
+        .await
+        .expect("the booking form");
+    assert!(
+        b.text("#from-call")
+            .await
+            .contains("sounded like a booking")
+    );
+    b.select("#staffMemberId", staff["id"].as_str().expect("id"))
+        .await;
+    b.client
+        .execute(
+            "document.getElementById('date').value = '2030-03-04'; document.getElementById('time').value = '10:30';",
+            vec![],
+        )
+        .await
+        .expect("set the time");
+    b.submit("#book-appointment").await;
+    assert_eq!(b.text("main .alert.ok").await, "Appointment booked.");
+    let week = b.text("table.appointments").await;
+    assert!(
+        week.contains("10:30 AM–11:00 AM")
+            && week.contains("Dr. Patel")
+            && week.contains("From a call"),
+        "{week}"
+    );
+    b.screenshot("appointments").await;
+    b.click("table.appointments td a").await;
+    b.submit("#send-confirmation").await;
+    assert_eq!(
+        b.text("main .alert.ok").await,
+        "Confirmation queued for sending."
+    );
+    assert!(
+        b.text("#confirmation-state")
+            .await
+            .contains("Confirmation sent")
+    );
+    b.screenshot("appointment").await;
+    b.click("nav a[href='/call-logs']").await;
     b.select("#appointmentBooked", "true").await;
     b.submit("#apply-filters").await;
     assert_eq!(b.text("#result-count").await, "1 call");
@@ -630,6 +685,20 @@ async fn customer_reads_filters_listens_and_exports() {
 
     // Settings: errors next to the field, what was typed kept; secrets masked.
     b.click("nav a[href='/settings']").await;
+    // The appointment templates preview as they are typed.
+    b.fill("#confirmationMessage", "See you {date}, {name}!")
+        .await;
+    assert_eq!(
+        b.text("#confirmationMessage-preview .preview-text").await,
+        "See you Wed, Dec 2, Jordan!"
+    );
+    b.fill("#confirmationMessage", "Hi {first_name}").await;
+    assert!(
+        b.text("#confirmationMessage-preview .preview-text")
+            .await
+            .contains("not a placeholder")
+    );
+    b.fill("#confirmationMessage", "").await;
     b.screenshot("settings").await;
     b.fill("#forwardNumber", "not a phone").await;
     b.fill("#menuMessage", "Thanks for calling Bright Smiles.")
