@@ -23,12 +23,6 @@ use crate::state::AppState;
 /// The reminder job.
 pub const REMIND: &str = "appointments.remind";
 
-/// Reminders go this long before the appointment unless the tenant says otherwise.
-pub const DEFAULT_REMINDER_LEAD_MINUTES: i64 = 24 * 60;
-
-/// What the confirmation and reminder templates may use.
-pub const TEMPLATE_PLACEHOLDERS: &[&str] = &["name", "business", "date", "time", "staff"];
-
 /// The confirmation when the tenant wrote none.
 pub const DEFAULT_CONFIRMATION: &str = "Hi {name}, your appointment at {business} is booked for {date} at {time} with {staff}. Reply here if you need to change it.";
 
@@ -1058,8 +1052,8 @@ fn template_values(a: &Stored, business: &str, tz_name: &str) -> [(&'static str,
 
 /// Fills a template with example values, for the settings page's preview.
 pub fn preview(template: &str, business: &str) -> Result<String, String> {
-    crate::messaging::check_template(template, TEMPLATE_PLACEHOLDERS)?;
-    Ok(crate::messaging::render(
+    crate::telephony::check_template(template, crate::telephony::APPOINTMENT_PLACEHOLDERS)?;
+    Ok(crate::telephony::render(
         template,
         &[
             ("name", "Jordan"),
@@ -1093,7 +1087,7 @@ async fn notice_text(db: &Db, a: &Stored, notice: Notice) -> AppResult<String> {
     };
     let values = template_values(a, &tenant.name, &tenant.timezone);
     let pairs: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    Ok(crate::messaging::render(&template, &pairs))
+    Ok(crate::telephony::render(&template, &pairs))
 }
 
 /// Texts an appointment's confirmation or reminder now (the seed's

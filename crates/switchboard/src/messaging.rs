@@ -16,9 +16,6 @@ use crate::state::AppState;
 /// The job that sends one queued text.
 pub const SEND: &str = "messaging.send_sms";
 
-/// Longest text by default, in segments (a tenant may set its own).
-pub const DEFAULT_MAX_SEGMENTS: i64 = 10;
-
 /// GSM 03.38's basic characters (one septet each).
 const GSM_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
 /// Its extension table (two septets each: an escape and the character).
@@ -119,34 +116,6 @@ pub const TEXT_BACK: &str = "messaging.text_back";
 pub const DEFAULT_TEXT_BACK: &str =
     "Sorry we missed your call to {business}. Reply here and we'll get back to you.";
 
-/// Checks a template's `{placeholders}` against the ones it may use.
-pub fn check_template(template: &str, allowed: &[&str]) -> Result<(), String> {
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        let after = &rest[open + 1..];
-        let Some(close) = after.find('}') else {
-            return Err("has a { without its }".into());
-        };
-        let name = &after[..close];
-        if !allowed.contains(&name) {
-            let list: Vec<String> = allowed.iter().map(|a| format!("{{{a}}}")).collect();
-            return Err(format!(
-                "uses {{{name}}}, which is not a placeholder; use {}",
-                list.join(", ")
-            ));
-        }
-        rest = &after[close + 1..];
-    }
-    Ok(())
-}
-
-/// Fills a checked template.
-pub fn render(template: &str, values: &[(&str, &str)]) -> String {
-    values.iter().fold(template.to_owned(), |t, (name, value)| {
-        t.replace(&format!("{{{name}}}"), value)
-    })
-}
-
 /// The caller ids Twilio sends when there is none to text.
 fn is_textable(number: &str) -> bool {
     let digits = number.chars().filter(char::is_ascii_digit).count();
@@ -223,7 +192,7 @@ pub async fn text_back_job(state: AppState, job: Job) -> HandlerResult {
     let template = settings
         .text_back_message
         .unwrap_or_else(|| DEFAULT_TEXT_BACK.to_owned());
-    let body = render(&template, &[("business", &business)]);
+    let body = crate::telephony::render(&template, &[("business", &business)]);
     queue(
         &state.db,
         &Outgoing {
@@ -987,6 +956,7 @@ mod tests {
 
     #[test]
     fn templates_name_known_placeholders_only() {
+        use crate::telephony::{check_template, render};
         assert!(check_template("Sorry we missed you at {business}!", &["business"]).is_ok());
         let e = check_template("Hi {name}", &["business"]).expect_err("unknown");
         assert!(e.contains("{name}") && e.contains("{business}"), "{e}");

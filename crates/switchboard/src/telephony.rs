@@ -376,6 +376,44 @@ pub struct TwilioConfigUpdate {
     pub share_account: Option<bool>,
 }
 
+/// Longest text by default, in segments (a tenant may set its own).
+pub const DEFAULT_MAX_SEGMENTS: i64 = 10;
+
+/// Appointment reminders go this long before the appointment unless the tenant says
+/// otherwise.
+pub const DEFAULT_REMINDER_LEAD_MINUTES: i64 = 24 * 60;
+
+/// What the appointment confirmation and reminder templates may use.
+pub const APPOINTMENT_PLACEHOLDERS: &[&str] = &["name", "business", "date", "time", "staff"];
+
+/// Checks a template's `{placeholders}` against the ones it may use.
+pub fn check_template(template: &str, allowed: &[&str]) -> Result<(), String> {
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}') else {
+            return Err("has a { without its }".into());
+        };
+        let name = &after[..close];
+        if !allowed.contains(&name) {
+            let list: Vec<String> = allowed.iter().map(|a| format!("{{{a}}}")).collect();
+            return Err(format!(
+                "uses {{{name}}}, which is not a placeholder; use {}",
+                list.join(", ")
+            ));
+        }
+        rest = &after[close + 1..];
+    }
+    Ok(())
+}
+
+/// Fills a checked template.
+pub fn render(template: &str, values: &[(&str, &str)]) -> String {
+    values.iter().fold(template.to_owned(), |t, (name, value)| {
+        t.replace(&format!("{{{name}}}"), value)
+    })
+}
+
 const MAX_MESSAGE: usize = 1000;
 
 /// Applies `change` to `slot`: blank text clears, like `null`.
@@ -449,16 +487,14 @@ fn to_view(tenant_id: &str, r: Row, phone_numbers: Vec<PhoneNumber>) -> TwilioCo
             .and_then(|j| serde_json::from_str(j).ok()),
         llm_classification: r.llm_classification.unwrap_or(false),
         sms_help_text: r.sms_help_text,
-        sms_max_segments: r
-            .sms_max_segments
-            .unwrap_or(crate::messaging::DEFAULT_MAX_SEGMENTS),
+        sms_max_segments: r.sms_max_segments.unwrap_or(DEFAULT_MAX_SEGMENTS),
         text_back_enabled: r.text_back_enabled.unwrap_or(false),
         text_back_message: r.text_back_message,
         confirmation_message: r.confirmation_message,
         reminder_message: r.reminder_message,
         reminder_lead_minutes: r
             .reminder_lead_minutes
-            .unwrap_or(crate::appointments::DEFAULT_REMINDER_LEAD_MINUTES),
+            .unwrap_or(DEFAULT_REMINDER_LEAD_MINUTES),
     }
 }
 
@@ -618,7 +654,7 @@ pub async fn update(
         &mut errors,
     );
     if let Some(template) = &r.text_back_message
-        && let Err(e) = crate::messaging::check_template(template, &["business"])
+        && let Err(e) = check_template(template, &["business"])
     {
         errors.insert("textBackMessage".into(), e);
     }
@@ -636,10 +672,7 @@ pub async fn update(
     ] {
         text(change, slot, field, &mut errors);
         if let Some(template) = slot.as_deref()
-            && let Err(e) = crate::messaging::check_template(
-                template,
-                crate::appointments::TEMPLATE_PLACEHOLDERS,
-            )
+            && let Err(e) = check_template(template, APPOINTMENT_PLACEHOLDERS)
         {
             errors.insert(field.into(), e);
         }

@@ -523,7 +523,8 @@ async fn customer_reads_filters_listens_and_exports() {
     assert!(text.contains("book"), "{text}");
     // The verdict, why, and who decided: asked to book, offered a time, never said yes.
     assert_eq!(
-        b.text(&format!("#call-{answered} td.appointment .pill")).await,
+        b.text(&format!("#call-{answered} td.appointment .pill"))
+            .await,
         "Not booked"
     );
     assert_eq!(
@@ -543,7 +544,8 @@ async fn customer_reads_filters_listens_and_exports() {
     b.submit(&format!("#notes-{answered} button.correct")).await;
     assert!(b.text("main .alert.ok").await.contains("correction"));
     assert_eq!(
-        b.text(&format!("#call-{answered} td.appointment .pill")).await,
+        b.text(&format!("#call-{answered} td.appointment .pill"))
+            .await,
         "Booked"
     );
     b.click(&format!("{summary} summary")).await;
