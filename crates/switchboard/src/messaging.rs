@@ -455,6 +455,25 @@ pub async fn count_inbound_after(db: &Db, tenant_id: &str, since: i64) -> AppRes
     Ok(row.try_get("n")?)
 }
 
+/// Inbound texts from `party` to a tenant received after `since` (unix ms).
+pub async fn count_inbound_from_after(
+    db: &Db,
+    tenant_id: &str,
+    party: &str,
+    since: i64,
+) -> AppResult<i64> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n FROM messages
+         WHERE tenant_id = $1 AND party = $2 AND direction = 'inbound' AND created_at > $3",
+    )
+    .bind(tenant_id)
+    .bind(party)
+    .bind(since)
+    .fetch_one(db.pool())
+    .await?;
+    Ok(row.try_get("n")?)
+}
+
 /// One message's status (for tests and the portal).
 pub async fn status_of(db: &Db, message_sid: &str) -> AppResult<Option<(String, Option<String>)>> {
     let row = sqlx::query("SELECT status, error_code FROM messages WHERE message_sid = $1")

@@ -72,6 +72,39 @@ pub async fn mark_read(db: &Db, user_id: &str, section: &str) -> AppResult<()> {
     let section = parse_section(section).ok_or_else(|| {
         AppError::field("section", format!("must be one of {}", SECTIONS.join(", ")))
     })?;
+    store_read(db, user_id, section).await
+}
+
+/// A conversation's read mark lives beside the sections', under its own key.
+fn thread_key(party: &str) -> String {
+    format!("thread:{party}")
+}
+
+/// Marks the conversation with `party` read now (opening it on the Messages page).
+pub async fn mark_thread_read(db: &Db, user_id: &str, party: &str) -> AppResult<()> {
+    store_read(db, user_id, &thread_key(party)).await
+}
+
+/// Unread texts in each of `parties`' conversations for a user: those received since
+/// the user last opened that conversation.
+pub async fn thread_unread(
+    db: &Db,
+    user_id: &str,
+    tenant_id: &str,
+    parties: &[String],
+) -> AppResult<std::collections::HashMap<String, i64>> {
+    let mut out = std::collections::HashMap::new();
+    for party in parties {
+        let since = last_read(db, user_id, &thread_key(party)).await?;
+        let n = crate::messaging::count_inbound_from_after(db, tenant_id, party, since).await?;
+        if n > 0 {
+            out.insert(party.clone(), n);
+        }
+    }
+    Ok(out)
+}
+
+async fn store_read(db: &Db, user_id: &str, section: &str) -> AppResult<()> {
     sqlx::query(
         "INSERT INTO notification_reads (user_id, section, last_read_at) VALUES ($1, $2, $3)
          ON CONFLICT (user_id, section) DO UPDATE SET last_read_at = excluded.last_read_at",

@@ -675,3 +675,46 @@ async fn appointments_are_booked_from_a_call_edited_and_confirmed_on_the_page() 
     );
     w.t.stop().await;
 }
+
+#[tokio::test]
+async fn each_conversation_counts_its_unread_texts_until_it_is_opened() {
+    let w = call_world().await;
+    w.route_texts();
+    for (from, body) in [
+        ("+15550002001", "Hi, are you open Saturday?"),
+        ("+15550002001", "Or Sunday?"),
+        ("+15550002002", "Running late"),
+    ] {
+        let (status, _) = w.sim.send_sms(from, TRACKING, body).await.expect("sms");
+        assert_eq!(status, 200);
+    }
+    let (_, list, _) = page(&w.t, "GET", "/messages", Some(&w.owner), "").await;
+    assert!(list.contains("2 new"), "{list}");
+    assert!(list.contains("1 new"), "{list}");
+    let (_, opened, _) = page(
+        &w.t,
+        "GET",
+        "/messages?with=%2B15550002001",
+        Some(&w.owner),
+        "",
+    )
+    .await;
+    assert!(!opened.contains("2 new"), "opening it reads it: {opened}");
+    assert!(opened.contains("1 new"), "the other stays unread: {opened}");
+    // Read marks are the user's own: a colleague still sees both unread.
+    let desk =
+        w.t.user(
+            &w.admin,
+            "desk@threads.test",
+            "receptionist",
+            &w.tenant,
+            &["messages"],
+        )
+        .await;
+    let (_, theirs, _) = page(&w.t, "GET", "/messages", Some(&desk), "").await;
+    assert!(
+        theirs.contains("2 new") && theirs.contains("1 new"),
+        "{theirs}"
+    );
+    w.t.stop().await;
+}

@@ -22,6 +22,8 @@ pub(super) struct ThreadRow {
     body: String,
     count: i64,
     selected: bool,
+    /// Texts from them since this user last opened the conversation.
+    unread: i64,
 }
 
 /// One text of the open conversation.
@@ -91,6 +93,12 @@ async fn page(
     let tz = calls::rollups::tenant_zone(&state.db, tenant).await?;
     let numbers = crate::numbers::list_for_tenant(&state.db, tenant).await?;
     let (threads, total) = crate::messaging::threads(&state.db, tenant, PAGE_SIZE, offset).await?;
+    if let Some(p) = &party {
+        crate::notifications::mark_thread_read(&state.db, &user.0.user.id, p).await?;
+    }
+    let parties: Vec<String> = threads.iter().map(|t| t.party.clone()).collect();
+    let unread =
+        crate::notifications::thread_unread(&state.db, &user.0.user.id, tenant, &parties).await?;
     let rows: Vec<ThreadRow> = threads
         .into_iter()
         .map(|t| {
@@ -104,6 +112,7 @@ async fn page(
                 number_label: number_label(Some(ours), &numbers),
                 body: t.last.body,
                 count: t.count,
+                unread: unread.get(&t.party).copied().unwrap_or(0),
                 party: t.party,
             }
         })
