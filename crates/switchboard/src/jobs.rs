@@ -184,6 +184,72 @@ pub async fn enqueue(db: &Db, job: NewJob) -> AppResult<bool> {
     Ok(done.rows_affected() == 1)
 }
 
+/// The job queued under `dedupe_key`, if there is one.
+pub async fn by_dedupe_key(db: &Db, dedupe_key: &str) -> AppResult<Option<Job>> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM jobs WHERE dedupe_key = $1"))
+        .bind(dedupe_key)
+        .fetch_optional(db.pool())
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Queues work that must happen once however often it is asked for (a purchase): a
+/// job already under the key is left alone while it waits, runs or has finished, and is
+/// run again when it is dead (asking again is how a failure is retried). Returns the job.
+pub async fn enqueue_once(db: &Db, job: NewJob) -> AppResult<Job> {
+    let key = job.dedupe_key.clone().ok_or_else(|| {
+        AppError::internal(std::io::Error::other("enqueue_once needs a dedupe key"))
+    })?;
+    enqueue(db, job).await?;
+    let found = by_dedupe_key(db, &key).await?.ok_or(AppError::NotFound)?;
+    if found.state == JobState::Dead {
+        return retry(db, &found.id).await;
+    }
+    Ok(found)
+}
+
+/// Frees a finished (or dead) job's dedupe key, so the same work may be asked for again
+/// (a number bought, released, and bought again).
+pub async fn forget_key(db: &Db, dedupe_key: &str) -> AppResult<()> {
+    sqlx::query(
+        "UPDATE jobs SET dedupe_key = NULL WHERE dedupe_key = $1 AND state IN ('done', 'dead')",
+    )
+    .bind(dedupe_key)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// How the queue stands, for the health check.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Backlog {
+    /// Jobs waiting to run or to retry.
+    pub waiting: i64,
+    /// Jobs that failed their last attempt.
+    pub dead: i64,
+    /// When the longest-waiting due job was due (unix ms).
+    pub oldest_due_at: Option<i64>,
+}
+
+/// Counts waiting and dead jobs and finds the oldest one already due.
+pub async fn backlog(db: &Db) -> AppResult<Backlog> {
+    let row = sqlx::query(
+        "SELECT
+            COUNT(CASE WHEN state IN ('queued', 'failed') THEN 1 END) AS waiting,
+            COUNT(CASE WHEN state = 'dead' THEN 1 END) AS dead,
+            MIN(CASE WHEN state IN ('queued', 'failed') AND run_at <= $1 THEN run_at END) AS oldest
+         FROM jobs",
+    )
+    .bind(now_ms())
+    .fetch_one(db.pool())
+    .await?;
+    Ok(Backlog {
+        waiting: row.try_get("waiting")?,
+        dead: row.try_get("dead")?,
+        oldest_due_at: row.try_get("oldest")?,
+    })
+}
+
 /// Drops the job queued under `dedupe_key` unless a worker holds it or it has finished
 /// (a reminder for a start that moved). Returns whether one was dropped.
 pub async fn drop_pending(db: &Db, dedupe_key: &str) -> AppResult<bool> {
@@ -257,7 +323,17 @@ pub fn backoff(attempts: i64, first: Duration) -> Duration {
     Duration::from_millis((base as f64 * jitter) as u64)
 }
 
-/// The attempt failed: retry after [`backoff`], or, after the last attempt, dead.
+/// A handler's error that starts with this will not get better by retrying (Twilio
+/// refused the request): the job is dead at once, with the rest of the text as its error.
+pub const PERMANENT: &str = "permanent: ";
+
+/// The error of a failure no retry can fix (see [`PERMANENT`]).
+pub fn permanent(error: impl std::fmt::Display) -> String {
+    format!("{PERMANENT}{error}")
+}
+
+/// The attempt failed: retry after [`backoff`], or, after the last attempt (or a
+/// [`PERMANENT`] error), dead.
 pub async fn fail(
     db: &Db,
     job: &Job,
@@ -266,8 +342,12 @@ pub async fn fail(
     first_retry: Duration,
 ) -> AppResult<JobState> {
     let now = now_ms();
+    let (error, hopeless) = match error.strip_prefix(PERMANENT) {
+        Some(rest) => (rest, true),
+        None => (error, false),
+    };
     let error: String = error.chars().take(2000).collect();
-    let (state, run_at) = if job.attempts >= job.max_attempts {
+    let (state, run_at) = if hopeless || job.attempts >= job.max_attempts {
         (JobState::Dead, now)
     } else {
         let wait =

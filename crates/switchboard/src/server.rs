@@ -173,6 +173,8 @@ pub fn job_handlers() -> jobs::Registry<AppState> {
         .on(crate::messaging::SEND, crate::messaging::send_job)
         .on(crate::messaging::TEXT_BACK, crate::messaging::text_back_job)
         .on(crate::appointments::REMIND, crate::appointments::remind_job)
+        .on(crate::purchases::PURCHASE, crate::purchases::purchase_job)
+        .on(crate::purchases::PROVISION, crate::purchases::provision_job)
 }
 
 /// Every route the service serves: the JSON API, Twilio's webhooks, the portal and the

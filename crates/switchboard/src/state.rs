@@ -30,6 +30,8 @@ pub struct Inner {
     pub routing_cache: cache::RoutingCache,
     /// The optional LLM classifier, its rate limit and recent errors.
     pub llm: crate::intelligence::llm::Llm,
+    /// The last dependency-health report, briefly.
+    pub health: crate::health::HealthCache,
 }
 
 impl Deref for AppState {
@@ -108,6 +110,7 @@ impl AppState {
             secrets,
             login_limiter: auth::LoginLimiter::default(),
             routing_cache: cache::RoutingCache::default(),
+            health: crate::health::HealthCache::default(),
         })))
     }
 }

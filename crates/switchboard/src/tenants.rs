@@ -63,6 +63,8 @@ pub struct Tenant {
     pub name: String,
     /// IANA time zone used for business hours and daily figures.
     pub timezone: String,
+    /// none | trialing | active | past_due | canceled.
+    pub subscription_status: String,
     /// RFC 3339.
     pub created_at: String,
     /// RFC 3339.
@@ -82,7 +84,7 @@ pub struct NewTenant {
 
 /// Changing a tenant.
 #[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TenantUpdate {
     /// New name.
     #[serde(default)]
@@ -90,7 +92,13 @@ pub struct TenantUpdate {
     /// New time zone.
     #[serde(default)]
     pub timezone: Option<String>,
+    /// New subscription status.
+    #[serde(default)]
+    pub subscription_status: Option<String>,
 }
+
+/// The subscription states a tenant can be in.
+pub const SUBSCRIPTION_STATUSES: &[&str] = &["none", "trialing", "active", "past_due", "canceled"];
 
 const MAX_NAME: usize = 120;
 
@@ -131,6 +139,7 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<Tenant, sqlx::Error> {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
         timezone: row.try_get("timezone")?,
+        subscription_status: row.try_get("subscription_status")?,
         created_at: rfc3339(row.try_get("created_at")?),
         updated_at: rfc3339(row.try_get("updated_at")?),
     })
@@ -159,7 +168,7 @@ pub async fn create(db: &Db, new: NewTenant) -> AppResult<Tenant> {
 /// Every tenant, by name.
 pub async fn list(db: &Db) -> AppResult<Vec<Tenant>> {
     let rows = sqlx::query(
-        "SELECT id, name, timezone, created_at, updated_at FROM tenants ORDER BY name, id",
+        "SELECT id, name, timezone, subscription_status, created_at, updated_at FROM tenants ORDER BY name, id",
     )
     .fetch_all(db.pool())
     .await?;
@@ -169,7 +178,7 @@ pub async fn list(db: &Db) -> AppResult<Vec<Tenant>> {
 /// One tenant, or `NotFound`.
 pub async fn get(db: &Db, id: &str) -> AppResult<Tenant> {
     let row =
-        sqlx::query("SELECT id, name, timezone, created_at, updated_at FROM tenants WHERE id = $1")
+        sqlx::query("SELECT id, name, timezone, subscription_status, created_at, updated_at FROM tenants WHERE id = $1")
             .bind(id)
             .fetch_optional(db.pool())
             .await?
@@ -198,12 +207,24 @@ pub async fn update(db: &Db, id: &str, update: TenantUpdate) -> AppResult<Tenant
         Some(tz) => check_timezone(tz, &mut errors),
         None => current.timezone,
     };
+    let subscription = match update.subscription_status.as_deref().map(str::trim) {
+        Some(s) if SUBSCRIPTION_STATUSES.contains(&s) => s.to_owned(),
+        Some(_) => {
+            errors.insert(
+                "subscriptionStatus".into(),
+                format!("must be one of {}", SUBSCRIPTION_STATUSES.join(", ")),
+            );
+            String::new()
+        }
+        None => current.subscription_status,
+    };
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }
-    sqlx::query("UPDATE tenants SET name = $1, timezone = $2, updated_at = $3 WHERE id = $4")
+    sqlx::query("UPDATE tenants SET name = $1, timezone = $2, subscription_status = $3, updated_at = $4 WHERE id = $5")
         .bind(&name)
         .bind(&timezone)
+        .bind(&subscription)
         .bind(now_ms())
         .bind(id)
         .execute(db.pool())

@@ -140,6 +140,20 @@ impl Simulator {
         true
     }
 
+    /// Sets an account's status as Twilio reports it (`active`, `suspended`, `closed`).
+    pub fn set_account_status(&self, account: &str, status: &str) {
+        if let Some(a) = self.lock().accounts.get_mut(account) {
+            a.status = status.to_owned();
+        }
+    }
+
+    /// Makes the account's REST answers (the account and its numbers) take `delay`.
+    pub fn set_answer_delay(&self, account: &str, delay: std::time::Duration) {
+        if let Some(a) = self.lock().accounts.get_mut(account) {
+            a.answer_delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        }
+    }
+
     /// An account's auth token.
     pub fn account_token(&self, account: &str) -> Option<String> {
         self.lock()

@@ -94,7 +94,12 @@ fn authorize(sim: &Simulator, headers: &HeaderMap, account: &str) -> Result<()> 
             .api_keys
             .iter()
             .any(|(k, s)| *k == user && *s == password);
-    if ok { Ok(()) } else { Err(refused()) }
+    // A closed account's credentials no longer authenticate.
+    if ok && acct.status != "closed" {
+        Ok(())
+    } else {
+        Err(refused())
+    }
 }
 
 /// An account, or Twilio's 404.
@@ -196,6 +201,7 @@ async fn account(
 ) -> Result<axum::Json<Value>> {
     let sid = strip(&file, ".json").ok_or_else(|| TwilioError::not_found(&file))?;
     authorize(&sim, &headers, sid)?;
+    answer_delay(&sim, sid).await;
     let state = sim.lock();
     Ok(axum::Json(
         state
@@ -206,6 +212,18 @@ async fn account(
     ))
 }
 
+/// Waits as long as the account was told to take (a slow Twilio).
+async fn answer_delay(sim: &Simulator, account: &str) {
+    let delay = sim
+        .lock()
+        .accounts
+        .get(account)
+        .map_or(0, |a| a.answer_delay_ms);
+    if delay > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
+}
+
 async fn list_numbers(
     State(sim): State<Simulator>,
     headers: HeaderMap,
@@ -213,6 +231,7 @@ async fn list_numbers(
     RawQuery(q): RawQuery,
 ) -> Result<axum::Json<Value>> {
     authorize(&sim, &headers, &account)?;
+    answer_delay(&sim, &account).await;
     let q = query_pairs(q.as_deref());
     let state = sim.lock();
     let acct = account_of(&state, &account)?;

@@ -175,6 +175,10 @@ pub struct Account {
     /// (our number, recipient) pairs where the recipient texted STOP to our number:
     /// Twilio refuses to send between them (21610) until the recipient texts START.
     pub opted_out: std::collections::BTreeSet<(String, String)>,
+    /// `active` (when empty), `suspended` or `closed`.
+    pub status: String,
+    /// How long the account's REST answers take, to play a slow Twilio (ms).
+    pub answer_delay_ms: u64,
 }
 
 /// Every account.
@@ -206,7 +210,7 @@ impl Account {
         json!({
             "sid": self.sid,
             "friendly_name": self.friendly_name,
-            "status": "active",
+            "status": if self.status.is_empty() { "active" } else { self.status.as_str() },
             "type": "Full",
             "owner_account_sid": self.sid,
             "date_created": rfc2822(self.date_created),

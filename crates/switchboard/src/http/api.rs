@@ -116,6 +116,13 @@ pub(crate) async fn update_tenant(
         // Stats count the tenant's local days.
         crate::calls::rollups::rebuild(&state.db, &id).await?;
     }
+    crate::purchases::on_subscription_change(
+        &state,
+        &id,
+        &before.subscription_status,
+        &tenant.subscription_status,
+    )
+    .await?;
     Ok(Json(tenant))
 }
 

@@ -147,6 +147,28 @@ pub fn api_router() -> Routes {
         .route("/api/admin/jobs/{id}/retry", post(jobs_api::retry))
         .route("/api/admin/jobs/{id}/discard", post(jobs_api::discard))
         .route("/api/twilio/numbers", get(numbers_api::list))
+        .route(
+            "/api/twilio/numbers/fix-webhooks",
+            post(numbers_api::fix_webhooks),
+        )
+        .route("/api/twilio/numbers/purchase", post(numbers_api::purchase))
+        .route(
+            "/api/twilio/numbers/{sid}",
+            axum::routing::delete(numbers_api::release),
+        )
+        .route(
+            "/api/twilio/numbers/{sid}/release",
+            post(numbers_api::release),
+        )
+        .route("/api/twilio/available-numbers", get(numbers_api::available))
+        .route(
+            "/api/telephony/provision-phone",
+            post(telephony_api::provision_phone),
+        )
+        .route(
+            "/api/admin/notifications/dependency-health",
+            get(numbers_api::dependency_health),
+        )
         .route("/api/twilio/connect", post(numbers_api::connect))
         .route(
             "/api/twilio/update-message/{clinic_id}",

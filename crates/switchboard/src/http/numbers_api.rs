@@ -119,3 +119,121 @@ pub(crate) async fn test_own_credentials(
         provisioning::test_credentials(&state, Some(&company_id)).await?,
     ))
 }
+
+/// `GET /api/admin/notifications/dependency-health` (seed 002's path): every dependency,
+/// `{status, checkedAt, checks: [{name, status, critical, latencyMs, message,
+/// credentialSource?, drifted?}]}`; `?refresh=true` skips the short cache.
+pub(crate) async fn dependency_health(
+    State(state): State<AppState>,
+    _: Admin,
+    q: Result<Query<HealthQuery>, axum::extract::rejection::QueryRejection>,
+) -> AppResult<Json<crate::health::Report>> {
+    let Query(q) = q.map_err(|e| AppError::BadRequest(e.body_text()))?;
+    if q.refresh == Some(true) {
+        crate::health::invalidate(&state);
+    }
+    Ok(Json(crate::health::report(&state).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HealthQuery {
+    refresh: Option<bool>,
+}
+
+/// `POST /api/twilio/numbers/fix-webhooks` `{phoneNumber}`: points a connected number
+/// whose webhooks drifted back at us, on its tenant's account → `{fixed: true}`.
+pub(crate) async fn fix_webhooks(
+    State(state): State<AppState>,
+    _: Admin,
+    ApiJson(body): ApiJson<FixWebhooks>,
+) -> AppResult<Json<Value>> {
+    let number = crate::numbers::E164::parse(&body.phone_number)
+        .ok_or_else(|| AppError::field("phoneNumber", "is not a valid phone number"))?;
+    let tenant = crate::numbers::owner_of(&state.db, &number)
+        .await?
+        .ok_or_else(|| AppError::field("phoneNumber", "is not connected to a tenant"))?;
+    if !crate::health::fix_webhooks(&state, &tenant, number.as_str()).await? {
+        return Err(AppError::field(
+            "phoneNumber",
+            "is not on its tenant's Twilio account",
+        ));
+    }
+    Ok(Json(
+        json!({ "fixed": true, "phoneNumber": number.as_str() }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct FixWebhooks {
+    phone_number: String,
+}
+
+/// `GET /api/twilio/available-numbers?country&areaCode&contains&smsEnabled&voiceEnabled`
+/// → `{numbers: [{phoneNumber, friendlyName, locality, region, capabilities: {voice, sms}}]}`:
+/// an admin searches the platform's account (or `clinicId`'s own); a tenant's owner
+/// searches its own tenant's account.
+pub(crate) async fn available(
+    State(state): State<AppState>,
+    principal: Principal,
+    q: Result<Query<crate::purchases::Search>, axum::extract::rejection::QueryRejection>,
+) -> AppResult<Json<Value>> {
+    let Query(search) = q.map_err(|e| AppError::BadRequest(e.body_text()))?;
+    let tenant = if principal.is_admin() {
+        match search.clinic_id.as_deref().filter(|c| !c.is_empty()) {
+            Some(t) => {
+                principal.tenant_scope(&state, t, None).await?;
+                Some(t.to_owned())
+            }
+            None => None,
+        }
+    } else {
+        Some(
+            principal
+                .owned_tenant(&state, "settings")
+                .await?
+                .to_string(),
+        )
+    };
+    let numbers = crate::purchases::search(&state, tenant.as_deref(), &search).await?;
+    Ok(Json(json!({ "numbers": numbers })))
+}
+
+/// `POST /api/twilio/numbers/purchase` `{phoneNumber, clinicId, friendlyName?, forwardNumber?, …}`:
+/// buys the number on the tenant's account (its own, else the platform's) with our
+/// webhooks set and connects it → 201 `{sid, phoneNumber, clinicId, …}`, or 202
+/// `{status: "pending", jobId}` when Twilio is slow. Asking twice buys once.
+pub(crate) async fn purchase(
+    State(state): State<AppState>,
+    _: Admin,
+    ApiJson(body): ApiJson<crate::purchases::Purchase>,
+) -> AppResult<(axum::http::StatusCode, Json<Value>)> {
+    Ok(match crate::purchases::purchase(&state, body).await? {
+        crate::purchases::Outcome::Done(bought) => (
+            axum::http::StatusCode::CREATED,
+            Json(serde_json::to_value(bought).map_err(AppError::internal)?),
+        ),
+        crate::purchases::Outcome::Pending(job) => (
+            axum::http::StatusCode::ACCEPTED,
+            Json(json!({"status": "pending", "jobId": job})),
+        ),
+    })
+}
+
+/// `DELETE /api/twilio/numbers/{sid}[?clinicId=]` (also `POST …/{sid}/release`): releases
+/// the number on Twilio (the platform's account, or `clinicId`'s own) and disconnects it;
+/// its call history stays → `{released: phoneNumber}`.
+pub(crate) async fn release(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Path(sid): Path<String>,
+    q: Result<Query<AccountQuery>, axum::extract::rejection::QueryRejection>,
+) -> AppResult<Json<Value>> {
+    let tenant = account_query(q)?;
+    if let Some(t) = &tenant {
+        admin.tenant_scope(&state, t, None).await?;
+    }
+    let released = crate::purchases::release(&state, tenant.as_deref(), &sid).await?;
+    Ok(Json(json!({ "released": released, "sid": sid })))
+}

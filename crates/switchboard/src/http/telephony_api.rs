@@ -159,3 +159,24 @@ pub(crate) async fn phone_number(
         },
     })))
 }
+
+/// `POST /api/telephony/provision-phone`: the tenant's number, bought for it when it has
+/// none (idempotent: asking again returns the same number, never a second purchase) →
+/// `{success, data: {phoneNumber, sid, …}}`, or `{success, data: {status: "pending", jobId}}`
+/// with 202 while Twilio works.
+pub(crate) async fn provision_phone(
+    State(state): State<AppState>,
+    principal: crate::access::Principal,
+) -> Result<(axum::http::StatusCode, Json<Value>), SeedError> {
+    let tenant = principal.owned_tenant(&state, "settings").await?;
+    Ok(match crate::purchases::provision(&state, &tenant).await? {
+        crate::purchases::Outcome::Done(bought) => (
+            axum::http::StatusCode::OK,
+            Json(json!({"success": true, "data": bought})),
+        ),
+        crate::purchases::Outcome::Pending(job) => (
+            axum::http::StatusCode::ACCEPTED,
+            Json(json!({"success": true, "data": {"status": "pending", "jobId": job}})),
+        ),
+    })
+}

@@ -11,7 +11,7 @@ use super::forms::{Errors, FormData};
 use super::{Chrome, PageResult, PageUser};
 use crate::calls::UnroutedCall;
 use crate::error::AppError;
-use crate::provisioning::{AccountNumber, Connect, CredentialsCheck};
+use crate::provisioning::{AccountNumber, Connect};
 use crate::state::AppState;
 use crate::tenants::{self, NewTenant, Tenant, TenantUpdate};
 use crate::users::{self, NewUser, Role, User};
@@ -28,8 +28,11 @@ pub(super) fn router() -> crate::routes::Routes {
         .route("/admin/numbers/connect", post(connect_number))
         .route("/admin/numbers/message", post(update_message))
         .route("/admin/numbers/disconnect", post(disconnect_number))
+        .route("/admin/numbers/buy", post(buy_number))
+        .route("/admin/numbers/release", post(release_number))
         .route("/admin/unrouted", get(unrouted_page))
         .route("/admin/health", get(health_page))
+        .route("/admin/health/fix", axum::routing::post(fix_webhooks))
         .route("/admin/jobs", get(jobs_page))
         .route("/admin/jobs/{id}/retry", post(retry_job))
         .route("/admin/jobs/{id}/discard", post(discard_job))
@@ -149,6 +152,9 @@ struct TenantPage {
     menu_message: String,
     errors: Errors,
     notice: Option<String>,
+    subscription: String,
+    subscription_statuses: &'static [&'static str],
+    provisioning_error: Option<String>,
 }
 
 async fn tenant_view(
@@ -165,6 +171,9 @@ async fn tenant_view(
         numbers: config.phone_numbers,
         users: users::list(&state.db, Some(id)).await?,
         menu_message: config.menu_message.unwrap_or_default(),
+        subscription: tenant.subscription_status.clone(),
+        subscription_statuses: tenants::SUBSCRIPTION_STATUSES,
+        provisioning_error: crate::purchases::provisioning_error(state, id).await?,
         tenant,
         errors: Errors::none(),
         notice: None,
@@ -203,18 +212,30 @@ async fn update_tenant(
     let change = TenantUpdate {
         name: Some(form.get("name").unwrap_or_default().to_owned()),
         timezone: Some(form.get("timezone").unwrap_or_default().to_owned()),
+        subscription_status: form.text("subscriptionStatus"),
     };
     match tenants::update(&state.db, &id, change).await {
         Ok(after) => {
             if after.timezone != before.timezone {
                 crate::calls::rollups::rebuild(&state.db, &id).await?;
             }
+            crate::purchases::on_subscription_change(
+                &state,
+                &id,
+                &before.subscription_status,
+                &after.subscription_status,
+            )
+            .await?;
             Ok(Redirect::to(&format!("/admin/tenants/{id}?saved=1")).into_response())
         }
         Err(e @ AppError::Validation(_)) => {
             let mut page = tenant_view(&state, &user, &id).await?;
             page.name = form.get("name").unwrap_or_default().to_owned();
             page.timezone = form.get("timezone").unwrap_or_default().to_owned();
+            page.subscription = form
+                .get("subscriptionStatus")
+                .unwrap_or_default()
+                .to_owned();
             page.errors = Errors::from_app(&e);
             Ok((e.status(), page).into_response())
         }
@@ -381,6 +402,10 @@ struct NumbersPage {
     messages: Vec<(Tenant, String)>,
     errors: Errors,
     notice: Option<String>,
+    /// The search for numbers to buy, and what it found.
+    search: crate::purchases::Search,
+    offers: Vec<crate::purchases::Offer>,
+    search_error: Option<String>,
 }
 
 #[derive(Default)]
@@ -422,11 +447,19 @@ async fn numbers_view(
         messages,
         errors,
         notice,
+        search: crate::purchases::Search::default(),
+        offers: Vec::new(),
+        search_error: None,
     })
 }
 
 async fn numbers_page(State(state): State<AppState>, user: PageUser, q: Flash) -> PageResult {
     user.admin()?;
+    let query = q
+        .as_ref()
+        .ok()
+        .map(|Query(q)| q.clone())
+        .unwrap_or_default();
     let notice = flash(
         q,
         &[
@@ -439,17 +472,85 @@ async fn numbers_page(State(state): State<AppState>, user: PageUser, q: Flash) -
                 "disconnected",
                 "Number disconnected. Its calls will show under unrouted calls.",
             ),
+            ("bought", "Number bought and connected to the tenant."),
+            (
+                "released",
+                "Number released on Twilio. Its call history stays.",
+            ),
         ],
     );
-    Ok(numbers_view(
+    let mut page = numbers_view(
         &state,
         &user,
         ConnectForm::default(),
         Errors::none(),
         notice,
     )
-    .await?
-    .into_response())
+    .await?;
+    if query.contains_key("search") {
+        let text = |k: &str| {
+            query
+                .get(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        page.search = crate::purchases::Search {
+            area_code: text("areaCode"),
+            contains: text("contains"),
+            sms_enabled: query.contains_key("smsEnabled").then_some(true),
+            ..Default::default()
+        };
+        match crate::purchases::search(&state, None, &page.search).await {
+            Ok(offers) => page.offers = offers,
+            Err(e @ (AppError::Validation(_) | AppError::BadGateway(_))) => {
+                page.search_error = Some(match &e {
+                    AppError::Validation(fields) => fields
+                        .iter()
+                        .map(|(k, v)| format!("{k} {v}"))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                    other => other.to_string(),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(page.into_response())
+}
+
+/// `POST /admin/numbers/buy` (`phoneNumber`, `clinicId`): buys a searched number into a tenant.
+async fn buy_number(State(state): State<AppState>, user: PageUser, form: FormData) -> PageResult {
+    user.admin()?;
+    let request = crate::purchases::Purchase {
+        phone_number: form.get("phoneNumber").unwrap_or_default().to_owned(),
+        clinic_id: form.get("clinicId").unwrap_or_default().to_owned(),
+        friendly_name: form.text("friendlyName"),
+        ..Default::default()
+    };
+    match crate::purchases::purchase(&state, request).await {
+        Ok(_) => Ok(Redirect::to("/admin/numbers?bought=1").into_response()),
+        Err(e @ (AppError::Validation(_) | AppError::Conflict(_) | AppError::BadGateway(_))) => {
+            numbers_again(&state, &user, ConnectForm::default(), &e).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `POST /admin/numbers/release` (`sid`): releases a number on the platform's account.
+async fn release_number(
+    State(state): State<AppState>,
+    user: PageUser,
+    form: FormData,
+) -> PageResult {
+    user.admin()?;
+    let sid = form.get("sid").unwrap_or_default().to_owned();
+    match crate::purchases::release(&state, None, &sid).await {
+        Ok(_) => Ok(Redirect::to("/admin/numbers?released=1").into_response()),
+        Err(e @ AppError::BadGateway(_)) => {
+            numbers_again(&state, &user, ConnectForm::default(), &e).await
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 async fn connect_number(
@@ -558,34 +659,61 @@ async fn unrouted_page(State(state): State<AppState>, user: PageUser) -> PageRes
 #[template(path = "admin_health.html")]
 struct HealthPage {
     chrome: Chrome,
-    database_ok: bool,
-    backend: String,
-    twilio: CredentialsCheck,
+    report: crate::health::Report,
     tenants: usize,
     users: usize,
     unrouted: usize,
     version: &'static str,
     public_url: String,
+    notice: Option<String>,
 }
 
-async fn health_page(State(state): State<AppState>, user: PageUser) -> PageResult {
+fn level_label(level: impl std::borrow::Borrow<crate::health::Level>) -> &'static str {
+    match *level.borrow() {
+        crate::health::Level::Healthy => "Healthy",
+        crate::health::Level::Degraded => "Degraded",
+        crate::health::Level::Down => "Down",
+        crate::health::Level::NotConfigured => "Not configured",
+    }
+}
+
+fn level_class(level: impl std::borrow::Borrow<crate::health::Level>) -> &'static str {
+    match *level.borrow() {
+        crate::health::Level::Healthy => "good",
+        crate::health::Level::Degraded => "warn",
+        crate::health::Level::Down => "bad",
+        crate::health::Level::NotConfigured => "muted",
+    }
+}
+
+async fn health_page(State(state): State<AppState>, user: PageUser, q: Flash) -> PageResult {
     user.admin()?;
+    let notice = flash(q, &[("fixed", "The number points at Switchboard again.")]);
     Ok(HealthPage {
         chrome: Chrome::for_user(&state, &user, "Health", "/admin/health").await?,
-        database_ok: state.db.ping().await,
-        backend: match state.db.backend() {
-            crate::db::Backend::Sqlite => "SQLite",
-            crate::db::Backend::Postgres => "PostgreSQL",
-        }
-        .to_owned(),
-        twilio: crate::provisioning::test_credentials(&state, None).await?,
+        report: crate::health::report(&state).await?,
         tenants: tenants::list(&state.db).await?.len(),
         users: users::list(&state.db, None).await?.len(),
         unrouted: crate::calls::unrouted(&state.db, 200).await?.len(),
         version: env!("CARGO_PKG_VERSION"),
         public_url: state.config.public_url.clone(),
+        notice,
     }
     .into_response())
+}
+
+/// `POST /admin/health/fix` (`phoneNumber`, `tenantId`): points a drifted number back.
+async fn fix_webhooks(State(state): State<AppState>, user: PageUser, form: FormData) -> PageResult {
+    user.admin()?;
+    let number = form.get("phoneNumber").unwrap_or_default().to_owned();
+    let tenant = form.get("tenantId").unwrap_or_default().to_owned();
+    if !crate::tenants::exists(&state.db, &tenant).await? {
+        return Err(AppError::NotFound.into());
+    }
+    if !crate::health::fix_webhooks(&state, &tenant, &number).await? {
+        return Err(AppError::field("phoneNumber", "is not on its tenant's Twilio account").into());
+    }
+    Ok(Redirect::to("/admin/health?fixed=1").into_response())
 }
 
 // ----- jobs -----

@@ -851,7 +851,7 @@ async fn admin_creates_a_tenant_and_connects_a_number() {
     b.screenshot("admin-numbers-connected").await;
 
     // Disconnecting asks first.
-    b.click(&format!("tr[data-number='{spare}'] button.danger"))
+    b.click(&format!("tr[data-number='{spare}'] button.disconnect"))
         .await;
     let question = b.client.get_alert_text().await.expect("a confirmation");
     assert!(question.contains(spare), "{question}");
@@ -876,7 +876,15 @@ async fn admin_creates_a_tenant_and_connects_a_number() {
     assert!(b.text("main table").await.contains(spare));
     b.screenshot("admin-unrouted").await;
     b.click("nav a[href='/admin/health']").await;
-    assert!(b.text("#twilio-health").await.contains("OK"));
+    assert!(
+        b.text("tr[data-check='twilio']").await.contains("Healthy"),
+        "the platform's account answers"
+    );
+    assert!(
+        b.text("tr[data-check='database']")
+            .await
+            .contains("Healthy")
+    );
     b.screenshot("admin-health").await;
     // The job queue's page, audited like every other.
     b.click("nav a[href='/admin/jobs']").await;
@@ -885,7 +893,7 @@ async fn admin_creates_a_tenant_and_connects_a_number() {
 
     // Now disconnect it for real: its calls are unrouted again.
     b.click("nav a[href='/admin/numbers']").await;
-    b.click(&format!("tr[data-number='{spare}'] button.danger"))
+    b.click(&format!("tr[data-number='{spare}'] button.disconnect"))
         .await;
     b.client.accept_alert().await.expect("accept");
     assert!(b.text("main .alert.ok").await.contains("disconnected"));
@@ -894,6 +902,23 @@ async fn admin_creates_a_tenant_and_connects_a_number() {
             .await
             .contains("not connected")
     );
+
+    // Buy a number for a tenant from a search, then release it (asked first).
+    b.fill("#areaCode", "555").await;
+    b.fill("#contains", "1007").await;
+    b.submit("#search").await;
+    let offered = b.text("#offers tbody tr td strong").await;
+    assert!(offered.contains("1007"), "{offered}");
+    b.screenshot("admin-numbers-search").await;
+    b.submit("#offers form.buy button").await;
+    assert!(b.text("main .alert.ok").await.contains("bought"));
+    let bought_row = b.text(&format!("tr[data-number='{offered}']")).await;
+    assert!(bought_row.contains("Switchboard"), "{bought_row}");
+    b.click(&format!("tr[data-number='{offered}'] button.release"))
+        .await;
+    b.client.accept_alert().await.expect("accept");
+    assert!(b.text("main .alert.ok").await.contains("released"));
+    assert_eq!(b.count(&format!("tr[data-number='{offered}']")).await, 0);
 
     // An admin has no tenant pages.
     b.open("/call-logs").await;
