@@ -410,12 +410,15 @@ async fn available_numbers(
         .unwrap_or(20)
         .clamp(1, 50);
     let state = sim.lock();
+    // Every fifth number offered takes calls only, so SmsEnabled has something to filter.
+    let wants = |name: &str| param(&q, name).map(|v| v.eq_ignore_ascii_case("true"));
     let numbers: Vec<Value> = (0..1000u32)
-        .map(|i| format!("+1{area}55{:05}", 1000 + i * 7))
-        .filter(|n| state.number_owner(n).is_none())
-        .filter(|n| param(&q, "Contains").is_none_or(|c| n.contains(c.trim_matches('*'))))
+        .map(|i| (format!("+1{area}55{:05}", 1000 + i * 7), i % 5 != 4))
+        .filter(|(n, _)| state.number_owner(n).is_none())
+        .filter(|(n, _)| param(&q, "Contains").is_none_or(|c| n.contains(c.trim_matches('*'))))
+        .filter(|(_, sms)| wants("SmsEnabled").is_none_or(|w| w == *sms))
         .take(size as usize)
-        .map(|n| {
+        .map(|(n, sms)| {
             json!({
                 "phone_number": n,
                 "friendly_name": format!("({}) {}-{}", &n[2..5], &n[5..8], &n[8..]),
@@ -423,7 +426,7 @@ async fn available_numbers(
                 "region": param(&q, "InRegion").unwrap_or("IL"),
                 "postal_code": "62701",
                 "iso_country": country,
-                "capabilities": {"voice": true, "SMS": true, "MMS": true},
+                "capabilities": {"voice": true, "SMS": sms, "MMS": sms},
                 "address_requirements": "none",
                 "beta": false,
             })

@@ -101,6 +101,20 @@ async fn each_account_is_graded_on_its_own_and_drifted_numbers_are_fixed() {
         "DEGRADED",
         "{report}"
     );
+    // One that hangs is DOWN on its own; the rest still answer.
+    w.sim
+        .set_answer_delay(&own.sid, Duration::from_millis(6_000));
+    let (_, report) = w.t.get(HEALTH, &w.admin).await;
+    let hung = check(&report, "twilio (Rapid Rooter Plumbing)");
+    assert_eq!(hung["status"], "DOWN", "{report}");
+    assert!(
+        hung["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("no answer")),
+        "{hung}"
+    );
+    assert_eq!(check(&report, "twilio")["status"], "HEALTHY");
+    assert_eq!(check(&report, "database")["status"], "HEALTHY");
     w.sim.set_answer_delay(&own.sid, Duration::ZERO);
     w.sim.set_account_status(&own.sid, "suspended");
     let (_, report) = w.t.get(HEALTH, &w.admin).await;

@@ -44,6 +44,11 @@ async fn a_double_submit_buys_once_and_a_released_number_keeps_its_history() {
         assert_eq!(n["capabilities"]["sms"], true);
         assert!(n["locality"].is_string() && n["region"].is_string(), "{n}");
     }
+    let every = offers(&w, "?areaCode=555", &w.admin).await;
+    assert!(
+        every.iter().any(|n| n["capabilities"]["sms"] == false),
+        "some numbers take calls only: {every:?}"
+    );
     let (status, bad) =
         w.t.get("/api/twilio/available-numbers?areaCode=12", &w.admin)
             .await;
@@ -256,5 +261,11 @@ async fn provisioning_is_idempotent_and_follows_the_subscription() {
     }
     assert!(shown.contains("provisioning-error"), "{shown}");
     assert!(numbers_of(&w, &broke).await.is_empty());
+    // Its owner searches its own (closed) account, not the platform's.
+    let broke_owner =
+        w.t.user(&w.admin, "owner@closed.test", "customer", &broke, &[])
+            .await;
+    let (status, _) = w.t.get("/api/twilio/available-numbers", &broke_owner).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
     w.t.stop().await;
 }
