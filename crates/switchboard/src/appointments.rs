@@ -234,24 +234,16 @@ pub async fn update_staff(
 
 /// Removes a staff member; their appointments stay, with nobody assigned.
 pub async fn delete_staff(db: &Db, tenant_id: &str, id: &str) -> AppResult<()> {
-    let done = sqlx::query("DELETE FROM staff_members WHERE id = $1 AND tenant_id = $2")
-        .bind(id)
-        .bind(tenant_id)
-        .execute(db.pool())
-        .await?;
-    if done.rows_affected() == 0 {
-        return Err(AppError::NotFound);
+    if crate::db::delete_tenant_row(db, "staff_members", tenant_id, id).await? {
+        Ok(())
+    } else {
+        Err(AppError::NotFound)
     }
-    Ok(())
 }
 
 /// The tenant a staff member belongs to.
 pub async fn staff_owner(db: &Db, id: &str) -> AppResult<Option<String>> {
-    let row = sqlx::query("SELECT tenant_id FROM staff_members WHERE id = $1")
-        .bind(id)
-        .fetch_optional(db.pool())
-        .await?;
-    Ok(row.map(|r| r.try_get("tenant_id")).transpose()?)
+    Ok(crate::db::row_tenant(db, "staff_members", id).await?)
 }
 
 /// The reminder of an appointment.
@@ -790,11 +782,7 @@ pub async fn get(db: &Db, tenant_id: &str, id: &str) -> AppResult<Appointment> {
 
 /// The tenant an appointment belongs to.
 pub async fn owner(db: &Db, id: &str) -> AppResult<Option<String>> {
-    let row = sqlx::query("SELECT tenant_id FROM appointments WHERE id = $1")
-        .bind(id)
-        .fetch_optional(db.pool())
-        .await?;
-    Ok(row.map(|r| r.try_get("tenant_id")).transpose()?)
+    Ok(crate::db::row_tenant(db, "appointments", id).await?)
 }
 
 /// Which appointments to list.
@@ -925,11 +913,7 @@ pub async fn update(
 pub async fn delete(db: &Db, tenant_id: &str, id: &str) -> AppResult<()> {
     let before = load(db, tenant_id, id).await?;
     jobs::drop_pending(db, &reminder_key(&before.id, before.starts_at)).await?;
-    sqlx::query("DELETE FROM appointments WHERE id = $1 AND tenant_id = $2")
-        .bind(id)
-        .bind(tenant_id)
-        .execute(db.pool())
-        .await?;
+    crate::db::delete_tenant_row(db, "appointments", tenant_id, id).await?;
     Ok(())
 }
 

@@ -137,11 +137,7 @@ pub async fn get(db: &Db, tenant_id: &str, id: &str) -> AppResult<Contact> {
 
 /// The tenant a contact belongs to.
 pub async fn owner(db: &Db, id: &str) -> AppResult<Option<String>> {
-    let row = sqlx::query("SELECT tenant_id FROM contacts WHERE id = $1")
-        .bind(id)
-        .fetch_optional(db.pool())
-        .await?;
-    Ok(row.map(|r| r.try_get("tenant_id")).transpose()?)
+    Ok(crate::db::row_tenant(db, "contacts", id).await?)
 }
 
 /// Changing a contact; absent fields stay, `null` or blank clears email and notes.
@@ -189,15 +185,11 @@ pub async fn update(
 
 /// Deletes one of the tenant's contacts (its calls simply stop linking to it).
 pub async fn delete(db: &Db, tenant_id: &str, id: &str) -> AppResult<()> {
-    let done = sqlx::query("DELETE FROM contacts WHERE id = $1 AND tenant_id = $2")
-        .bind(id)
-        .bind(tenant_id)
-        .execute(db.pool())
-        .await?;
-    if done.rows_affected() == 0 {
-        return Err(AppError::NotFound);
+    if crate::db::delete_tenant_row(db, "contacts", tenant_id, id).await? {
+        Ok(())
+    } else {
+        Err(AppError::NotFound)
     }
-    Ok(())
 }
 
 /// A tenant's contacts by name, optionally matching `q` in name or number.

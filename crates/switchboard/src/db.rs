@@ -230,6 +230,39 @@ fn ensure_sqlite_dir(url: &str) -> Result<(), DbError> {
     Ok(())
 }
 
+/// The tenant that owns row `id` of a tenant-owned `table` (one with `id` and
+/// `tenant_id`). Only the table's owning module calls this, with its own table's name.
+pub async fn row_tenant(
+    db: &Db,
+    table: &'static str,
+    id: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    use sqlx::Row as _;
+    let row = sqlx::query(&format!("SELECT tenant_id FROM {table} WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?;
+    row.map(|r| r.try_get("tenant_id")).transpose()
+}
+
+/// Deletes row `id` of a tenant-owned `table` when it is `tenant_id`'s; returns whether
+/// there was one (another tenant's row is never touched).
+pub async fn delete_tenant_row(
+    db: &Db,
+    table: &'static str,
+    tenant_id: &str,
+    id: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(&format!(
+        "DELETE FROM {table} WHERE id = $1 AND tenant_id = $2"
+    ))
+    .bind(id)
+    .bind(tenant_id)
+    .execute(db.pool())
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
 /// Milliseconds since the Unix epoch, the time format in every table.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()

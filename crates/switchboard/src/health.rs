@@ -338,20 +338,18 @@ async fn llm(state: AppState) -> Finding {
     }
 }
 
+/// The account's client, or the finding that there is none to check.
 async fn client(state: &AppState, tenant: Option<&str>) -> Result<twilio::client::Client, Finding> {
-    let result = match tenant {
-        Some(t) => state.twilio_client(t).await,
-        None => match crate::telephony::platform_credentials(&state.config.platform) {
-            Some(creds) => state.client_with(creds),
-            None => {
-                return Err(Finding::new(
-                    Level::NotConfigured,
-                    "no platform Twilio credentials are configured",
-                ));
-            }
-        },
-    };
-    result.map_err(|e| Finding::new(Level::Down, e.to_string()))
+    if tenant.is_none() && crate::telephony::platform_credentials(&state.config.platform).is_none()
+    {
+        return Err(Finding::new(
+            Level::NotConfigured,
+            "no platform Twilio credentials are configured",
+        ));
+    }
+    crate::provisioning::client_for(state, tenant)
+        .await
+        .map_err(|e| Finding::new(Level::Down, e.to_string()))
 }
 
 /// The same question as the "test credentials" buttons ([`crate::provisioning::test_credentials`]),

@@ -41,7 +41,10 @@ fn twilio_failed(what: &str, e: &twilio::client::ClientError) -> AppError {
 
 /// The client for an account: a tenant's own credentials (falling back to the
 /// platform's), or the platform's when no tenant is named.
-async fn client_for(state: &AppState, tenant: Option<&str>) -> AppResult<twilio::client::Client> {
+pub async fn client_for(
+    state: &AppState,
+    tenant: Option<&str>,
+) -> AppResult<twilio::client::Client> {
     match tenant {
         Some(t) => state.twilio_client(t).await,
         None => {
@@ -120,6 +123,67 @@ pub struct Connect {
     pub menu_message: Option<String>,
 }
 
+/// The routing a number is connected (or bought) with: forward numbers and the menu.
+pub struct Routing<'a> {
+    /// Default forward number.
+    pub forward_number: &'a Option<String>,
+    /// New patients (menu 1).
+    pub forward_number_new: &'a Option<String>,
+    /// Existing patients (menu 2).
+    pub forward_number_existing: &'a Option<String>,
+    /// Menu prompt.
+    pub menu_message: &'a Option<String>,
+}
+
+impl Routing<'_> {
+    /// Field errors for numbers that do not parse and a menu that is too long.
+    pub fn check(&self, errors: &mut FieldErrors) {
+        for (field, value) in [
+            ("forwardNumber", self.forward_number),
+            ("forwardNumberNew", self.forward_number_new),
+            ("forwardNumberExisting", self.forward_number_existing),
+        ] {
+            if let Some(Some(v)) = blank_is_none(value)
+                && E164::parse(&v).is_none()
+            {
+                errors.insert(field.into(), "is not a valid phone number".into());
+            }
+        }
+        if self
+            .menu_message
+            .as_deref()
+            .is_some_and(|m| m.chars().count() > 1000)
+        {
+            errors.insert(
+                "menuMessage".into(),
+                "must be at most 1000 characters".into(),
+            );
+        }
+    }
+
+    /// The settings change that saves it (blank fields stay as they are).
+    pub fn change(&self) -> TwilioConfigUpdate {
+        TwilioConfigUpdate {
+            forward_number: blank_is_none(self.forward_number),
+            forward_number_new: blank_is_none(self.forward_number_new),
+            forward_number_existing: blank_is_none(self.forward_number_existing),
+            menu_message: blank_is_none(self.menu_message),
+            ..TwilioConfigUpdate::default()
+        }
+    }
+}
+
+impl Connect {
+    fn routing(&self) -> Routing<'_> {
+        Routing {
+            forward_number: &self.forward_number,
+            forward_number_new: &self.forward_number_new,
+            forward_number_existing: &self.forward_number_existing,
+            menu_message: &self.menu_message,
+        }
+    }
+}
+
 fn blank_is_none(v: &Option<String>) -> Option<Option<String>> {
     v.as_deref()
         .map(str::trim)
@@ -140,27 +204,7 @@ pub async fn connect(state: &AppState, req: Connect) -> AppResult<TwilioConfigVi
     if number.is_none() {
         errors.insert("phoneNumber".into(), "is not a valid phone number".into());
     }
-    for (field, value) in [
-        ("forwardNumber", &req.forward_number),
-        ("forwardNumberNew", &req.forward_number_new),
-        ("forwardNumberExisting", &req.forward_number_existing),
-    ] {
-        if let Some(Some(v)) = blank_is_none(value)
-            && E164::parse(&v).is_none()
-        {
-            errors.insert(field.into(), "is not a valid phone number".into());
-        }
-    }
-    if req
-        .menu_message
-        .as_deref()
-        .is_some_and(|m| m.chars().count() > 1000)
-    {
-        errors.insert(
-            "menuMessage".into(),
-            "must be at most 1000 characters".into(),
-        );
-    }
+    req.routing().check(&mut errors);
     let Some(number) = number.filter(|_| errors.is_empty()) else {
         return Err(AppError::Validation(errors));
     };
@@ -196,14 +240,13 @@ pub async fn connect(state: &AppState, req: Connect) -> AppResult<TwilioConfigVi
         .as_deref()
         .or(on_account.friendly_name.as_deref());
     crate::numbers::attach(&state.db, &req.clinic_id, &number, label).await?;
-    let change = TwilioConfigUpdate {
-        forward_number: blank_is_none(&req.forward_number),
-        forward_number_new: blank_is_none(&req.forward_number_new),
-        forward_number_existing: blank_is_none(&req.forward_number_existing),
-        menu_message: blank_is_none(&req.menu_message),
-        ..TwilioConfigUpdate::default()
-    };
-    let view = telephony::update(&state.db, &state.secrets, &req.clinic_id, change).await?;
+    let view = telephony::update(
+        &state.db,
+        &state.secrets,
+        &req.clinic_id,
+        req.routing().change(),
+    )
+    .await?;
     tracing::info!(tenant = %req.clinic_id, number = %number.masked(), "number connected");
     Ok(view)
 }

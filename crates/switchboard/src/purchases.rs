@@ -122,19 +122,6 @@ fn check_search(s: &Search) -> AppResult<twilio::client::AvailableNumberSearch> 
     })
 }
 
-/// The client for a tenant's account (its own, else the platform's), or the platform's.
-async fn client(state: &AppState, tenant: Option<&str>) -> AppResult<twilio::client::Client> {
-    match tenant {
-        Some(t) => state.twilio_client(t).await,
-        None => {
-            let creds = crate::telephony::platform_credentials(&state.config.platform).ok_or_else(
-                || AppError::BadGateway("no platform Twilio credentials are configured".into()),
-            )?;
-            state.client_with(creds)
-        }
-    }
-}
-
 fn twilio_error(what: &str, e: &twilio::client::ClientError) -> AppError {
     AppError::BadGateway(format!("Twilio failed while {what}: {e}"))
 }
@@ -142,7 +129,7 @@ fn twilio_error(what: &str, e: &twilio::client::ClientError) -> AppError {
 /// Numbers for sale on the tenant's account (or the platform's), as Twilio offers them.
 pub async fn search(state: &AppState, tenant: Option<&str>, s: &Search) -> AppResult<Vec<Offer>> {
     let search = check_search(s)?;
-    let client = client(state, tenant).await?;
+    let client = crate::provisioning::client_for(state, tenant).await?;
     let found = client
         .search_available_phone_numbers(&search)
         .await
@@ -190,6 +177,17 @@ pub struct Purchase {
     pub menu_message: Option<String>,
 }
 
+impl Purchase {
+    fn routing(&self) -> crate::provisioning::Routing<'_> {
+        crate::provisioning::Routing {
+            forward_number: &self.forward_number,
+            forward_number_new: &self.forward_number_new,
+            forward_number_existing: &self.forward_number_existing,
+            menu_message: &self.menu_message,
+        }
+    }
+}
+
 /// A number bought and connected.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -233,19 +231,7 @@ pub async fn purchase(state: &AppState, req: Purchase) -> AppResult<Outcome> {
     if number.is_none() {
         errors.insert("phoneNumber".into(), "is not a valid phone number".into());
     }
-    for (field, value) in [
-        ("forwardNumber", &req.forward_number),
-        ("forwardNumberNew", &req.forward_number_new),
-        ("forwardNumberExisting", &req.forward_number_existing),
-    ] {
-        if value
-            .as_deref()
-            .map(str::trim)
-            .is_some_and(|v| !v.is_empty() && E164::parse(v).is_none())
-        {
-            errors.insert(field.into(), "is not a valid phone number".into());
-        }
-    }
+    req.routing().check(&mut errors);
     let Some(number) = number.filter(|_| errors.is_empty()) else {
         return Err(AppError::Validation(errors));
     };
@@ -377,22 +363,14 @@ async fn buy_and_connect(state: &AppState, req: &Purchase) -> HandlerResult {
     )
     .await
     .map_err(jobs::permanent)?;
-    let text = |v: &Option<String>| {
-        v.as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| Some(s.to_owned()))
-    };
-    let change = crate::telephony::TwilioConfigUpdate {
-        forward_number: text(&req.forward_number),
-        forward_number_new: text(&req.forward_number_new),
-        forward_number_existing: text(&req.forward_number_existing),
-        menu_message: text(&req.menu_message),
-        ..Default::default()
-    };
-    crate::telephony::update(&state.db, &state.secrets, &req.clinic_id, change)
-        .await
-        .map_err(jobs::permanent)?;
+    crate::telephony::update(
+        &state.db,
+        &state.secrets,
+        &req.clinic_id,
+        req.routing().change(),
+    )
+    .await
+    .map_err(jobs::permanent)?;
     Ok(())
 }
 
@@ -482,7 +460,7 @@ pub async fn provisioning_error(state: &AppState, tenant: &str) -> AppResult<Opt
 /// Releases a number on Twilio (the tenant's account when `tenant` is named, else the
 /// platform's) and disconnects it here; its calls stay. Returns the number released.
 pub async fn release(state: &AppState, tenant: Option<&str>, sid: &str) -> AppResult<String> {
-    let client = client(state, tenant).await?;
+    let client = crate::provisioning::client_for(state, tenant).await?;
     let number = client
         .all_incoming_phone_numbers(1000)
         .await
