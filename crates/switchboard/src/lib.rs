@@ -37,6 +37,7 @@ pub mod purchases;
 pub mod routes;
 pub mod serve;
 pub mod server;
+pub mod softphone;
 pub mod state;
 pub mod telephony;
 pub mod tenants;

@@ -20,6 +20,8 @@ pub const RECORDING_STATUS: &str = "/api/twilio/voice/recording-status";
 pub const TRANSCRIPTION: &str = "/api/twilio/voice/transcription";
 /// Inbound SMS.
 pub const SMS: &str = "/api/twilio/sms";
+/// The Voice URL of the softphone's TwiML App: Twilio calls it when a browser dials.
+pub const VOICE_CLIENT: &str = "/api/twilio/voice/client";
 /// Outbound SMS status.
 pub const SMS_STATUS: &str = "/api/twilio/sms/status";
 /// A Voice Intelligence transcript is ready.

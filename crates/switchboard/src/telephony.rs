@@ -162,6 +162,7 @@ struct Row {
     confirmation_message: Option<String>,
     reminder_message: Option<String>,
     reminder_lead_minutes: Option<i64>,
+    twiml_app_sid: Option<String>,
 }
 
 async fn load_row(db: &Db, tenant_id: &str) -> AppResult<Row> {
@@ -199,6 +200,7 @@ async fn load_row(db: &Db, tenant_id: &str) -> AppResult<Row> {
         confirmation_message: r.try_get("confirmation_message")?,
         reminder_message: r.try_get("reminder_message")?,
         reminder_lead_minutes: r.try_get("reminder_lead_minutes")?,
+        twiml_app_sid: r.try_get("twiml_app_sid")?,
     })
 }
 
@@ -207,8 +209,8 @@ async fn store_row(db: &Db, tenant_id: &str, r: &Row) -> AppResult<()> {
         "INSERT INTO tenant_telephony (tenant_id, account_sid, auth_token_enc, api_key_sid, api_key_secret_enc,
             call_routing_mode, forward_number, forward_number_new, forward_number_existing, menu_message, voice,
             recording_enabled, transcription_enabled, whisper_message, auto_reply_message, business_hours, updated_at, llm_classification, sms_help_text, sms_max_segments, text_back_enabled, text_back_message,
-            confirmation_message, reminder_message, reminder_lead_minutes)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)
+            confirmation_message, reminder_message, reminder_lead_minutes, twiml_app_sid)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)
          ON CONFLICT (tenant_id) DO UPDATE SET
             account_sid = excluded.account_sid, auth_token_enc = excluded.auth_token_enc,
             api_key_sid = excluded.api_key_sid, api_key_secret_enc = excluded.api_key_secret_enc,
@@ -222,7 +224,7 @@ async fn store_row(db: &Db, tenant_id: &str, r: &Row) -> AppResult<()> {
             sms_help_text = excluded.sms_help_text, sms_max_segments = excluded.sms_max_segments,
             text_back_enabled = excluded.text_back_enabled, text_back_message = excluded.text_back_message,
             confirmation_message = excluded.confirmation_message, reminder_message = excluded.reminder_message,
-            reminder_lead_minutes = excluded.reminder_lead_minutes",
+            reminder_lead_minutes = excluded.reminder_lead_minutes, twiml_app_sid = excluded.twiml_app_sid",
     )
     .bind(tenant_id)
     .bind(r.account_sid.as_deref())
@@ -249,6 +251,7 @@ async fn store_row(db: &Db, tenant_id: &str, r: &Row) -> AppResult<()> {
     .bind(r.confirmation_message.as_deref())
     .bind(r.reminder_message.as_deref())
     .bind(r.reminder_lead_minutes)
+    .bind(r.twiml_app_sid.as_deref())
     .execute(db.pool())
     .await?;
     Ok(())
@@ -315,6 +318,9 @@ pub struct TwilioConfigView {
     pub reminder_message: Option<String>,
     /// How long before an appointment its reminder goes (default 24 h).
     pub reminder_lead_minutes: i64,
+    /// The TwiML App the browser softphone calls through (`AP…`); the platform's when
+    /// unset.
+    pub twiml_app_sid: Option<String>,
 }
 
 /// A change to the config; absent fields stay, `null` clears.
@@ -370,6 +376,8 @@ pub struct TwilioConfigUpdate {
     pub reminder_message: Option<Option<String>>,
     #[serde(default, deserialize_with = "crate::patch::nullable")]
     pub reminder_lead_minutes: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "crate::patch::nullable")]
+    pub twiml_app_sid: Option<Option<String>>,
     /// Admins only: allow saving an account SID another tenant already uses (tenants
     /// that really share one Twilio account). Not stored; checked when the SID changes.
     #[serde(default)]
@@ -495,6 +503,7 @@ fn to_view(tenant_id: &str, r: Row, phone_numbers: Vec<PhoneNumber>) -> TwilioCo
         reminder_lead_minutes: r
             .reminder_lead_minutes
             .unwrap_or(DEFAULT_REMINDER_LEAD_MINUTES),
+        twiml_app_sid: r.twiml_app_sid,
     }
 }
 
@@ -525,6 +534,19 @@ pub async fn update(
                 errors.insert(
                     "accountSid".into(),
                     "must be AC followed by 32 hex digits".into(),
+                );
+                None
+            }
+            None => None,
+        };
+    }
+    if let Some(sid) = &change.twiml_app_sid {
+        r.twiml_app_sid = match sid.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(s) if is_sid(s, "AP") => Some(s.to_owned()),
+            Some(_) => {
+                errors.insert(
+                    "twimlAppSid".into(),
+                    "must be AP followed by 32 hex digits".into(),
                 );
                 None
             }

@@ -132,6 +132,13 @@ impl Credentials {
     pub fn account_sid(&self) -> &str {
         &self.account_sid
     }
+
+    /// The API key and its secret, which sign access tokens (an auth token cannot).
+    pub fn signing_key(&self) -> Option<(&str, &str)> {
+        self.api_key
+            .as_ref()
+            .map(|(sid, secret)| (sid.as_str(), secret.as_str()))
+    }
 }
 
 /// Where Twilio is and how patient to be with it.

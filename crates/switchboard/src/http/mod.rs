@@ -7,6 +7,7 @@ pub mod calls_api;
 pub mod jobs_api;
 pub mod numbers_api;
 pub mod ops;
+pub mod softphone_api;
 pub mod telephony_api;
 pub mod webhooks;
 
@@ -84,6 +85,10 @@ pub fn api_router() -> Routes {
         )
         .route("/api/twilio/ai-status", get(calls_api::ai_status))
         .route("/api/telephony/sms", post(telephony_api::send_sms))
+        .route(
+            "/api/twilio/access-token",
+            post(softphone_api::access_token),
+        )
         .route(
             "/api/telephony/appointment-confirmation",
             post(appointments_api::confirmation),

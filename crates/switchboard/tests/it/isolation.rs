@@ -313,6 +313,7 @@ const ROUTE_ACCESS: &[(&str, Access)] = &[
     ("/api/twilio/numbers/{sid}/release", Access::Admin),
     ("/api/twilio/available-numbers", Access::OwnTenantOnTwilio),
     ("/api/telephony/provision-phone", Access::OwnTenantOnTwilio),
+    ("/api/twilio/access-token", Access::OwnTenant),
     ("/api/admin/notifications/dependency-health", Access::Admin),
     ("/admin/health/fix", Access::Admin),
     ("/api/twilio/connect", Access::Admin),

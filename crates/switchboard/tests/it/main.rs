@@ -20,4 +20,5 @@ mod numbers;
 mod portal;
 mod purchases;
 mod security;
+mod softphone;
 mod telephony_config;
