@@ -174,6 +174,35 @@ fn dial(
     response.push(d.push(number))
 }
 
+/// A call a staff member placed from the browser: the customer is dialled with the
+/// tracking number as caller id, answered on bridge, recorded per the tenant's setting,
+/// with the same status and recording callbacks as an inbound call's Dial.
+pub fn outbound(s: &EffectiveSettings, base: &str, caller_id: &str, to: &str) -> VoiceResponse {
+    let number = Number::new(to)
+        .status_callback(&url(base, paths::DIAL_STATUS))
+        .status_callback_method("POST")
+        .status_callback_event(["initiated", "ringing", "answered", "completed"]);
+    let mut d = Dial::new()
+        .caller_id(caller_id)
+        .answer_on_bridge(true)
+        .timeout(30)
+        .action(&url(base, paths::DIAL_STATUS))
+        .method("POST");
+    if s.recording_enabled {
+        d = d
+            .record("record-from-answer-dual")
+            .recording_status_callback(&url(base, paths::RECORDING_STATUS))
+            .recording_status_callback_method("POST")
+            .recording_status_callback_event(["completed", "absent"]);
+    }
+    VoiceResponse::new().push(d.push(number))
+}
+
+/// What a browser hears when its call is refused (nothing is dialled).
+pub fn refuse_outbound(s: &EffectiveSettings, why: &str) -> VoiceResponse {
+    VoiceResponse::new().push(say(s, why)).push(Hangup::new())
+}
+
 fn forward_or_voicemail(
     s: &EffectiveSettings,
     base: &str,

@@ -22,6 +22,8 @@ pub const TRANSCRIPTION: &str = "/api/twilio/voice/transcription";
 pub const SMS: &str = "/api/twilio/sms";
 /// The Voice URL of the softphone's TwiML App: Twilio calls it when a browser dials.
 pub const VOICE_CLIENT: &str = "/api/twilio/voice/client";
+/// The seed's name for it.
+pub const VOICE_CLIENT_ALIAS: &str = "/api/twilio/voice-webhook";
 /// Outbound SMS status.
 pub const SMS_STATUS: &str = "/api/twilio/sms/status";
 /// A Voice Intelligence transcript is ready.

@@ -95,6 +95,70 @@ pub async fn access_token(
     })
 }
 
+/// Whether staff may dial `to` from the softphone: North American numbers only (the
+/// tenant's country), never premium-rate (900, 976) or N11 service codes.
+pub fn dialable(to: &str) -> Option<crate::numbers::E164> {
+    let n = crate::numbers::E164::parse(to)?;
+    let digits = n.as_str().strip_prefix("+1")?;
+    let area = digits.get(..3)?;
+    let premium = matches!(area, "900" | "976");
+    let service = area.ends_with("11");
+    (digits.len() == 10 && !premium && !service).then_some(n)
+}
+
+/// Where a browser's call goes, or why it may not.
+pub enum Placement {
+    /// Dial `to` from the tenant's `caller_id`.
+    Dial {
+        /// The tracking number shown to the customer.
+        caller_id: String,
+        /// The customer.
+        to: String,
+    },
+    /// Say this and hang up; nothing is stored.
+    Refused(&'static str),
+}
+
+/// Decides a browser's call: the user must be the tenant's with the calls page, the
+/// number dialable, the caller id one of the tenant's active numbers (the one asked for,
+/// else its primary).
+pub async fn place(
+    state: &AppState,
+    tenant_id: &str,
+    user_id: &str,
+    to: Option<&str>,
+    from_number: Option<&str>,
+) -> AppResult<Placement> {
+    let user = match crate::users::get(&state.db, user_id).await {
+        Ok(u) => u,
+        Err(AppError::NotFound) => return Ok(Placement::Refused("This browser is not signed in.")),
+        Err(e) => return Err(e),
+    };
+    if user.tenant_id.as_deref() != Some(tenant_id) || !user.may_open("calls") {
+        return Ok(Placement::Refused("This account may not place calls."));
+    }
+    let Some(to) = to.and_then(dialable) else {
+        return Ok(Placement::Refused(
+            "That number cannot be called from here.",
+        ));
+    };
+    let numbers = crate::numbers::list_for_tenant(&state.db, tenant_id).await?;
+    let asked = from_number.and_then(crate::numbers::E164::parse);
+    let caller_id = match asked {
+        Some(n) => numbers
+            .iter()
+            .find(|x| x.status == "active" && x.phone_number == n.as_str()),
+        None => crate::numbers::sending_number(&numbers),
+    };
+    let Some(caller_id) = caller_id else {
+        return Ok(Placement::Refused("There is no number to call from."));
+    };
+    Ok(Placement::Dial {
+        caller_id: caller_id.phone_number.clone(),
+        to: to.as_str().to_owned(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,5 +169,15 @@ mod tests {
         assert_eq!(user_of_client("client:alice"), None);
         assert_eq!(user_of_client("+15550001111"), None);
         assert_eq!(user_of_client("usr_abc"), None);
+    }
+
+    #[test]
+    fn premium_service_and_foreign_numbers_are_not_dialled() {
+        assert!(dialable("(555) 765-4321").is_some());
+        assert!(dialable("+19005550100").is_none());
+        assert!(dialable("+19765550100").is_none());
+        assert!(dialable("+14115550100").is_none());
+        assert!(dialable("+442079460000").is_none());
+        assert!(dialable("911").is_none());
     }
 }

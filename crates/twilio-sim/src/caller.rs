@@ -142,6 +142,16 @@ impl Scenario {
     }
 }
 
+/// Where a call's first request goes, and with what.
+struct Leg {
+    account: String,
+    token: String,
+    voice_url: String,
+    voice_method: String,
+    status_callback: Option<String>,
+    extra: Vec<(String, String)>,
+}
+
 /// A request the simulator sent, and what came back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Sent {
@@ -812,6 +822,54 @@ impl Simulator {
                 number.status_callback.clone(),
             )
         };
+        let call = Leg {
+            account,
+            token,
+            voice_url,
+            voice_method,
+            status_callback,
+            extra: Vec::new(),
+        };
+        self.run_call(call, scenario).await
+    }
+
+    /// What Twilio does when a Voice SDK browser connects through a TwiML App: a signed
+    /// POST to the app's Voice URL with `From` `client:{identity}`, `To` and the SDK's
+    /// other parameters (`extra`), and then the answer followed like any call; the
+    /// scenario's `staff` plays the party the app dials.
+    pub async fn client_call(
+        &self,
+        account: &str,
+        voice_url: &str,
+        scenario: &Scenario,
+        extra: &[(&str, &str)],
+    ) -> Result<CallReport, SimError> {
+        let token = self
+            .account_token(account)
+            .ok_or_else(|| SimError::UnknownAccount(account.to_owned()))?;
+        let call = Leg {
+            account: account.to_owned(),
+            token,
+            voice_url: voice_url.to_owned(),
+            voice_method: "POST".into(),
+            status_callback: None,
+            extra: extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        };
+        self.run_call(call, scenario).await
+    }
+
+    async fn run_call(&self, call: Leg, scenario: &Scenario) -> Result<CallReport, SimError> {
+        let Leg {
+            account,
+            token,
+            voice_url,
+            voice_method,
+            status_callback,
+            extra,
+        } = call;
         let call_sid = sid("CA");
         let started = scenario.start_ms.unwrap_or_else(now_ms);
         let mut base = vec![
@@ -825,6 +883,7 @@ impl Simulator {
             ("ApiVersion".to_owned(), "2010-04-01".to_owned()),
             ("ToCountry".to_owned(), "US".to_owned()),
         ];
+        base.extend(extra);
         if let Some(name) = &scenario.caller_name {
             base.push(("CallerName".into(), name.clone()));
         }

@@ -40,6 +40,9 @@ pub enum EventKind {
     Classification,
     /// A person's correction of the verdict.
     Correction,
+    /// A staff member placed the call from the browser (ours, not Twilio's: who, from
+    /// which tracking number, to whom).
+    Placed,
 }
 
 impl EventKind {
@@ -59,6 +62,7 @@ impl EventKind {
             Self::Intelligence => "intelligence",
             Self::Classification => "classification",
             Self::Correction => "correction",
+            Self::Placed => "placed",
         }
     }
 
@@ -78,6 +82,7 @@ impl EventKind {
             Self::Intelligence,
             Self::Classification,
             Self::Correction,
+            Self::Placed,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -225,6 +230,8 @@ pub struct CallRecord {
     pub corrected_by: Option<String>,
     /// When (unix ms).
     pub corrected_at: Option<i64>,
+    /// The staff member who placed an outbound call.
+    pub user_id: Option<String>,
 }
 
 fn status_rank(status: &str) -> Option<(u8, u8)> {
@@ -539,6 +546,14 @@ pub fn fold(events: &[Event]) -> CallRecord {
         r.classification_source = Some("correction".to_owned());
         r.corrected_by = c.get("CorrectedBy").map(str::to_owned);
         r.corrected_at = c.num("CorrectedAt");
+    }
+    // A call placed from the browser reaches Twilio as the browser's call to our TwiML
+    // App (`From` client:…, `Direction` inbound); what it is, is what we recorded.
+    if let Some(p) = of(EventKind::Placed).next() {
+        r.from = p.get("From").map(str::to_owned);
+        r.to = p.get("To").map(str::to_owned);
+        r.direction = p.get("Direction").map(str::to_owned);
+        r.user_id = p.get("UserId").map(str::to_owned);
     }
     r
 }

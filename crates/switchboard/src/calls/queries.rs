@@ -67,6 +67,8 @@ pub struct CallLog {
     #[serde(skip)]
     pub classified_hash: Option<String>,
     pub contact_id: Option<String>,
+    /// The staff member who placed an outbound call.
+    pub user_id: Option<String>,
 }
 
 /// The call log a stored row shows: the record [`row`] reads back, as clients see it.
@@ -129,6 +131,7 @@ fn log_from_row(r: &sqlx::any::AnyRow) -> Result<CallLog, sqlx::Error> {
         corrected_at: record.corrected_at.map(rfc3339),
         classified_hash: record.classified_hash,
         contact_id: r.try_get("contact_id")?,
+        user_id: record.user_id,
         call_sid,
     })
 }

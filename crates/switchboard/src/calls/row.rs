@@ -74,6 +74,7 @@ folded_columns! {
     classified_hash => classified_hash: Option<String>,
     corrected_by => corrected_by: Option<String>,
     corrected_at => corrected_at: Option<i64>,
+    user_id => user_id: Option<String>,
 }
 
 /// Keys and bookkeeping around the folded columns: who the call is, whose, which

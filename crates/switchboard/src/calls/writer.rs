@@ -415,9 +415,19 @@ async fn zone(
     Ok(tz)
 }
 
-/// The tracking number of a call: `To`, normalised when it can be (Twilio sends E.164).
+/// The tracking number of a call: `To` of a call to us, `From` of one we placed,
+/// normalised when it can be (Twilio sends E.164).
 fn tracking_number(r: &CallRecord) -> Option<String> {
-    r.to.as_deref().map(|to| {
+    let ours = if r
+        .direction
+        .as_deref()
+        .is_some_and(|d| d.starts_with("outbound"))
+    {
+        r.from.as_deref()
+    } else {
+        r.to.as_deref()
+    };
+    ours.map(|to| {
         crate::numbers::E164::lookup_key(to)
             .map_or_else(|| to.to_owned(), |n| n.as_str().to_owned())
     })

@@ -223,7 +223,9 @@ pub fn webhook_router() -> Routes {
         .route(paths::VOICEMAIL_STATUS, post(webhooks::voicemail_status))
         .route(paths::TRANSCRIPTION, post(webhooks::transcription))
         .route(paths::SMS_STATUS, post(webhooks::sms_status))
-        .route(paths::CI_STATUS, post(webhooks::ci_status));
+        .route(paths::CI_STATUS, post(webhooks::ci_status))
+        .route(paths::VOICE_CLIENT, post(webhooks::voice_client))
+        .route(paths::VOICE_CLIENT_ALIAS, post(webhooks::voice_client));
     for (path, aliases, handler) in [
         (
             paths::INCOMING,

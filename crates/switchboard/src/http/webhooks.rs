@@ -110,6 +110,17 @@ async fn resolve_owner(
     params: &Params,
     new_call: bool,
 ) -> AppResult<Option<String>> {
+    // A browser's call: the identity is one of our users, and so names the tenant.
+    if let Some(user) = params
+        .get("From")
+        .and_then(crate::softphone::user_of_client)
+    {
+        return match crate::users::get(&state.db, user).await {
+            Ok(u) => Ok(u.tenant_id),
+            Err(AppError::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        };
+    }
     if !new_call {
         for sid in [params.get("ParentCallSid"), params.get("CallSid")]
             .into_iter()
@@ -372,6 +383,76 @@ pub(crate) async fn incoming(State(state): State<AppState>, v: Verified) -> AppR
         digits: call.digits.clone(),
     };
     respond(&state, tenant, &tracking, &step).await
+}
+
+/// `POST /api/twilio/voice/client` (alias `/api/twilio/voice-webhook`): a staff member's
+/// browser dials through the tenant's TwiML App. The identity decided the tenant (and
+/// whose token signed the request); the number is checked, the call recorded as placed
+/// by that user, and the customer dialled from the tenant's tracking number.
+pub(crate) async fn voice_client(
+    State(state): State<AppState>,
+    v: Verified,
+) -> AppResult<Response> {
+    let call_sid = v
+        .params
+        .get("CallSid")
+        .ok_or_else(|| AppError::BadRequest("CallSid is required".into()))?
+        .to_owned();
+    let user = v
+        .params
+        .get("From")
+        .and_then(crate::softphone::user_of_client)
+        .map(str::to_owned);
+    let (Some(tenant), Some(user)) = (v.tenant_id.as_deref(), user) else {
+        return Ok(twiml(
+            &VoiceResponse::new()
+                .push(twilio::twiml::Say::new(
+                    "This browser is not signed in to Switchboard.",
+                ))
+                .push(twilio::twiml::Hangup::new()),
+        ));
+    };
+    let ctx = tenant_context(&state, tenant).await?;
+    let placement = crate::softphone::place(
+        &state,
+        tenant,
+        &user,
+        v.params.get("To"),
+        v.params.get("FromNumber"),
+    )
+    .await?;
+    let (caller_id, to) = match placement {
+        crate::softphone::Placement::Dial { caller_id, to } => (caller_id, to),
+        crate::softphone::Placement::Refused(why) => {
+            return Ok(twiml(&call_flow::refuse_outbound(&ctx.settings, why)));
+        }
+    };
+    let mut params: Vec<(String, String)> = vec![
+        ("CallSid".into(), call_sid.clone()),
+        ("From".into(), caller_id.clone()),
+        ("To".into(), to.clone()),
+        ("Direction".into(), "outbound-dial".into()),
+        ("UserId".into(), user),
+    ];
+    if let Some(ts) = v.params.get("Timestamp") {
+        params.push(("Timestamp".into(), ts.to_owned()));
+    }
+    state
+        .events
+        .record(calls::NewEvent {
+            tenant_id: Some(tenant.to_owned()),
+            call_sid,
+            kind: EventKind::Placed,
+            params,
+            timezone: Some(ctx.settings.timezone.clone()),
+        })
+        .await?;
+    Ok(twiml(&call_flow::outbound(
+        &ctx.settings,
+        &state.config.public_url,
+        &caller_id,
+        &to,
+    )))
 }
 
 /// `POST /api/twilio/voice/status-callback`: the caller's call (or a leg) changed.

@@ -294,6 +294,8 @@ const ROUTE_ACCESS: &[(&str, Access)] = &[
     ("/api/webhooks/twilio/sms", Access::Webhook),
     ("/api/twilio/sms/status", Access::Webhook),
     ("/api/twilio/ci-status", Access::Webhook),
+    ("/api/twilio/voice/client", Access::Webhook),
+    ("/api/twilio/voice-webhook", Access::Webhook),
     ("/api/admin/tenants", Access::Admin),
     ("/api/admin/tenants/{id}", Access::Admin),
     ("/api/admin/users", Access::Admin),

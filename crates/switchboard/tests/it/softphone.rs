@@ -151,3 +151,144 @@ async fn tokens_carry_the_tenants_app_and_key_and_say_what_is_missing() {
     );
     w.t.stop().await;
 }
+
+/// A call from a staff member's browser, as Twilio places it through the TwiML App.
+async fn browser_call(
+    w: &crate::calls::CallWorld,
+    identity: &str,
+    to: &str,
+    customer: twilio_sim::Staff,
+) -> twilio_sim::CallReport {
+    let mut s = twilio_sim::Scenario::new(&format!("client:{identity}"), to);
+    s.staff = customer;
+    s.talk_secs = 42;
+    s.voicemail_secs = None;
+    w.sim
+        .client_call(
+            &w.account.sid,
+            &w.t.url("/api/twilio/voice/client"),
+            &s,
+            &[
+                ("FromNumber", crate::calls::TRACKING),
+                ("ApplicationSid", "AP00000000000000000000000000000000"),
+            ],
+        )
+        .await
+        .expect("client call")
+}
+
+async fn user_id(w: &crate::calls::CallWorld, token: &str) -> String {
+    let (_, me) = w.t.get("/api/auth/me", token).await;
+    me["id"]
+        .as_str()
+        .or(me["user"]["id"].as_str())
+        .expect("id")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn browser_calls_are_outbound_call_logs_of_the_user_who_placed_them() {
+    let w = call_world().await;
+    let owner = user_id(&w, &w.owner).await;
+    let customer = "+15557654321";
+    let answered = browser_call(
+        &w,
+        &owner,
+        customer,
+        twilio_sim::Staff::Answers { after_secs: 4 },
+    )
+    .await;
+    assert!(answered.errors.is_empty(), "{:?}", answered.errors);
+    assert_eq!(answered.dialed, vec![customer.to_owned()], "{answered:?}");
+    let log = w.log(&answered.call_sid).await;
+    assert_eq!(log["direction"], "outbound-dial", "{log}");
+    assert_eq!(log["from"], crate::calls::TRACKING);
+    assert_eq!(log["to"], customer);
+    assert_eq!(log["twilioPhoneNumber"], crate::calls::TRACKING);
+    assert_eq!(log["userId"], owner.as_str());
+    assert_eq!(log["outcome"], "answered", "{log}");
+    assert!(log["duration"].as_i64().is_some_and(|d| d > 0), "{log}");
+
+    let unanswered = browser_call(&w, &owner, "+15557654322", twilio_sim::Staff::NoAnswer).await;
+    let log = w.log(&unanswered.call_sid).await;
+    assert_eq!(log["direction"], "outbound-dial");
+    assert_ne!(log["outcome"], "answered", "{log}");
+    let (_, outbound) =
+        w.t.get("/api/twilio/call-logs?direction=outbound", &w.owner)
+            .await;
+    assert_eq!(outbound["total"], 2, "{outbound}");
+    let (_, inbound) =
+        w.t.get("/api/twilio/call-logs?direction=inbound", &w.owner)
+            .await;
+    assert_eq!(inbound["total"], 0, "{inbound}");
+
+    // Refused, and nothing stored: a premium number, a foreign one, an identity that is
+    // not one of our users, and staff without the calls page.
+    let desk =
+        w.t.user(
+            &w.admin,
+            "desk@calls.test",
+            "receptionist",
+            &w.tenant,
+            &["messages"],
+        )
+        .await;
+    let desk = user_id(&w, &desk).await;
+    for (identity, to, heard) in [
+        (owner.as_str(), "+19005550100", "cannot be called"),
+        (owner.as_str(), "+442079460000", "cannot be called"),
+        ("usr_0000000000000000deadbeef", customer, "not signed in"),
+        (desk.as_str(), customer, "may not place calls"),
+    ] {
+        let report = browser_call(
+            &w,
+            identity,
+            to,
+            twilio_sim::Staff::Answers { after_secs: 1 },
+        )
+        .await;
+        assert!(report.dialed.is_empty(), "{identity} → {to}: {report:?}");
+        assert!(
+            report.heard.iter().any(|h| h.contains(heard)),
+            "{identity} → {to}: {:?}",
+            report.heard
+        );
+        let (status, _) =
+            w.t.get(
+                &format!("/api/twilio/call-logs/{}", report.call_sid),
+                &w.owner,
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "stored nothing");
+    }
+
+    // A tenant with its own account: a request signed by another account for one of its
+    // users is refused before anything is read.
+    let (rapid, rapid_owner) = w.other_tenant().await;
+    let own = w.sim.create_account("Rapid's own");
+    let (status, body) =
+        w.t.put(
+            &format!("/api/companies/{rapid}/twilio/config"),
+            &w.admin,
+            json!({"accountSid": own.sid, "authToken": own.auth_token}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let rapid_user = user_id(&w, &rapid_owner).await;
+    let forged = browser_call(
+        &w,
+        &rapid_user,
+        customer,
+        twilio_sim::Staff::Answers { after_secs: 1 },
+    )
+    .await;
+    assert!(forged.dialed.is_empty(), "{forged:?}");
+    assert!(
+        forged.errors.iter().any(|e| e.contains("403")),
+        "{:?}",
+        forged.errors
+    );
+    let (_, theirs) = w.t.get("/api/twilio/call-logs", &rapid_owner).await;
+    assert_eq!(theirs["total"], 0);
+    w.t.stop().await;
+}
