@@ -333,8 +333,59 @@ fn event_pool() -> Vec<Event> {
             1_000,
             &[("CallStatus", "ringing"), ("CallerName", "JOHN ROE")],
         ),
+        placed(4_000),
     ]);
     pool
+}
+
+/// Our record that a staff member placed the call from the browser.
+fn placed(at: i64) -> Event {
+    ev(
+        EventKind::Placed,
+        at,
+        &[
+            ("From", "+15551230001"),
+            ("To", "+15557654321"),
+            ("Direction", "outbound-dial"),
+            ("UserId", "usr_1"),
+        ],
+    )
+}
+
+#[test]
+fn a_placed_call_is_the_users_outbound_call_whatever_twilio_says_first() {
+    // The browser's leg reaches Twilio as a call from client:… to the app; its status
+    // callbacks may arrive before our record of what it is.
+    let events = vec![
+        ev(
+            EventKind::Status,
+            -500,
+            &[
+                ("From", "client:usr_1"),
+                ("To", ""),
+                ("Direction", "inbound"),
+                ("CallStatus", "ringing"),
+            ],
+        ),
+        placed(0),
+        ev(
+            EventKind::DialLeg,
+            3_000,
+            &[("CallStatus", "in-progress"), ("ParentCallSid", "CA1")],
+        ),
+        ev(
+            EventKind::DialAction,
+            40_000,
+            &[("DialCallStatus", "completed"), ("DialCallDuration", "37")],
+        ),
+    ];
+    let r = fold(&events);
+    assert_eq!(r.from.as_deref(), Some("+15551230001"));
+    assert_eq!(r.to.as_deref(), Some("+15557654321"));
+    assert_eq!(r.direction.as_deref(), Some("outbound-dial"));
+    assert_eq!(r.user_id.as_deref(), Some("usr_1"));
+    assert_eq!(r.outcome, "answered");
+    assert_eq!(r.talk_seconds, 37);
 }
 
 fn subset_strategy() -> impl Strategy<Value = Vec<Event>> {
