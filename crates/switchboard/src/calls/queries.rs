@@ -484,6 +484,8 @@ pub struct Stats {
     pub missed: i64,
     /// The missed calls that left a voicemail.
     pub voicemails: i64,
+    /// Calls staff placed (answered, missed and voicemails count inbound calls only).
+    pub outbound: i64,
     /// Mean talk seconds of answered calls.
     pub avg_duration: f64,
     pub appointments_booked: i64,
@@ -528,11 +530,13 @@ impl Stats {
         let (total, answered): (i64, i64) = (row.try_get("total")?, row.try_get("answered")?);
         let talk: i64 = row.try_get("talk")?;
         let (new, existing): (i64, i64) = (row.try_get("menu_new")?, row.try_get("menu_existing")?);
+        let outbound: i64 = row.try_get("outbound")?;
         Ok(Self {
             total,
             answered,
             missed: row.try_get("missed")?,
             voicemails: row.try_get("voicemails")?,
+            outbound,
             avg_duration: if answered > 0 {
                 (talk as f64 / answered as f64 * 10.0).round() / 10.0
             } else {
@@ -542,7 +546,7 @@ impl Stats {
             by_menu_choice: MenuCounts {
                 new,
                 existing,
-                none: total - new - existing,
+                none: total - outbound - new - existing,
             },
             by_day: Vec::new(),
             by_number: Vec::new(),
@@ -586,10 +590,13 @@ impl NumberStats {
     }
 }
 
+/// Answered, missed and voicemails are the inbound calls' (an outbound call nobody picked
+/// up was not missed by the business); `outbound` counts the calls staff placed.
 const AGGREGATES: &str = "COUNT(*) AS total,
-    COALESCE(SUM(CASE WHEN outcome = 'answered' THEN 1 ELSE 0 END), 0) AS answered,
-    COALESCE(SUM(CASE WHEN outcome IN ('missed', 'voicemail') THEN 1 ELSE 0 END), 0) AS missed,
-    COALESCE(SUM(CASE WHEN outcome = 'voicemail' THEN 1 ELSE 0 END), 0) AS voicemails";
+    COALESCE(SUM(CASE WHEN outcome = 'answered' AND COALESCE(direction, '') NOT LIKE 'outbound%' THEN 1 ELSE 0 END), 0) AS answered,
+    COALESCE(SUM(CASE WHEN outcome IN ('missed', 'voicemail') AND COALESCE(direction, '') NOT LIKE 'outbound%' THEN 1 ELSE 0 END), 0) AS missed,
+    COALESCE(SUM(CASE WHEN outcome = 'voicemail' AND COALESCE(direction, '') NOT LIKE 'outbound%' THEN 1 ELSE 0 END), 0) AS voicemails,
+    COALESCE(SUM(CASE WHEN COALESCE(direction, '') LIKE 'outbound%' THEN 1 ELSE 0 END), 0) AS outbound";
 
 /// Stats over a filter. Days are cut at the tenant's local midnight (the zone's offset
 /// now; a DST change inside the range shifts that day's edge by an hour).
@@ -609,7 +616,7 @@ pub async fn stats(
     let sql = format!(
         "SELECT {AGGREGATES},
             -- SUM of a BIGINT is NUMERIC on PostgreSQL, which sqlx's Any cannot decode.
-            CAST(COALESCE(SUM(CASE WHEN outcome = 'answered' THEN talk_seconds ELSE 0 END), 0) AS BIGINT) AS talk,
+            CAST(COALESCE(SUM(CASE WHEN outcome = 'answered' AND COALESCE(direction, '') NOT LIKE 'outbound%' THEN talk_seconds ELSE 0 END), 0) AS BIGINT) AS talk,
             COALESCE(SUM(CASE WHEN appointment_booked = 1 THEN 1 ELSE 0 END), 0) AS booked,
             COALESCE(SUM(CASE WHEN menu_choice = '1' THEN 1 ELSE 0 END), 0) AS menu_new,
             COALESCE(SUM(CASE WHEN menu_choice = '2' THEN 1 ELSE 0 END), 0) AS menu_existing

@@ -338,10 +338,13 @@ pub(super) async fn total(db: &Db, tenant: &str, f: &RollupFilter) -> AppResult<
         .try_get("n")?)
 }
 
+/// As the scan's aggregates: answered, missed and voicemails of inbound calls, and the
+/// outbound ones apart.
 const SUMS: &str = "CAST(COALESCE(SUM(calls), 0) AS BIGINT) AS total,
-    CAST(COALESCE(SUM(CASE WHEN outcome = 'answered' THEN calls ELSE 0 END), 0) AS BIGINT) AS answered,
-    CAST(COALESCE(SUM(CASE WHEN outcome IN ('missed', 'voicemail') THEN calls ELSE 0 END), 0) AS BIGINT) AS missed,
-    CAST(COALESCE(SUM(CASE WHEN outcome = 'voicemail' THEN calls ELSE 0 END), 0) AS BIGINT) AS voicemails";
+    CAST(COALESCE(SUM(CASE WHEN outcome = 'answered' AND direction <> 'outbound' THEN calls ELSE 0 END), 0) AS BIGINT) AS answered,
+    CAST(COALESCE(SUM(CASE WHEN outcome IN ('missed', 'voicemail') AND direction <> 'outbound' THEN calls ELSE 0 END), 0) AS BIGINT) AS missed,
+    CAST(COALESCE(SUM(CASE WHEN outcome = 'voicemail' AND direction <> 'outbound' THEN calls ELSE 0 END), 0) AS BIGINT) AS voicemails,
+    CAST(COALESCE(SUM(CASE WHEN direction = 'outbound' THEN calls ELSE 0 END), 0) AS BIGINT) AS outbound";
 
 /// Stats from rollups: the same figures a scan of `calls` gives.
 pub(super) async fn stats(
@@ -353,7 +356,7 @@ pub(super) async fn stats(
     let (clause, texts, ints) = where_clause(db, tenant, f);
     let sql = format!(
         "SELECT {SUMS},
-            CAST(COALESCE(SUM(talk_seconds), 0) AS BIGINT) AS talk,
+            CAST(COALESCE(SUM(CASE WHEN direction <> 'outbound' THEN talk_seconds ELSE 0 END), 0) AS BIGINT) AS talk,
             CAST(COALESCE(SUM(booked), 0) AS BIGINT) AS booked,
             CAST(COALESCE(SUM(CASE WHEN menu_choice = '1' THEN calls ELSE 0 END), 0) AS BIGINT) AS menu_new,
             CAST(COALESCE(SUM(CASE WHEN menu_choice = '2' THEN calls ELSE 0 END), 0) AS BIGINT) AS menu_existing

@@ -221,6 +221,20 @@ async fn browser_calls_are_outbound_call_logs_of_the_user_who_placed_them() {
         w.t.get("/api/twilio/call-logs?direction=inbound", &w.owner)
             .await;
     assert_eq!(inbound["total"], 0, "{inbound}");
+    // Stats keep them apart: an outbound call nobody picked up was not missed by the
+    // business (rollups and scans agree).
+    for path in [
+        "/api/twilio/call-logs/stats",
+        "/api/twilio/call-logs/stats?q=555",
+    ] {
+        let (status, stats) = w.t.get(path, &w.owner).await;
+        assert_eq!(status, StatusCode::OK, "{stats}");
+        assert_eq!(stats["total"], 2, "{path}: {stats}");
+        assert_eq!(stats["outbound"], 2, "{path}: {stats}");
+        assert_eq!(stats["missed"], 0, "{path}: {stats}");
+        assert_eq!(stats["answered"], 0, "{path}: {stats}");
+        assert_eq!(stats["byMenuChoice"]["none"], 0, "{path}: {stats}");
+    }
 
     // Refused, and nothing stored: a premium number, a foreign one, an identity that is
     // not one of our users, and staff without the calls page.
