@@ -153,49 +153,42 @@ fn dial(
         Some(c) => url(base, &format!("{}?choice={c}", paths::WHISPER)),
         None => url(base, paths::WHISPER),
     };
-    let number = Number::new(target)
-        .url(&whisper)
-        .method("POST")
+    let number = reported(Number::new(target).url(&whisper).method("POST"), base);
+    response.push(dialing(s, base, tracking_number).push(number))
+}
+
+/// A dialed number whose leg reports its progress to the Dial status path.
+fn reported(number: Number, base: &str) -> Number {
+    number
         .status_callback(&url(base, paths::DIAL_STATUS))
         .status_callback_method("POST")
-        .status_callback_event(["initiated", "ringing", "answered", "completed"]);
-    let mut d = Dial::new()
-        .caller_id(tracking_number)
+        .status_callback_event(["initiated", "ringing", "answered", "completed"])
+}
+
+/// The Dial both directions use: the tracking number as caller id, the action and the
+/// recording (per the tenant's setting) reported to our paths.
+fn dialing(s: &EffectiveSettings, base: &str, caller_id: &str) -> Dial {
+    let d = Dial::new()
+        .caller_id(caller_id)
         .timeout(30)
         .action(&url(base, paths::DIAL_STATUS))
         .method("POST");
     if s.recording_enabled {
-        d = d
-            .record("record-from-answer-dual")
+        d.record("record-from-answer-dual")
             .recording_status_callback(&url(base, paths::RECORDING_STATUS))
             .recording_status_callback_method("POST")
-            .recording_status_callback_event(["completed", "absent"]);
+            .recording_status_callback_event(["completed", "absent"])
+    } else {
+        d
     }
-    response.push(d.push(number))
 }
 
 /// A call a staff member placed from the browser: the customer is dialled with the
 /// tracking number as caller id, answered on bridge, recorded per the tenant's setting,
 /// with the same status and recording callbacks as an inbound call's Dial.
 pub fn outbound(s: &EffectiveSettings, base: &str, caller_id: &str, to: &str) -> VoiceResponse {
-    let number = Number::new(to)
-        .status_callback(&url(base, paths::DIAL_STATUS))
-        .status_callback_method("POST")
-        .status_callback_event(["initiated", "ringing", "answered", "completed"]);
-    let mut d = Dial::new()
-        .caller_id(caller_id)
-        .answer_on_bridge(true)
-        .timeout(30)
-        .action(&url(base, paths::DIAL_STATUS))
-        .method("POST");
-    if s.recording_enabled {
-        d = d
-            .record("record-from-answer-dual")
-            .recording_status_callback(&url(base, paths::RECORDING_STATUS))
-            .recording_status_callback_method("POST")
-            .recording_status_callback_event(["completed", "absent"]);
-    }
-    VoiceResponse::new().push(d.push(number))
+    let d = dialing(s, base, caller_id).answer_on_bridge(true);
+    VoiceResponse::new().push(d.push(reported(Number::new(to), base)))
 }
 
 /// What a browser hears when its call is refused (nothing is dialled).
@@ -481,6 +474,25 @@ mod tests {
         );
         assert!(xml.contains("<Start><Transcription statusCallbackUrl=\"https://sb.example.com/api/twilio/voice/transcription\""));
         assert!(!xml.contains("record="), "recording off");
+    }
+
+    #[test]
+    fn outbound_calls_bridge_from_the_tracking_number_and_record_as_set() {
+        let mut s = settings(RoutingMode::Forward);
+        s.recording_enabled = true;
+        let xml = outbound(&s, "https://sb.example", "+15551230001", "+15557654321").to_xml();
+        assert!(xml.contains(r#"callerId="+15551230001""#), "{xml}");
+        assert!(xml.contains(r#"answerOnBridge="true""#), "{xml}");
+        assert!(xml.contains("record-from-answer-dual"), "{xml}");
+        assert!(
+            xml.contains("https://sb.example/api/twilio/voice/dial-status"),
+            "{xml}"
+        );
+        assert!(xml.contains(">+15557654321</Number>"), "{xml}");
+        assert!(!xml.contains("whisper"), "no whisper to a customer: {xml}");
+        s.recording_enabled = false;
+        let xml = outbound(&s, "https://sb.example", "+15551230001", "+15557654321").to_xml();
+        assert!(!xml.contains("record"), "{xml}");
     }
 
     #[test]
