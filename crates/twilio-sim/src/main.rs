@@ -83,6 +83,34 @@ enum Command {
         #[arg(long, env = "TWILIO_AUTH_TOKEN")]
         auth_token: String,
     },
+    /// Place a call as a Voice SDK browser does: a signed request to a TwiML App's Voice
+    /// URL from `client:{identity}`, then follow the answer (the dialed party picks up).
+    ClientCall {
+        /// The Switchboard's public URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// The browser's identity (a Switchboard user id).
+        #[arg(long)]
+        identity: String,
+        /// The number the browser dials.
+        #[arg(long)]
+        to: String,
+        /// The tracking number to show as caller id.
+        #[arg(long)]
+        from_number: Option<String>,
+        /// Seconds of ringing before the dialed party answers.
+        #[arg(long, default_value_t = 5)]
+        answer_after: u32,
+        /// Seconds of conversation.
+        #[arg(long, default_value_t = 30)]
+        talk: u32,
+        /// The account Switchboard verifies signatures with.
+        #[arg(long, env = "TWILIO_ACCOUNT_SID")]
+        account_sid: String,
+        /// Its auth token.
+        #[arg(long, env = "TWILIO_AUTH_TOKEN")]
+        auth_token: String,
+    },
 }
 
 #[tokio::main]
@@ -150,6 +178,24 @@ async fn main() {
                 .collect();
             call(&url, s, &account_sid, &auth_token).await
         }
+        Command::ClientCall {
+            url,
+            identity,
+            to,
+            from_number,
+            answer_after,
+            talk,
+            account_sid,
+            auth_token,
+        } => {
+            let mut s = Scenario::new(&format!("client:{identity}"), &to);
+            s.staff = Staff::Answers {
+                after_secs: answer_after,
+            };
+            s.talk_secs = talk;
+            s.voicemail_secs = None;
+            client_call(&url, s, from_number, &account_sid, &auth_token).await
+        }
     };
     std::process::exit(code);
 }
@@ -199,6 +245,45 @@ async fn call(url: &str, scenario: Scenario, account_sid: &str, auth_token: &str
         Some(&format!("{base}/api/twilio/sms")),
     );
     match sim.play(&scenario).await {
+        Ok(report) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
+            i32::from(!report.errors.is_empty())
+        }
+        Err(e) => {
+            eprintln!("twilio-sim: {e}");
+            1
+        }
+    }
+}
+
+async fn client_call(
+    url: &str,
+    scenario: Scenario,
+    from_number: Option<String>,
+    account_sid: &str,
+    auth_token: &str,
+) -> i32 {
+    let sim = match Simulator::start().await {
+        Ok(sim) => sim,
+        Err(e) => {
+            eprintln!("twilio-sim: {e}");
+            return 1;
+        }
+    };
+    sim.add_account(account_sid, auth_token, "Simulated account");
+    let voice_url = format!("{}/api/twilio/voice/client", url.trim_end_matches('/'));
+    let extra: Vec<(&str, &str)> = from_number
+        .as_deref()
+        .map(|n| ("FromNumber", n))
+        .into_iter()
+        .collect();
+    match sim
+        .client_call(account_sid, &voice_url, &scenario, &extra)
+        .await
+    {
         Ok(report) => {
             println!(
                 "{}",
