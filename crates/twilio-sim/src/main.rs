@@ -227,14 +227,9 @@ async fn serve(bind: &str, account_sid: Option<String>, auth_token: Option<Strin
 }
 
 async fn call(url: &str, scenario: Scenario, account_sid: &str, auth_token: &str) -> i32 {
-    let sim = match Simulator::start().await {
-        Ok(sim) => sim,
-        Err(e) => {
-            eprintln!("twilio-sim: {e}");
-            return 1;
-        }
+    let Some(sim) = simulator_for(account_sid, auth_token).await else {
+        return 1;
     };
-    sim.add_account(account_sid, auth_token, "Simulated account");
     let base = url.trim_end_matches('/');
     sim.add_number(account_sid, &scenario.to, "Tracking number");
     sim.set_number_webhooks(
@@ -244,19 +239,7 @@ async fn call(url: &str, scenario: Scenario, account_sid: &str, auth_token: &str
         Some(&format!("{base}/api/twilio/voice/status-callback")),
         Some(&format!("{base}/api/twilio/sms")),
     );
-    match sim.play(&scenario).await {
-        Ok(report) => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&report).unwrap_or_default()
-            );
-            i32::from(!report.errors.is_empty())
-        }
-        Err(e) => {
-            eprintln!("twilio-sim: {e}");
-            1
-        }
-    }
+    print_report(sim.play(&scenario).await)
 }
 
 async fn client_call(
@@ -266,24 +249,40 @@ async fn client_call(
     account_sid: &str,
     auth_token: &str,
 ) -> i32 {
-    let sim = match Simulator::start().await {
-        Ok(sim) => sim,
-        Err(e) => {
-            eprintln!("twilio-sim: {e}");
-            return 1;
-        }
+    let Some(sim) = simulator_for(account_sid, auth_token).await else {
+        return 1;
     };
-    sim.add_account(account_sid, auth_token, "Simulated account");
     let voice_url = format!("{}/api/twilio/voice/client", url.trim_end_matches('/'));
     let extra: Vec<(&str, &str)> = from_number
         .as_deref()
         .map(|n| ("FromNumber", n))
         .into_iter()
         .collect();
-    match sim
-        .client_call(account_sid, &voice_url, &scenario, &extra)
-        .await
-    {
+    print_report(
+        sim.client_call(account_sid, &voice_url, &scenario, &extra)
+            .await,
+    )
+}
+
+/// A simulator on an ephemeral port that knows the account Switchboard verifies with;
+/// `None` (said on stderr) when it cannot start.
+async fn simulator_for(account_sid: &str, auth_token: &str) -> Option<Simulator> {
+    match Simulator::start().await {
+        Ok(sim) => {
+            sim.add_account(account_sid, auth_token, "Simulated account");
+            Some(sim)
+        }
+        Err(e) => {
+            eprintln!("twilio-sim: {e}");
+            None
+        }
+    }
+}
+
+/// Prints a call's report as JSON; the exit code says whether Twilio would have
+/// reported problems.
+fn print_report(result: Result<twilio_sim::CallReport, twilio_sim::SimError>) -> i32 {
+    match result {
         Ok(report) => {
             println!(
                 "{}",
