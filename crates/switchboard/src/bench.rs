@@ -532,6 +532,7 @@ pub async fn calls(o: BenchOptions) -> Result<(), BenchError> {
             role: crate::users::Role::Customer,
             tenant_id: Some(tenant.clone()),
             allowed_pages: None,
+            phone: None,
         },
     )
     .await

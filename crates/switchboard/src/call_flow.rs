@@ -30,6 +30,11 @@ pub enum Step {
         /// Staff answered.
         answered: bool,
     },
+    /// The Dial of a call staff placed ended: nobody is sent to voicemail.
+    OutboundEnded {
+        /// The customer answered.
+        answered: bool,
+    },
     /// The voicemail prompt.
     Voicemail,
     /// After the voicemail was recorded.
@@ -191,6 +196,25 @@ pub fn outbound(s: &EffectiveSettings, base: &str, caller_id: &str, to: &str) ->
     VoiceResponse::new().push(d.push(reported(Number::new(to), base)))
 }
 
+/// Click-to-call once the staff member picks up their own phone: they hear who is being
+/// called, then the customer is dialled like a browser's call.
+pub fn click_to_call(
+    s: &EffectiveSettings,
+    base: &str,
+    caller_id: &str,
+    to: &str,
+) -> VoiceResponse {
+    let spoken: String = to
+        .trim_start_matches("+1")
+        .chars()
+        .map(|c| format!("{c} "))
+        .collect();
+    let d = dialing(s, base, caller_id).answer_on_bridge(true);
+    VoiceResponse::new()
+        .push(say(s, &format!("Calling {}.", spoken.trim_end())))
+        .push(d.push(reported(Number::new(to), base)))
+}
+
 /// What a browser hears when its call is refused (nothing is dialled).
 pub fn refuse_outbound(s: &EffectiveSettings, why: &str) -> VoiceResponse {
     VoiceResponse::new().push(say(s, why)).push(Hangup::new())
@@ -292,6 +316,10 @@ pub fn respond(
         }
         Step::DialEnded { answered: true } => VoiceResponse::new().push(Hangup::new()),
         Step::DialEnded { answered: false } | Step::Voicemail => voicemail(s, base, None),
+        Step::OutboundEnded { answered: true } => VoiceResponse::new().push(Hangup::new()),
+        Step::OutboundEnded { answered: false } => VoiceResponse::new()
+            .push(say(s, "The call was not answered."))
+            .push(Hangup::new()),
         Step::VoicemailDone => VoiceResponse::new()
             .push(say(s, "Thank you. Your message has been saved. Goodbye."))
             .push(Hangup::new()),

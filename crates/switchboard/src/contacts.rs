@@ -259,25 +259,25 @@ async fn matching(
         .collect::<Result<_, sqlx::Error>>()?)
 }
 
-/// Fills `contactId` on call logs whose caller is one of their tenant's contacts.
+/// Fills `contactId` on call logs whose customer (the caller, or whom staff called) is
+/// one of their tenant's contacts.
 pub async fn link(db: &Db, logs: &mut [crate::calls::CallLog]) -> AppResult<()> {
     let mut by_tenant: std::collections::BTreeMap<String, Vec<String>> =
         std::collections::BTreeMap::new();
     for log in logs.iter() {
-        if let Some(from) = &log.from {
+        if let Some(number) = log.customer_number() {
             by_tenant
                 .entry(log.customer_id.clone())
                 .or_default()
-                .push(from.clone());
+                .push(number.to_owned());
         }
     }
     for (tenant, numbers) in by_tenant {
         let found = matching(db, &tenant, &numbers).await?;
         for log in logs.iter_mut().filter(|l| l.customer_id == tenant) {
             log.contact_id = log
-                .from
-                .as_ref()
-                .and_then(|f| found.get(f).map(|(id, _)| id.clone()));
+                .customer_number()
+                .and_then(|n| found.get(n).map(|(id, _)| id.clone()));
         }
     }
     Ok(())

@@ -92,6 +92,7 @@ pub async fn seed(state: &AppState, sim: &Simulator, account_sid: &str) -> AppRe
             role,
             tenant_id: tenant,
             allowed_pages: Some(pages.iter().map(|p| (*p).to_owned()).collect()),
+            phone: None,
         };
     crate::users::create(
         db,

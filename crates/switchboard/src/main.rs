@@ -239,6 +239,7 @@ async fn main() -> anyhow::Result<()> {
                     role,
                     tenant_id: tenant,
                     allowed_pages: Some(pages),
+                    phone: None,
                 },
             )
             .await;

@@ -24,6 +24,9 @@ pub const SMS: &str = "/api/twilio/sms";
 pub const VOICE_CLIENT: &str = "/api/twilio/voice/client";
 /// The seed's name for it.
 pub const VOICE_CLIENT_ALIAS: &str = "/api/twilio/voice-webhook";
+/// What a click-to-call does once the staff member's own phone answers: dial the
+/// customer (the customer's number rides in the query, signed with the rest).
+pub const CLICK_TO_CALL: &str = "/api/twilio/voice/click-to-call";
 /// Outbound SMS status.
 pub const SMS_STATUS: &str = "/api/twilio/sms/status";
 /// A Voice Intelligence transcript is ready.

@@ -6,7 +6,11 @@
 //! stable for the user and unique across tenants, so the browser's calls can be traced
 //! back to a user — and so to a tenant — without trusting anything else the call says.
 
-use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
 
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -159,9 +163,223 @@ pub async fn place(
     })
 }
 
+/// Twilio's default outbound calls per second for an account: more are queued by us.
+pub const DEFAULT_CALLS_PER_SECOND: u32 = 1;
+
+/// The longest a click-to-call waits for its turn; a longer queue is a 503.
+const MAX_QUEUE_WAIT: Duration = Duration::from_secs(30);
+
+/// Spaces the REST calls each Twilio account places so that a burst is queued at the
+/// account's calls-per-second limit instead of refused. One process paces its own calls;
+/// several `serve` processes on one account each keep to the limit on their own.
+pub struct CallPacer {
+    interval: Duration,
+    next_slot: Mutex<HashMap<String, Instant>>,
+}
+
+impl Default for CallPacer {
+    fn default() -> Self {
+        Self::new(DEFAULT_CALLS_PER_SECOND)
+    }
+}
+
+impl CallPacer {
+    /// At most `per_second` calls a second per account.
+    pub fn new(per_second: u32) -> Self {
+        Self {
+            interval: Duration::from_secs(1) / per_second.max(1),
+            next_slot: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Waits for the account's next slot; a queue longer than [`MAX_QUEUE_WAIT`] is Busy.
+    pub async fn wait_turn(&self, account_sid: &str) -> AppResult<()> {
+        let slot = self.reserve(account_sid, Instant::now())?;
+        tokio::time::sleep_until(slot.into()).await;
+        Ok(())
+    }
+
+    /// Takes the account's next slot at or after `now`.
+    fn reserve(&self, account_sid: &str, now: Instant) -> AppResult<Instant> {
+        let mut slots = self.next_slot.lock().unwrap_or_else(|e| e.into_inner());
+        slots.retain(|_, at| *at > now);
+        let slot = slots.get(account_sid).copied().unwrap_or(now).max(now);
+        let wait = slot - now;
+        if wait > MAX_QUEUE_WAIT {
+            return Err(AppError::Busy {
+                retry_after_secs: wait.as_secs().max(1),
+            });
+        }
+        slots.insert(account_sid.to_owned(), slot + self.interval);
+        Ok(slot)
+    }
+}
+
+/// `POST /api/twilio/make-call`'s body.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MakeCall {
+    /// The customer; the contact's number when absent.
+    #[serde(default)]
+    pub to: Option<String>,
+    /// One of the tenant's contacts.
+    #[serde(default)]
+    pub contact_id: Option<String>,
+    /// One of the tenant's numbers as caller id; its primary when absent.
+    #[serde(default)]
+    pub from_number: Option<String>,
+}
+
+/// A click-to-call Twilio accepted.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlacedCall {
+    /// Twilio's sid of the call (its record is the call log of that sid).
+    pub call_sid: String,
+    /// The customer dialled once the staff member answers.
+    pub to: String,
+    /// The caller id the customer sees.
+    pub from: String,
+    /// The staff member's phone, rung first.
+    pub rings: String,
+}
+
+/// Click-to-call: Twilio rings the staff member's own phone from the tenant's number,
+/// and when they answer, [`crate::paths::CLICK_TO_CALL`] bridges the customer with the
+/// same number as caller id. The call is recorded as placed by the user before we answer.
+pub async fn make_call(
+    state: &AppState,
+    tenant_id: &str,
+    user_id: &str,
+    req: MakeCall,
+) -> AppResult<PlacedCall> {
+    let user = crate::users::get(&state.db, user_id).await?;
+    let contact = match req.contact_id.as_deref() {
+        Some(id) => Some(crate::contacts::get(&state.db, tenant_id, id).await?),
+        None => None,
+    };
+    let numbers = crate::numbers::list_for_tenant(&state.db, tenant_id).await?;
+    let caller_id = match req.from_number.as_deref() {
+        Some(asked) => {
+            let asked = crate::numbers::E164::parse(asked).ok_or(AppError::NotFound)?;
+            let number = numbers
+                .iter()
+                .find(|n| n.phone_number == asked.as_str())
+                .ok_or(AppError::NotFound)?;
+            if number.status != "active" {
+                return Err(AppError::field(
+                    "fromNumber",
+                    "this number is not active; choose an active one",
+                ));
+            }
+            number
+        }
+        None => crate::numbers::sending_number(&numbers).ok_or_else(|| {
+            AppError::Conflict("this account has no active number to call from".into())
+        })?,
+    }
+    .phone_number
+    .clone();
+    let asked_to = req
+        .to
+        .as_deref()
+        .filter(|t| !t.trim().is_empty())
+        .or(contact.as_ref().map(|c| c.phone.as_str()))
+        .ok_or_else(|| AppError::field("to", "is required (or a contactId with a number)"))?;
+    let to = dialable(asked_to).ok_or_else(|| {
+        AppError::field(
+            "to",
+            "must be a North American number that is not premium-rate or a service code",
+        )
+    })?;
+    let rings = user.phone.clone().ok_or_else(|| {
+        AppError::Conflict(
+            "click-to-call rings your own phone first: add your phone number to your profile"
+                .into(),
+        )
+    })?;
+    let client = state.twilio_client(tenant_id).await?;
+    state.call_pacer.wait_turn(client.account_sid()).await?;
+    let base = state.config.public_url.trim_end_matches('/');
+    let mut bridge = url::Url::parse(&format!("{base}{}", crate::paths::CLICK_TO_CALL))
+        .map_err(AppError::internal)?;
+    bridge.query_pairs_mut().append_pair("to", to.as_str());
+    let call = client
+        .create_call(&twilio::client::CreateCall {
+            to: rings.clone(),
+            from: caller_id.clone(),
+            url: Some(bridge.to_string()),
+            status_callback: Some(format!("{base}{}", crate::paths::STATUS)),
+            status_callback_method: Some("POST".into()),
+            status_callback_events: ["initiated", "ringing", "answered", "completed"]
+                .map(str::to_owned)
+                .to_vec(),
+            timeout: Some(30),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| match &e {
+            twilio::client::ClientError::Api(api) if api.status < 500 && api.status != 429 => {
+                AppError::field("to", format!("Twilio refused the call: {}", api.message))
+            }
+            _ => AppError::BadGateway(format!("Twilio failed while placing the call: {e}")),
+        })?;
+    state
+        .events
+        .record(crate::calls::NewEvent {
+            tenant_id: Some(tenant_id.to_owned()),
+            call_sid: call.sid.clone(),
+            kind: crate::calls::EventKind::Placed,
+            params: vec![
+                ("CallSid".into(), call.sid.clone()),
+                ("From".into(), caller_id.clone()),
+                ("To".into(), to.as_str().to_owned()),
+                ("Direction".into(), "outbound-api".into()),
+                ("UserId".into(), user.id.clone()),
+                ("Rings".into(), rings.clone()),
+            ],
+            timezone: None,
+        })
+        .await?;
+    Ok(PlacedCall {
+        call_sid: call.sid,
+        to: to.as_str().to_owned(),
+        from: caller_id,
+        rings,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_burst_is_queued_a_second_apart_per_account() {
+        let pacer = CallPacer::new(1);
+        let now = Instant::now();
+        let slots: Vec<Duration> = (0..3)
+            .map(|_| pacer.reserve("AC1", now).expect("a slot") - now)
+            .collect();
+        assert_eq!(slots, [0, 1, 2].map(Duration::from_secs));
+        // Another account is not held up by the first.
+        assert_eq!(pacer.reserve("AC2", now).expect("a slot"), now);
+        // Later, the queue has drained.
+        let later = now + Duration::from_secs(10);
+        assert_eq!(pacer.reserve("AC1", later).expect("a slot"), later);
+    }
+
+    #[test]
+    fn a_queue_longer_than_the_limit_is_busy_not_unbounded() {
+        let pacer = CallPacer::new(1);
+        let now = Instant::now();
+        for _ in 0..=MAX_QUEUE_WAIT.as_secs() {
+            pacer.reserve("AC1", now).expect("a slot");
+        }
+        assert!(matches!(
+            pacer.reserve("AC1", now),
+            Err(AppError::Busy { .. })
+        ));
+    }
 
     #[test]
     fn only_our_users_are_client_callers() {

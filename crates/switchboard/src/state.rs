@@ -32,6 +32,8 @@ pub struct Inner {
     pub llm: crate::intelligence::llm::Llm,
     /// The last dependency-health report, briefly.
     pub health: crate::health::HealthCache,
+    /// Keeps click-to-call within each Twilio account's calls-per-second limit.
+    pub call_pacer: crate::softphone::CallPacer,
 }
 
 impl Deref for AppState {
@@ -111,6 +113,7 @@ impl AppState {
             login_limiter: auth::LoginLimiter::default(),
             routing_cache: cache::RoutingCache::default(),
             health: crate::health::HealthCache::default(),
+            call_pacer: crate::softphone::CallPacer::default(),
         })))
     }
 }

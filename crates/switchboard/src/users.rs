@@ -65,6 +65,8 @@ pub struct User {
     pub tenant_id: Option<String>,
     /// Pages a receptionist may open (customers and admins may open all).
     pub allowed_pages: Vec<String>,
+    /// The user's own phone (E.164): click-to-call rings it, then bridges the customer.
+    pub phone: Option<String>,
     /// RFC 3339.
     pub created_at: String,
 }
@@ -95,6 +97,9 @@ pub struct NewUser {
     /// Pages for receptionists.
     #[serde(default)]
     pub allowed_pages: Option<Vec<String>>,
+    /// The user's own phone.
+    #[serde(default)]
+    pub phone: Option<String>,
 }
 
 /// Changing a user; absent fields stay as they are.
@@ -116,6 +121,18 @@ pub struct UserUpdate {
     /// New pages.
     #[serde(default)]
     pub allowed_pages: Option<Vec<String>>,
+    /// New phone; an empty string removes it.
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+/// A user changing their own profile: only what is theirs to change.
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProfileUpdate {
+    /// The phone click-to-call rings; an empty string removes it.
+    #[serde(default)]
+    pub phone: Option<String>,
 }
 
 const MIN_PASSWORD: usize = 8;
@@ -135,6 +152,24 @@ fn check_email(email: &str, errors: &mut FieldErrors) -> String {
         errors.insert("email".into(), "must be an email address".into());
     }
     email
+}
+
+/// A phone as given → E.164, `None` for an empty one; anything else is a field error.
+fn check_phone(phone: &str, errors: &mut FieldErrors) -> Option<String> {
+    let phone = phone.trim();
+    if phone.is_empty() {
+        return None;
+    }
+    match crate::numbers::E164::parse(phone) {
+        Some(n) => Some(n.as_str().to_owned()),
+        None => {
+            errors.insert(
+                "phone".into(),
+                "must be a phone number, e.g. +15551234567".into(),
+            );
+            None
+        }
+    }
 }
 
 /// The email is another user's (checked first; the unique index says the same).
@@ -301,7 +336,7 @@ pub async fn verify_password(password: &str, hash: &str) -> AppResult<bool> {
     crate::passwords::verify(password, hash).await
 }
 
-const COLUMNS: &str = "id, email, role, tenant_id, allowed_pages, created_at";
+const COLUMNS: &str = "id, email, role, tenant_id, allowed_pages, phone, created_at";
 
 fn from_row(row: &sqlx::any::AnyRow) -> Result<User, sqlx::Error> {
     let role: String = row.try_get("role")?;
@@ -313,6 +348,7 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<User, sqlx::Error> {
             .ok_or_else(|| sqlx::Error::Decode(format!("unknown role {role}").into()))?,
         tenant_id: row.try_get("tenant_id")?,
         allowed_pages: serde_json::from_str(&pages).unwrap_or_default(),
+        phone: row.try_get("phone")?,
         created_at: rfc3339(row.try_get("created_at")?),
     })
 }
@@ -327,6 +363,10 @@ pub async fn create(db: &Db, new: NewUser) -> AppResult<User> {
         &mut errors,
     );
     check_tenant(db, new.role, new.tenant_id.as_deref(), &mut errors).await?;
+    let phone = new
+        .phone
+        .as_deref()
+        .and_then(|p| check_phone(p, &mut errors));
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }
@@ -337,8 +377,8 @@ pub async fn create(db: &Db, new: NewUser) -> AppResult<User> {
     let id = new_id("usr");
     let now = now_ms();
     sqlx::query(
-        "INSERT INTO users (id, email, password_hash, role, tenant_id, allowed_pages, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+        "INSERT INTO users (id, email, password_hash, role, tenant_id, allowed_pages, phone, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
     )
     .bind(&id)
     .bind(&email)
@@ -346,6 +386,7 @@ pub async fn create(db: &Db, new: NewUser) -> AppResult<User> {
     .bind(new.role.as_str())
     .bind(new.tenant_id.as_deref())
     .bind(serde_json::to_string(&pages).unwrap_or_else(|_| "[]".into()))
+    .bind(phone.as_deref())
     .bind(now)
     .execute(db.pool())
     .await?;
@@ -427,17 +468,22 @@ pub async fn update(db: &Db, id: &str, update: UserUpdate) -> AppResult<User> {
         None => current.allowed_pages.clone(),
     };
     check_tenant(db, role, tenant_id.as_deref(), &mut errors).await?;
+    let phone = match &update.phone {
+        Some(p) => check_phone(p, &mut errors),
+        None => current.phone.clone(),
+    };
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }
     if email != current.email && find_by_email(db, &email).await?.is_some() {
         return Err(EMAIL_TAKEN);
     }
-    sqlx::query("UPDATE users SET email = $1, role = $2, tenant_id = $3, allowed_pages = $4, updated_at = $5 WHERE id = $6")
+    sqlx::query("UPDATE users SET email = $1, role = $2, tenant_id = $3, allowed_pages = $4, phone = $5, updated_at = $6 WHERE id = $7")
         .bind(&email)
         .bind(role.as_str())
         .bind(tenant_id.as_deref())
         .bind(serde_json::to_string(&pages).unwrap_or_else(|_| "[]".into()))
+        .bind(phone.as_deref())
         .bind(now_ms())
         .bind(id)
         .execute(db.pool())
@@ -450,6 +496,26 @@ pub async fn update(db: &Db, id: &str, update: UserUpdate) -> AppResult<User> {
             .execute(db.pool())
             .await?;
     }
+    get(db, id).await
+}
+
+/// A user changes their own profile (the phone click-to-call rings).
+pub async fn update_profile(db: &Db, id: &str, update: ProfileUpdate) -> AppResult<User> {
+    let current = get(db, id).await?;
+    let mut errors = FieldErrors::new();
+    let phone = match &update.phone {
+        Some(p) => check_phone(p, &mut errors),
+        None => current.phone.clone(),
+    };
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    sqlx::query("UPDATE users SET phone = $1, updated_at = $2 WHERE id = $3")
+        .bind(phone.as_deref())
+        .bind(now_ms())
+        .bind(id)
+        .execute(db.pool())
+        .await?;
     get(db, id).await
 }
 

@@ -233,6 +233,37 @@ fn what_of(params: &[(String, String)]) -> String {
 }
 
 impl<'a> Run<'a> {
+    fn new(
+        sim: &'a Simulator,
+        token: String,
+        base: Vec<(String, String)>,
+        call_sid: &str,
+        started: i64,
+        scenario: &'a Scenario,
+    ) -> Self {
+        Run {
+            sim,
+            token,
+            base,
+            call_sid: call_sid.to_owned(),
+            status: "ringing".into(),
+            clock: started,
+            started,
+            scenario,
+            presses: scenario.presses.iter().cloned().collect(),
+            gathers_seen: 0,
+            deferred: Vec::new(),
+            report: CallReport {
+                call_sid: call_sid.to_owned(),
+                ..CallReport::default()
+            },
+            transcription: None,
+            transcription_seq: 0,
+            hung_up: false,
+            documents: 0,
+        }
+    }
+
     fn params(&self, extra: &[(&str, String)]) -> Vec<(String, String)> {
         let mut p = self.base.clone();
         p.push(("CallStatus".into(), self.status.clone()));
@@ -565,7 +596,8 @@ impl<'a> Run<'a> {
                 self.callback(&cb, p).await;
             }
         }
-        let (dial_status, talk, answered) = match self.scenario.staff {
+        let behaviour = self.sim.phone(&to).unwrap_or(self.scenario.staff);
+        let (dial_status, talk, answered) = match behaviour {
             Staff::Answers { after_secs } if after_secs < timeout => {
                 self.clock += i64::from(after_secs) * 1000;
                 (
@@ -897,27 +929,7 @@ impl Simulator {
                 base.push((k.into(), v.clone()));
             }
         }
-        let mut run = Run {
-            sim: self,
-            token,
-            base,
-            call_sid: call_sid.clone(),
-            status: "ringing".into(),
-            clock: started,
-            started,
-            scenario,
-            presses: scenario.presses.iter().cloned().collect(),
-            gathers_seen: 0,
-            deferred: Vec::new(),
-            report: CallReport {
-                call_sid: call_sid.clone(),
-                ..CallReport::default()
-            },
-            transcription: None,
-            transcription_seq: 0,
-            hung_up: false,
-            documents: 0,
-        };
+        let mut run = Run::new(self, token, base, &call_sid, started, scenario);
         let params = run.params(&[]);
         if let Some((url, doc)) = run.fetch(&voice_url, &voice_method, params).await {
             run.follow(url, doc).await;
@@ -1052,8 +1064,20 @@ impl Simulator {
     }
 }
 
-/// Starts an outbound call created through the REST API: the callee answers and the
-/// call follows the TwiML at `Url` (or inline `Twiml`).
+/// What a REST `Calls.json` create asked for.
+struct OutboundRequest {
+    url: Option<String>,
+    method: String,
+    twiml: Option<String>,
+    status_callback: Option<String>,
+    events: Vec<String>,
+    timeout: u32,
+}
+
+/// Starts an outbound call created through the REST API, as Twilio does: answers
+/// `queued` at once, then rings `To` ([`Simulator::set_phone`] says how it behaves;
+/// others answer after 3 s), reports the `StatusCallbackEvent`s asked for, and once
+/// answered follows the TwiML at `Url` (or inline `Twiml`) like any call, Dials included.
 pub fn start_outbound(
     sim: &Simulator,
     account: &str,
@@ -1087,78 +1111,147 @@ pub fn start_outbound(
     };
     sim.store_call(account, call.clone());
     let out = call.json(account);
-    let events: Vec<String> = form
-        .iter()
-        .filter(|(k, _)| k == "StatusCallbackEvent")
-        .flat_map(|(_, v)| v.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
-        .collect();
-    let (url, twiml_inline, status_cb) = (get("Url"), get("Twiml"), get("StatusCallback"));
+    let request = OutboundRequest {
+        url: get("Url"),
+        method: get("Method").unwrap_or_else(|| "POST".into()),
+        twiml: get("Twiml"),
+        status_callback: get("StatusCallback"),
+        events: form
+            .iter()
+            .filter(|(k, _)| k == "StatusCallbackEvent")
+            .flat_map(|(_, v)| v.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+            .collect(),
+        timeout: get("Timeout")
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(60)
+            .clamp(5, 600),
+    };
     let (sim, account) = (sim.clone(), account.to_owned());
     tokio::spawn(async move {
-        let base = |status: &str, seq: u64, clock: i64| -> Vec<(String, String)> {
-            [
-                ("AccountSid", account.clone()),
-                ("CallSid", call.sid.clone()),
-                ("From", call.from.clone()),
-                ("To", call.to.clone()),
-                ("Direction", "outbound-api".to_owned()),
-                ("ApiVersion", "2010-04-01".to_owned()),
-                ("CallStatus", status.to_owned()),
-                ("SequenceNumber", seq.to_string()),
-                ("Timestamp", rfc2822(clock)),
-                ("CallbackSource", "call-progress-events".to_owned()),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect()
-        };
-        let mut seq = 0;
-        let start = now_ms();
-        for (event, status) in [
-            ("initiated", "initiated"),
-            ("ringing", "ringing"),
-            ("answered", "in-progress"),
-        ] {
-            if let Some(cb) = status_cb
-                .as_ref()
-                .filter(|_| events.iter().any(|e| e == event))
-            {
-                sim.signed_request(&token, cb, "POST", &base(status, seq, start))
-                    .await;
-            }
-            seq += 1;
-        }
-        let doc = match (&url, &twiml_inline) {
-            (Some(u), _) => {
-                sim.signed_request(&token, u, "POST", &base("in-progress", 0, start))
-                    .await
-                    .1
-            }
-            (None, Some(t)) => t.clone(),
-            _ => String::new(),
-        };
-        let talk: u32 = match twiml::parse(&doc) {
-            Ok(root) => root
-                .children
-                .iter()
-                .map(|v| match v.name.as_str() {
-                    "Say" => (words_ms(&v.text) / 1000) as u32 + 1,
-                    "Dial" => 30,
-                    _ => 1,
-                })
-                .sum(),
-            Err(_) => 0,
-        };
-        let end = start + i64::from(talk) * 1000;
-        sim.finish_call(&account, &call.sid, "completed", talk, end);
-        if let Some(cb) = status_cb {
-            let mut p = base("completed", seq, end);
-            p.push(("CallDuration".into(), talk.to_string()));
-            p.push(("Duration".into(), talk.div_ceil(60).to_string()));
-            sim.signed_request(&token, &cb, "POST", &p).await;
-        }
+        let report = sim.run_outbound(&account, token, call, request).await;
+        sim.lock()
+            .outbound_reports
+            .insert(report.call_sid.clone(), report);
     });
     Ok(out)
+}
+
+impl Simulator {
+    async fn run_outbound(
+        &self,
+        account: &str,
+        token: String,
+        call: CallRecord,
+        request: OutboundRequest,
+    ) -> CallReport {
+        let base: Vec<(String, String)> = [
+            ("AccountSid", account),
+            ("CallSid", call.sid.as_str()),
+            ("From", call.from.as_str()),
+            ("To", call.to.as_str()),
+            ("Caller", call.from.as_str()),
+            ("Called", call.to.as_str()),
+            ("Direction", "outbound-api"),
+            ("ApiVersion", "2010-04-01"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let scenario = Scenario::new(&call.from, &call.to);
+        let started = now_ms();
+        let mut run = Run::new(self, token, base, &call.sid, started, &scenario);
+        let mut seq = 0u64;
+        // Without StatusCallbackEvent, Twilio reports `completed` alone.
+        let wants = |event: &str| request.events.iter().any(|e| e == event);
+        let mut progress = |run: &mut Run<'_>, extra: Vec<(&str, String)>| {
+            let mut fields = vec![
+                ("Timestamp", rfc2822(run.clock)),
+                ("SequenceNumber", seq.to_string()),
+                ("CallbackSource", "call-progress-events".to_owned()),
+            ];
+            fields.extend(extra);
+            seq += 1;
+            run.params(&fields)
+        };
+        for (event, status) in [("initiated", "initiated"), ("ringing", "ringing")] {
+            run.status = status.into();
+            let params = progress(&mut run, vec![]);
+            if let Some(cb) = request.status_callback.clone().filter(|_| wants(event)) {
+                run.callback(&cb, params).await;
+            }
+        }
+        let behaviour = self
+            .phone(&call.to)
+            .unwrap_or(Staff::Answers { after_secs: 3 });
+        let answered = match behaviour {
+            Staff::Answers { after_secs } if after_secs < request.timeout => {
+                run.clock += i64::from(after_secs) * 1000;
+                true
+            }
+            Staff::Answers { .. } | Staff::NoAnswer => {
+                run.clock += i64::from(request.timeout) * 1000;
+                run.status = "no-answer".into();
+                false
+            }
+            Staff::Busy => {
+                run.clock += 3_000;
+                run.status = "busy".into();
+                false
+            }
+            Staff::Fails => {
+                run.clock += 1_000;
+                run.status = "failed".into();
+                false
+            }
+        };
+        let answered_at = run.clock;
+        if answered {
+            run.status = "in-progress".into();
+            let params = progress(&mut run, vec![]);
+            if let Some(cb) = request
+                .status_callback
+                .clone()
+                .filter(|_| wants("answered"))
+            {
+                run.callback(&cb, params).await;
+            }
+            let doc = match (&request.url, &request.twiml) {
+                (Some(url), _) => {
+                    let params = run.params(&[]);
+                    run.fetch(url, &request.method, params).await
+                }
+                (None, Some(inline)) => match twiml::parse(inline) {
+                    Ok(doc) => Some((String::new(), doc)),
+                    Err(e) => {
+                        run.report.errors.push(format!("Twiml: {e}"));
+                        None
+                    }
+                },
+                (None, None) => None,
+            };
+            if let Some((url, doc)) = doc {
+                run.follow(url, doc).await;
+            }
+            run.clock += 500;
+            run.status = "completed".into();
+        }
+        let secs = u32::try_from(((run.clock - answered_at) / 1000).max(0)).unwrap_or(0);
+        let secs = if answered { secs } else { 0 };
+        if let Some(cb) = request.status_callback.clone() {
+            let p = progress(
+                &mut run,
+                vec![
+                    ("CallDuration", secs.to_string()),
+                    ("Duration", secs.div_ceil(60).to_string()),
+                ],
+            );
+            run.callback(&cb, p).await;
+        }
+        run.flush().await;
+        self.finish_call(account, &call.sid, &run.status, secs, run.clock);
+        run.report.final_status = run.status.clone();
+        run.report
+    }
 }
 
 /// The carrier error a scenario's numbers stand for: recipients ending in 0000 are

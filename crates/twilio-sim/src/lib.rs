@@ -272,6 +272,14 @@ impl Simulator {
             .cloned()
     }
 
+    /// How many calls (legs included) the account has had.
+    pub fn call_count(&self, account: &str) -> usize {
+        self.lock()
+            .accounts
+            .get(account)
+            .map_or(0, |a| a.calls.len())
+    }
+
     /// A message's metadata.
     pub fn message(&self, account: &str, message_sid: &str) -> Option<MessageRecord> {
         self.lock()
@@ -298,6 +306,40 @@ impl Simulator {
             .unwrap_or_default();
         out.sort_by_key(|m| m.date_created);
         out
+    }
+
+    /// How `number` (E.164, or `client:{identity}`) behaves when the simulator calls it:
+    /// the `To` of a REST call, or a `<Number>`/`<Client>` a Dial rings.
+    pub fn set_phone(&self, number: &str, behaviour: crate::caller::Staff) {
+        self.lock().phones.insert(number.to_owned(), behaviour);
+    }
+
+    /// How `number` behaves, when set.
+    pub fn phone(&self, number: &str) -> Option<crate::caller::Staff> {
+        self.lock().phones.get(number).copied()
+    }
+
+    /// What happened on a call created through the REST API, once it has ended.
+    pub fn outbound_report(&self, call_sid: &str) -> Option<crate::caller::CallReport> {
+        self.lock().outbound_reports.get(call_sid).cloned()
+    }
+
+    /// Waits (up to `limit`) for a REST call to end, and reports it.
+    pub async fn wait_outbound(
+        &self,
+        call_sid: &str,
+        limit: std::time::Duration,
+    ) -> Option<crate::caller::CallReport> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if let Some(r) = self.outbound_report(call_sid) {
+                return Some(r);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 
     pub(crate) fn store_call(&self, account: &str, call: CallRecord) {

@@ -186,6 +186,11 @@ pub struct Account {
 pub struct State {
     /// Accounts by sid.
     pub accounts: BTreeMap<String, Account>,
+    /// How phones outside any account behave when the simulator calls them (a staff
+    /// member's mobile, a customer, a browser's `client:…`); others answer.
+    pub phones: BTreeMap<String, crate::caller::Staff>,
+    /// What happened on each call created through the REST API, once it ended.
+    pub outbound_reports: BTreeMap<String, crate::caller::CallReport>,
 }
 
 impl State {

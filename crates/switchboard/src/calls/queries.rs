@@ -71,6 +71,24 @@ pub struct CallLog {
     pub user_id: Option<String>,
 }
 
+impl CallLog {
+    /// Whether staff placed the call (from the browser or by click-to-call).
+    pub fn is_outbound(&self) -> bool {
+        self.direction
+            .as_deref()
+            .is_some_and(|d| d.starts_with("outbound"))
+    }
+
+    /// The customer's number: who called in, or who was called.
+    pub fn customer_number(&self) -> Option<&str> {
+        if self.is_outbound() {
+            self.to.as_deref()
+        } else {
+            self.from.as_deref()
+        }
+    }
+}
+
 /// The call log a stored row shows: the record [`row`] reads back, as clients see it.
 fn log_from_row(r: &sqlx::any::AnyRow) -> Result<CallLog, sqlx::Error> {
     let call_sid: String = r.try_get("call_sid")?;

@@ -71,6 +71,17 @@ pub(crate) async fn me(principal: Principal) -> Json<User> {
     Json(principal.user)
 }
 
+/// `PATCH /api/auth/me` `{phone}`: what a user may change of their own profile.
+pub(crate) async fn update_me(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<crate::users::ProfileUpdate>,
+) -> AppResult<Json<User>> {
+    Ok(Json(
+        crate::users::update_profile(&state.db, &principal.user.id, body).await?,
+    ))
+}
+
 #[derive(Serialize)]
 pub(crate) struct TenantList {
     tenants: Vec<Tenant>,

@@ -35,7 +35,7 @@ pub fn api_router() -> Routes {
     Routes::new()
         .route("/api/auth/login", post(api::login))
         .route("/api/auth/logout", post(api::logout))
-        .route("/api/auth/me", get(api::me))
+        .route("/api/auth/me", get(api::me).patch(api::update_me))
         .route(
             "/api/admin/tenants",
             get(api::list_tenants).post(api::create_tenant),
@@ -89,6 +89,7 @@ pub fn api_router() -> Routes {
             "/api/twilio/access-token",
             post(softphone_api::access_token),
         )
+        .route("/api/twilio/make-call", post(softphone_api::make_call))
         .route(
             "/api/telephony/appointment-confirmation",
             post(appointments_api::confirmation),
@@ -225,7 +226,8 @@ pub fn webhook_router() -> Routes {
         .route(paths::SMS_STATUS, post(webhooks::sms_status))
         .route(paths::CI_STATUS, post(webhooks::ci_status))
         .route(paths::VOICE_CLIENT, post(webhooks::voice_client))
-        .route(paths::VOICE_CLIENT_ALIAS, post(webhooks::voice_client));
+        .route(paths::VOICE_CLIENT_ALIAS, post(webhooks::voice_client))
+        .route(paths::CLICK_TO_CALL, post(webhooks::click_to_call));
     for (path, aliases, handler) in [
         (
             paths::INCOMING,

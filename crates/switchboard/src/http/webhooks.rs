@@ -131,12 +131,16 @@ async fn resolve_owner(
             }
         }
     }
+    // A call we placed through the REST API comes from one of the tenant's numbers
+    // (its callbacks may arrive before the call's first event is stored).
+    let placed_by_api = params.get("Direction") == Some("outbound-api");
+    let ours = if placed_by_api { "From" } else { "To" };
     if params.get("ParentCallSid").is_none()
-        && let Some(to) = params
-            .get("To")
-            .or_else(|| params.get("Called"))
+        && let Some(number) = params
+            .get(ours)
+            .or_else(|| params.get(if placed_by_api { "Caller" } else { "Called" }))
             .and_then(E164::lookup_key)
-        && let Some(t) = number_owner(state, &to).await?
+        && let Some(t) = number_owner(state, &number).await?
     {
         return Ok(Some(t));
     }
@@ -455,6 +459,45 @@ pub(crate) async fn voice_client(
     )))
 }
 
+/// `POST /api/twilio/voice/click-to-call?to=…`: the staff member's own phone answered a
+/// click-to-call; bridge the customer from the number the call came from. The customer
+/// rides in our own URL, which Twilio signs with the rest of the request.
+pub(crate) async fn click_to_call(
+    State(state): State<AppState>,
+    v: Verified,
+) -> AppResult<Response> {
+    let caller_id = v
+        .params
+        .get("From")
+        .and_then(E164::lookup_key)
+        .ok_or_else(|| AppError::BadRequest("From is required".into()))?;
+    let to = v
+        .query_param("to")
+        .and_then(|t| crate::softphone::dialable(&t));
+    let Some(tenant) = v.tenant_id.as_deref() else {
+        return Ok(twiml(
+            &VoiceResponse::new()
+                .push(twilio::twiml::Say::new(
+                    "This number is not set up for calls.",
+                ))
+                .push(twilio::twiml::Hangup::new()),
+        ));
+    };
+    let ctx = tenant_context(&state, tenant).await?;
+    let Some(to) = to else {
+        return Ok(twiml(&call_flow::refuse_outbound(
+            &ctx.settings,
+            "That number cannot be called from here.",
+        )));
+    };
+    Ok(twiml(&call_flow::click_to_call(
+        &ctx.settings,
+        &state.config.public_url,
+        caller_id.as_str(),
+        to.as_str(),
+    )))
+}
+
 /// `POST /api/twilio/voice/status-callback`: the caller's call (or a leg) changed.
 pub(crate) async fn status_callback(
     State(state): State<AppState>,
@@ -484,8 +527,18 @@ pub(crate) async fn dial_status(State(state): State<AppState>, v: Verified) -> A
         let Some(tenant) = v.tenant_id.as_deref() else {
             return Ok(empty());
         };
-        let answered = record.is_some_and(|r| r.dial_status.as_deref() == Some("answered"));
-        let step = Step::DialEnded { answered };
+        let answered = record
+            .as_ref()
+            .is_some_and(|r| r.dial_status.as_deref() == Some("answered"));
+        let outbound = record
+            .as_ref()
+            .and_then(|r| r.direction.as_deref())
+            .is_some_and(|d| d.starts_with("outbound"));
+        let step = if outbound {
+            Step::OutboundEnded { answered }
+        } else {
+            Step::DialEnded { answered }
+        };
         return respond(&state, tenant, "", &step).await;
     }
     let leg = NumberStatus::from_params(v.params.clone()).map_err(bad_payload)?;

@@ -275,6 +275,7 @@ struct UserForm {
     role: String,
     tenant_id: String,
     allowed_pages: Vec<String>,
+    phone: String,
 }
 
 impl UserForm {
@@ -338,6 +339,7 @@ async fn create_user(State(state): State<AppState>, user: PageUser, form: FormDa
         role: form.get("role").unwrap_or_default().to_owned(),
         tenant_id: form.get("tenantId").unwrap_or_default().to_owned(),
         allowed_pages: form.all("allowedPages"),
+        phone: form.get("phone").unwrap_or_default().to_owned(),
     };
     let result = match Role::parse(&typed.role) {
         None => Err(AppError::field("role", "choose a role")),
@@ -353,6 +355,7 @@ async fn create_user(State(state): State<AppState>, user: PageUser, form: FormDa
                         .filter(|t| !t.is_empty()),
                     allowed_pages: (role == Role::Receptionist)
                         .then(|| typed.allowed_pages.clone()),
+                    phone: Some(typed.phone.clone()),
                 },
             )
             .await

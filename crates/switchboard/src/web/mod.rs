@@ -33,6 +33,8 @@ pub fn router(state: AppState) -> crate::routes::Routes {
         .route("/logout", post(logout))
         .route("/static/app.css", get(stylesheet))
         .route("/static/app.js", get(script))
+        .route("/static/softphone.js", get(softphone_script))
+        .route("/static/vendor/twilio-voice-sdk.min.js", get(voice_sdk))
         .merge(tenant::router())
         .merge(admin::router())
         .map(|r| {
@@ -284,6 +286,7 @@ pub struct Chrome {
 const TENANT_PAGES: &[(&str, &str, &str)] = &[
     ("/dashboard", "Dashboard", "dashboard"),
     ("/call-logs", "Call logs", "call-logs"),
+    ("/calls", "Calls", "calls"),
     ("/messages", "Messages", "messages"),
     ("/contacts", "Contacts", "contacts"),
     ("/appointments", "Appointments", "appointments"),
@@ -549,6 +552,27 @@ async fn script() -> impl IntoResponse {
             (header::CACHE_CONTROL, "public, max-age=300"),
         ],
         JS,
+    )
+}
+
+async fn softphone_script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        tenant::calls::SOFTPHONE_JS,
+    )
+}
+
+/// The vendored Voice SDK; its URL carries no version, so it is cached briefly too.
+async fn voice_sdk() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        tenant::calls::VOICE_SDK,
     )
 }
 

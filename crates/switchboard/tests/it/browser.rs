@@ -1036,3 +1036,164 @@ async fn another_tenants_customer_never_sees_these_calls() {
     b.close().await;
     w.t.stop().await;
 }
+
+impl Browser {
+    /// Waits (up to `secs`) for a script's answer to be a non-empty string, and returns it.
+    async fn wait_for(&self, script: &str, secs: u64) -> String {
+        for _ in 0..secs * 10 {
+            let value = self.client.execute(script, vec![]).await.expect("script");
+            if let Some(s) = value.as_str().filter(|s| !s.is_empty()) {
+                return s.to_owned();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("waited {secs} s for `{script}` on {}", self.path().await);
+    }
+}
+
+#[tokio::test]
+async fn staff_call_customers_from_the_calls_page() {
+    let sim = twilio_sim::Simulator::start().await.expect("simulator");
+    let account = sim.create_account("Platform");
+    let (key, secret) = sim.create_api_key(&account.sid).expect("key");
+    let app = format!("AP{}", "5".repeat(32));
+    let w = crate::calls::call_world_on(
+        sim,
+        account,
+        false,
+        &[
+            ("TWILIO_API_KEY_SID", key.as_str()),
+            ("TWILIO_API_KEY_SECRET", secret.as_str()),
+            ("TWILIO_TWIML_APP_SID", app.as_str()),
+        ],
+    )
+    .await;
+    w.play(&Scenario::new("+15550001111", TRACKING)).await;
+    let customer = "+15557654321";
+    let (status, contact) =
+        w.t.post(
+            "/api/contacts",
+            &w.owner,
+            json!({"name": "Jordan Lee", "phone": customer}),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{contact}");
+    w.sim.set_phone(customer, Staff::Answers { after_secs: 2 });
+    let (_, me) = w.t.get("/api/auth/me", &w.owner).await;
+    let owner_id = me["id"].as_str().expect("id").to_owned();
+
+    let Some(b) = browser(&w.t.base).await else {
+        return;
+    };
+    b.login("owner@brightsmiles.test", PASSWORD).await;
+    // Every contact has a call button; it opens the dialer with the number.
+    b.open("/contacts").await;
+    b.submit("a.call-contact").await;
+    assert_eq!(b.path().await, "/calls?to=%2B15557654321");
+    assert!(b.text("header nav").await.contains("Calls"));
+
+    // The vendored SDK loads, the page fetches a token and builds the Device; there is
+    // no Twilio here, so instead of hanging it says Twilio is unreachable.
+    let device = b
+        .wait_for(
+            "const d = document.getElementById('softphone').dataset.device;
+             return d === 'unreachable' || d === 'registered' ? d : '';",
+            20,
+        )
+        .await;
+    assert_eq!(device, "unreachable");
+    let sdk = b
+        .client
+        .execute(
+            "return typeof (window.Twilio && window.Twilio.Device);",
+            vec![],
+        )
+        .await
+        .expect("script");
+    assert_eq!(sdk, json!("function"), "the SDK is served by us and loaded");
+    let identity = b
+        .wait_for(
+            "return document.getElementById('softphone').dataset.identity || '';",
+            5,
+        )
+        .await;
+    assert_eq!(identity, owner_id, "the token is the signed-in user's");
+    assert_eq!(
+        b.client
+            .execute(
+                "return document.getElementById('call-state').dataset.state;",
+                vec![]
+            )
+            .await
+            .expect("state"),
+        json!("error")
+    );
+    assert!(b.text("#call-state-text").await.contains("unreachable"));
+    b.screenshot("calls-unreachable").await;
+
+    // "Ring my phone" needs the staff member's own phone.
+    let disabled = b
+        .client
+        .execute(
+            "return document.getElementById('call-phone').disabled;",
+            vec![],
+        )
+        .await
+        .expect("script");
+    assert_eq!(disabled, json!(true));
+    b.fill("#phone", "(555) 010-2000").await;
+    b.submit("#my-phone button[type=submit]").await;
+    assert!(b.text("#notice").await.contains("saved"));
+
+    // Click-to-call through the simulator: the staff phone rings, then the customer.
+    b.fill("#to", "(555) 765-4321").await;
+    b.click("#call-phone").await;
+    let placed = b
+        .wait_for(
+            "return document.getElementById('softphone').dataset.ended || '';",
+            30,
+        )
+        .await;
+    assert!(placed.starts_with("CA"), "{placed}");
+    let ended = b.text("#call-state-text").await;
+    assert!(ended.contains("answered"), "{ended}");
+    let report = w
+        .sim
+        .wait_outbound(&placed, Duration::from_secs(10))
+        .await
+        .expect("the call at Twilio");
+    assert_eq!(report.dialed, vec![customer.to_owned()]);
+    b.screenshot("calls-after-click-to-call").await;
+
+    // The history: all, inbound, outbound; who placed it, and a call-back button.
+    b.open("/calls").await;
+    assert_eq!(b.count("#history tbody tr").await, 2);
+    b.submit("nav.tabs a[href='/calls?direction=outbound']")
+        .await;
+    assert_eq!(b.count("#history tbody tr").await, 1);
+    let row = b.text("#history tbody tr").await;
+    assert!(row.contains("Jordan Lee"), "{row}");
+    assert!(row.contains("owner@brightsmiles.test"), "{row}");
+    assert!(row.contains("Answered"), "{row}");
+    assert_eq!(
+        b.count(&format!(
+            "#history tr[data-call-sid='{placed}'] a.call-back"
+        ))
+        .await,
+        1
+    );
+    b.submit("nav.tabs a[href='/calls?direction=inbound']")
+        .await;
+    assert_eq!(
+        b.count("#history tbody tr[data-direction='inbound']").await,
+        1
+    );
+    assert_eq!(
+        b.count("#history tbody tr[data-direction='outbound']")
+            .await,
+        0
+    );
+    b.screenshot("calls-inbound").await;
+    b.close().await;
+    w.t.stop().await;
+}

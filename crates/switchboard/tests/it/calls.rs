@@ -34,6 +34,17 @@ pub async fn call_world_with(intelligence: bool) -> CallWorld {
 pub async fn call_world_env(intelligence: bool, extra: &[(&str, &str)]) -> CallWorld {
     let sim = Simulator::start().await.expect("simulator");
     let account = sim.create_account("Platform");
+    call_world_on(sim, account, intelligence, extra).await
+}
+
+/// The world on a simulator and platform account made beforehand (to give the account
+/// an API key, say, before the server reads its configuration).
+pub async fn call_world_on(
+    sim: Simulator,
+    account: twilio_sim::AccountCredentials,
+    intelligence: bool,
+    extra: &[(&str, &str)],
+) -> CallWorld {
     let service = intelligence.then(|| {
         sim.create_intelligence_service(&account.sid, None)
             .expect("service")

@@ -98,6 +98,7 @@ impl TestApp {
                 role: Role::Admin,
                 tenant_id: None,
                 allowed_pages: None,
+                phone: None,
             },
         )
         .await

@@ -306,3 +306,171 @@ async fn browser_calls_are_outbound_call_logs_of_the_user_who_placed_them() {
     assert_eq!(theirs["total"], 0);
     w.t.stop().await;
 }
+
+/// Places a click-to-call and waits for the simulator to finish it.
+async fn click_to_call(
+    w: &crate::calls::CallWorld,
+    body: Value,
+) -> (String, twilio_sim::CallReport) {
+    let (status, placed) = w.t.post("/api/twilio/make-call", &w.owner, body).await;
+    assert_eq!(status, StatusCode::CREATED, "{placed}");
+    let sid = placed["callSid"].as_str().expect("callSid").to_owned();
+    let report = w
+        .sim
+        .wait_outbound(&sid, std::time::Duration::from_secs(20))
+        .await
+        .expect("the call ends");
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    (sid, report)
+}
+
+#[tokio::test]
+async fn click_to_call_rings_the_staff_phone_then_bridges_the_customer() {
+    let w = call_world().await;
+    let owner = user_id(&w, &w.owner).await;
+    let customer = "+15557654321";
+
+    // Click-to-call rings the staff member's own phone first: without one, say so.
+    let (status, body) =
+        w.t.post("/api/twilio/make-call", &w.owner, json!({"to": customer}))
+            .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("profile")),
+        "{body}"
+    );
+    let (status, body) =
+        w.t.patch("/api/auth/me", &w.owner, json!({"phone": "not a phone"}))
+            .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"]["fields"]["phone"].is_string(), "{body}");
+    let (status, me) =
+        w.t.patch("/api/auth/me", &w.owner, json!({"phone": "(555) 010-2000"}))
+            .await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    let staff_phone = "+15550102000";
+    assert_eq!(me["phone"], staff_phone);
+    let (status, contact) =
+        w.t.post(
+            "/api/contacts",
+            &w.owner,
+            json!({"name": "Jordan Lee", "phone": customer}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{contact}");
+    let contact_id = contact["id"].as_str().expect("id");
+
+    // Answered: the staff phone picks up, hears whom it calls, the customer answers.
+    w.sim
+        .set_phone(customer, twilio_sim::Staff::Answers { after_secs: 4 });
+    let (sid, report) = click_to_call(&w, json!({"contactId": contact_id})).await;
+    assert_eq!(report.final_status, "completed", "{report:?}");
+    assert_eq!(report.dialed, vec![customer.to_owned()], "{report:?}");
+    assert!(
+        report.heard.iter().any(|h| h.starts_with("Calling")),
+        "{report:?}"
+    );
+    let at_twilio = w.sim.call(&w.account.sid, &sid).expect("Twilio's call");
+    assert_eq!(at_twilio.to, staff_phone, "Twilio rang the staff phone");
+    assert_eq!(at_twilio.from, crate::calls::TRACKING);
+    assert_eq!(at_twilio.direction, "outbound-api");
+    let log = w.log(&sid).await;
+    assert_eq!(log["direction"], "outbound-api", "{log}");
+    assert_eq!(log["from"], crate::calls::TRACKING, "{log}");
+    assert_eq!(
+        log["to"], customer,
+        "the customer, not the staff phone: {log}"
+    );
+    assert_eq!(log["userId"], owner.as_str(), "{log}");
+    assert_eq!(log["contactId"], contact_id, "{log}");
+    assert_eq!(log["outcome"], "answered", "{log}");
+    assert!(log["duration"].as_i64().is_some_and(|d| d > 0), "{log}");
+
+    // The customer does not answer: the staff member hears so, and nobody is offered
+    // the voicemail box meant for inbound callers.
+    let nobody = "+15557654329";
+    w.sim.set_phone(nobody, twilio_sim::Staff::NoAnswer);
+    let (sid, report) = click_to_call(&w, json!({"to": "555-765-4329"})).await;
+    assert_eq!(report.dialed, vec![nobody.to_owned()], "{report:?}");
+    assert!(
+        report.heard.iter().any(|h| h.contains("not answered")),
+        "{report:?}"
+    );
+    assert!(report.voicemail_sid.is_none(), "{report:?}");
+    let log = w.log(&sid).await;
+    assert_eq!(log["to"], nobody);
+    assert_ne!(log["outcome"], "answered", "{log}");
+
+    // The staff member's own phone does not answer: nobody is dialled.
+    w.sim.set_phone(staff_phone, twilio_sim::Staff::NoAnswer);
+    let (sid, report) = click_to_call(&w, json!({"to": customer})).await;
+    assert!(report.dialed.is_empty(), "{report:?}");
+    assert_eq!(report.final_status, "no-answer");
+    let log = w.log(&sid).await;
+    assert_eq!(log["status"], "no-answer", "{log}");
+    assert_eq!(log["to"], customer);
+    assert_eq!(log["userId"], owner.as_str());
+
+    let (_, outbound) =
+        w.t.get("/api/twilio/call-logs?direction=outbound", &w.owner)
+            .await;
+    assert_eq!(outbound["total"], 3, "{outbound}");
+
+    // Refused, and nothing placed: a premium number, a number that is not one of ours
+    // as caller id, another tenant's contact, unknown fields, an admin.
+    let (rapid, rapid_owner) = w.other_tenant().await;
+    let (status, body) =
+        w.t.put(
+            &format!("/api/companies/{rapid}/twilio/config"),
+            &w.admin,
+            json!({"phoneNumbers": [{"phoneNumber": "+15551239999"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, theirs) =
+        w.t.post(
+            "/api/contacts",
+            &rapid_owner,
+            json!({"name": "Their customer", "phone": "+15557650000"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{theirs}");
+    let before = w.sim.call_count(&w.account.sid);
+    for (body, expected) in [
+        (
+            json!({"to": "+19005550100"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            json!({"to": "+442079460000"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (json!({}), StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            json!({"to": customer, "fromNumber": "+15551239999"}),
+            StatusCode::NOT_FOUND,
+        ),
+        (json!({"contactId": theirs["id"]}), StatusCode::NOT_FOUND),
+        (
+            json!({"to": customer, "callerName": "x"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ] {
+        let (status, answer) =
+            w.t.post("/api/twilio/make-call", &w.owner, body.clone())
+                .await;
+        assert_eq!(status, expected, "{body} → {answer}");
+    }
+    let (status, _) =
+        w.t.post("/api/twilio/make-call", &w.admin, json!({"to": customer}))
+            .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        w.sim.call_count(&w.account.sid),
+        before,
+        "nothing was placed"
+    );
+    w.t.stop().await;
+}

@@ -19,6 +19,8 @@ pub(super) struct ContactsPage {
     form: ContactForm,
     errors: Errors,
     notice: Option<String>,
+    /// The user may open the Calls page: every contact gets a call button.
+    can_call: bool,
 }
 
 #[derive(Default)]
@@ -53,6 +55,7 @@ pub(super) async fn contacts_page(
         form,
         errors,
         notice: None,
+        can_call: user.0.user.may_open("calls"),
     })
 }
 

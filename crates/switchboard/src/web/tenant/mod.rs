@@ -14,6 +14,7 @@ use crate::state::AppState;
 
 mod appointments;
 mod call_logs;
+pub(in crate::web) mod calls;
 mod contacts;
 mod dashboard;
 mod messages;
@@ -21,6 +22,7 @@ mod settings;
 
 use appointments::*;
 use call_logs::*;
+use calls::*;
 use contacts::*;
 use dashboard::*;
 use messages::*;
@@ -56,6 +58,9 @@ pub(in crate::web) fn router() -> crate::routes::Routes {
             get(appointment_page).post(save_appointment),
         )
         .route("/appointments/{id}/send", axum::routing::post(send_notice))
+        .route("/calls", get(calls_page))
+        .route("/calls/dial", axum::routing::post(dial))
+        .route("/calls/phone", axum::routing::post(save_phone))
         .route("/no-access", get(no_access))
 }
 
@@ -118,7 +123,7 @@ impl CallRow {
         numbers: &[PhoneNumber],
         contacts: &std::collections::HashMap<String, String>,
     ) -> Self {
-        let contact = c.from.as_ref().and_then(|f| contacts.get(f)).cloned();
+        let contact = c.customer_number().and_then(|n| contacts.get(n)).cloned();
         let outcome_label = match c.outcome.as_str() {
             "answered" => "Answered",
             "voicemail" => "Voicemail",
@@ -142,7 +147,7 @@ impl CallRow {
             caller: contact
                 .or_else(|| c.caller_name.as_deref().map(title_case))
                 .unwrap_or_else(|| "Unknown caller".into()),
-            from: c.from.clone().unwrap_or_default(),
+            from: c.customer_number().unwrap_or_default().to_owned(),
             location,
             number_label: number_label(c.twilio_phone_number.as_deref(), numbers),
             menu: match c.menu_choice.as_deref() {
@@ -190,7 +195,10 @@ async fn contact_names(
     tenant: &str,
     logs: &[CallLog],
 ) -> Result<std::collections::HashMap<String, String>, AppError> {
-    let callers: Vec<String> = logs.iter().filter_map(|c| c.from.clone()).collect();
+    let callers: Vec<String> = logs
+        .iter()
+        .filter_map(|c| c.customer_number().map(str::to_owned))
+        .collect();
     crate::contacts::names(&state.db, tenant, &callers).await
 }
 
