@@ -2,7 +2,8 @@
 //! their inputs (settings, step, time), so every path is unit-tested.
 
 use twilio::twiml::{
-    Dial, Gather, Hangup, Number, Pause, Record, Redirect, Say, Start, Transcription, VoiceResponse,
+    Client, Dial, Gather, Hangup, Number, Pause, Record, Redirect, Say, Start, Transcription,
+    VoiceResponse,
 };
 
 use crate::telephony::{AfterHoursAction, BusinessHours, EffectiveSettings, RoutingMode};
@@ -159,15 +160,30 @@ fn dial(
         None => url(base, paths::WHISPER),
     };
     let number = reported(Number::new(target).url(&whisper).method("POST"), base);
-    response.push(dialing(s, base, tracking_number).push(number))
+    // Browsers ring alongside the phone; the first to answer takes the call.
+    let mut d = dialing(s, base, tracking_number);
+    for identity in &s.browser_identities {
+        d = d.push(
+            Client::new(identity)
+                .url(&whisper)
+                .method("POST")
+                .status_callback(&url(base, paths::DIAL_STATUS))
+                .status_callback_method("POST")
+                .status_callback_event(LEG_EVENTS),
+        );
+    }
+    response.push(d.push(number))
 }
+
+/// The progress a dialled leg reports.
+const LEG_EVENTS: [&str; 4] = ["initiated", "ringing", "answered", "completed"];
 
 /// A dialed number whose leg reports its progress to the Dial status path.
 fn reported(number: Number, base: &str) -> Number {
     number
         .status_callback(&url(base, paths::DIAL_STATUS))
         .status_callback_method("POST")
-        .status_callback_event(["initiated", "ringing", "answered", "completed"])
+        .status_callback_event(LEG_EVENTS)
 }
 
 /// The Dial both directions use: the tracking number as caller id, the action and the
@@ -359,6 +375,7 @@ mod tests {
             forward_number_existing: None,
             whisper_message: None,
             business_hours: None,
+            browser_identities: Vec::new(),
         }
     }
 
@@ -521,6 +538,39 @@ mod tests {
         s.recording_enabled = false;
         let xml = outbound(&s, "https://sb.example", "+15551230001", "+15557654321").to_xml();
         assert!(!xml.contains("record"), "{xml}");
+    }
+
+    #[test]
+    fn browsers_ring_alongside_the_forward_number_with_the_same_reports() {
+        let mut s = settings(RoutingMode::Forward);
+        s.browser_identities = vec!["usr_a".into(), "usr_b".into()];
+        let twiml = at(
+            Step::Incoming {
+                attempt: 0,
+                digits: None,
+            },
+            &s,
+        );
+        let dial = twiml.split("<Dial").nth(1).expect("a Dial");
+        for identity in ["usr_a", "usr_b"] {
+            assert!(dial.contains(&format!(">{identity}</Client>")), "{twiml}");
+        }
+        assert!(dial.contains(">+15557654321</Number>"), "{twiml}");
+        assert_eq!(
+            dial.matches("statusCallback=\"https://sb.example.com/api/twilio/voice/dial-status\"")
+                .count(),
+            3,
+            "every leg reports: {twiml}"
+        );
+        // Without the setting, only the phone rings.
+        let plain = at(
+            Step::Incoming {
+                attempt: 0,
+                digits: None,
+            },
+            &settings(RoutingMode::Forward),
+        );
+        assert!(!plain.contains("<Client"), "{plain}");
     }
 
     #[test]

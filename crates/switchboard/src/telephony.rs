@@ -163,6 +163,7 @@ struct Row {
     reminder_message: Option<String>,
     reminder_lead_minutes: Option<i64>,
     twiml_app_sid: Option<String>,
+    ring_browsers: Option<bool>,
 }
 
 async fn load_row(db: &Db, tenant_id: &str) -> AppResult<Row> {
@@ -201,6 +202,7 @@ async fn load_row(db: &Db, tenant_id: &str) -> AppResult<Row> {
         reminder_message: r.try_get("reminder_message")?,
         reminder_lead_minutes: r.try_get("reminder_lead_minutes")?,
         twiml_app_sid: r.try_get("twiml_app_sid")?,
+        ring_browsers: flag("ring_browsers")?,
     })
 }
 
@@ -209,8 +211,8 @@ async fn store_row(db: &Db, tenant_id: &str, r: &Row) -> AppResult<()> {
         "INSERT INTO tenant_telephony (tenant_id, account_sid, auth_token_enc, api_key_sid, api_key_secret_enc,
             call_routing_mode, forward_number, forward_number_new, forward_number_existing, menu_message, voice,
             recording_enabled, transcription_enabled, whisper_message, auto_reply_message, business_hours, updated_at, llm_classification, sms_help_text, sms_max_segments, text_back_enabled, text_back_message,
-            confirmation_message, reminder_message, reminder_lead_minutes, twiml_app_sid)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)
+            confirmation_message, reminder_message, reminder_lead_minutes, twiml_app_sid, ring_browsers)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)
          ON CONFLICT (tenant_id) DO UPDATE SET
             account_sid = excluded.account_sid, auth_token_enc = excluded.auth_token_enc,
             api_key_sid = excluded.api_key_sid, api_key_secret_enc = excluded.api_key_secret_enc,
@@ -224,7 +226,8 @@ async fn store_row(db: &Db, tenant_id: &str, r: &Row) -> AppResult<()> {
             sms_help_text = excluded.sms_help_text, sms_max_segments = excluded.sms_max_segments,
             text_back_enabled = excluded.text_back_enabled, text_back_message = excluded.text_back_message,
             confirmation_message = excluded.confirmation_message, reminder_message = excluded.reminder_message,
-            reminder_lead_minutes = excluded.reminder_lead_minutes, twiml_app_sid = excluded.twiml_app_sid",
+            reminder_lead_minutes = excluded.reminder_lead_minutes, twiml_app_sid = excluded.twiml_app_sid,
+            ring_browsers = excluded.ring_browsers",
     )
     .bind(tenant_id)
     .bind(r.account_sid.as_deref())
@@ -252,6 +255,7 @@ async fn store_row(db: &Db, tenant_id: &str, r: &Row) -> AppResult<()> {
     .bind(r.reminder_message.as_deref())
     .bind(r.reminder_lead_minutes)
     .bind(r.twiml_app_sid.as_deref())
+    .bind(r.ring_browsers.map(i64::from))
     .execute(db.pool())
     .await?;
     Ok(())
@@ -321,6 +325,9 @@ pub struct TwilioConfigView {
     /// The TwiML App the browser softphone calls through (`AP…`); the platform's when
     /// unset.
     pub twiml_app_sid: Option<String>,
+    /// Forwarded calls also ring the staff's browsers (the Calls page); the first to
+    /// answer, browser or phone, takes the call.
+    pub ring_browsers: bool,
 }
 
 /// A change to the config; absent fields stay, `null` clears.
@@ -378,6 +385,8 @@ pub struct TwilioConfigUpdate {
     pub reminder_lead_minutes: Option<Option<i64>>,
     #[serde(default, deserialize_with = "crate::patch::nullable")]
     pub twiml_app_sid: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::patch::nullable")]
+    pub ring_browsers: Option<Option<bool>>,
     /// Admins only: allow saving an account SID another tenant already uses (tenants
     /// that really share one Twilio account). Not stored; checked when the SID changes.
     #[serde(default)]
@@ -504,6 +513,7 @@ fn to_view(tenant_id: &str, r: Row, phone_numbers: Vec<PhoneNumber>) -> TwilioCo
             .reminder_lead_minutes
             .unwrap_or(DEFAULT_REMINDER_LEAD_MINUTES),
         twiml_app_sid: r.twiml_app_sid,
+        ring_browsers: r.ring_browsers.unwrap_or(false),
     }
 }
 
@@ -711,6 +721,9 @@ pub async fn update(
     if let Some(flag) = change.text_back_enabled {
         r.text_back_enabled = flag;
     }
+    if let Some(flag) = change.ring_browsers {
+        r.ring_browsers = flag;
+    }
     if let Some(voice) = &change.voice {
         r.voice = match voice.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             Some(v) if ALLOWED_VOICES.contains(&v) => Some(v.to_owned()),
@@ -788,7 +801,14 @@ pub struct EffectiveSettings {
     pub whisper_message: Option<String>,
     /// Opening hours.
     pub business_hours: Option<BusinessHours>,
+    /// Voice SDK identities a forwarded call also rings (empty unless the tenant rings
+    /// browsers): its users who may open the Calls page.
+    pub browser_identities: Vec<String>,
 }
+
+/// At most this many browsers ring beside the forward number (Twilio dials at most ten
+/// nouns in one `<Dial>`).
+pub const MAX_BROWSERS_RUNG: usize = 9;
 
 /// The settings routing uses: the tenant's, else the platform defaults.
 pub async fn effective(
@@ -816,7 +836,19 @@ pub async fn effective(
         .clone()
         .or_else(|| defaults.menu_message.clone())
         .unwrap_or_else(|| default_menu_message(&tenant.name));
+    let browser_identities = if r.ring_browsers.unwrap_or(false) {
+        crate::users::list(db, Some(tenant_id))
+            .await?
+            .into_iter()
+            .filter(|u| u.may_open("calls"))
+            .take(MAX_BROWSERS_RUNG)
+            .map(|u| crate::softphone::identity(&u.id))
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(EffectiveSettings {
+        browser_identities,
         greeting_message: r
             .menu_message
             .unwrap_or_else(|| format!("Thank you for calling {}.", tenant.name)),

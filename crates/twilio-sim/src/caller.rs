@@ -216,6 +216,15 @@ struct Run<'a> {
     documents: usize,
 }
 
+/// Whom a `<Number>` or `<Client>` rings: the number, or `client:{identity}`.
+fn party_of(target: &Node) -> String {
+    if target.name == "Client" {
+        format!("client:{}", target.text.trim())
+    } else {
+        target.text.trim().to_owned()
+    }
+}
+
 fn words_ms(text: &str) -> i64 {
     (text.split_whitespace().count() as i64 * 350).max(500)
 }
@@ -539,21 +548,37 @@ impl<'a> Run<'a> {
             .attr("callerId")
             .map(str::to_owned)
             .unwrap_or_else(|| self.base_value("To"));
-        let target = verb
+        // Every Number and Client rings at once; the first to answer takes the call.
+        let mut targets: Vec<Node> = verb
             .children
             .iter()
-            .find(|c| matches!(c.name.as_str(), "Number" | "Client"))
+            .filter(|c| matches!(c.name.as_str(), "Number" | "Client"))
             .cloned()
-            .unwrap_or_else(|| Node {
+            .collect();
+        if targets.is_empty() {
+            targets.push(Node {
                 name: "Number".into(),
                 text: verb.text.clone(),
                 ..Node::default()
             });
-        let to = if target.name == "Client" {
-            format!("client:{}", target.text)
-        } else {
-            target.text.clone()
+        }
+        let answers_after = |run: &Self, t: &Node| match run.behaviour_of(&party_of(t)) {
+            Staff::Answers { after_secs } if after_secs < timeout => Some(after_secs),
+            _ => None,
         };
+        let winner = targets
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| answers_after(self, t).map(|after| (after, i)))
+            .min()
+            .map_or(0, |(_, i)| i);
+        let target = targets.remove(winner);
+        let someone_answers = answers_after(self, &target).is_some();
+        for other in &targets {
+            self.ring_other_leg(url, other, &caller_id, someone_answers)
+                .await;
+        }
+        let to = party_of(&target);
         self.report.dialed.push(to.clone());
         let child_sid = sid("CA");
         let leg_cb = target.attr("statusCallback").map(|u| self.resolve(url, u));
@@ -596,8 +621,7 @@ impl<'a> Run<'a> {
                 self.callback(&cb, p).await;
             }
         }
-        let behaviour = self.sim.phone(&to).unwrap_or(self.scenario.staff);
-        let (dial_status, talk, answered) = match behaviour {
+        let (dial_status, talk, answered) = match self.behaviour_of(&to) {
             Staff::Answers { after_secs } if after_secs < timeout => {
                 self.clock += i64::from(after_secs) * 1000;
                 (
@@ -774,6 +798,83 @@ impl<'a> Run<'a> {
         if self.hung_up { None } else { next }
     }
 
+    /// How a dialled party behaves: as set with [`Simulator::set_phone`], else a browser
+    /// (`client:…`) that is not registered and never answers, else the scenario's staff.
+    fn behaviour_of(&self, party: &str) -> Staff {
+        self.sim
+            .phone(party)
+            .unwrap_or(if party.starts_with("client:") {
+                Staff::NoAnswer
+            } else {
+                self.scenario.staff
+            })
+    }
+
+    /// A leg of a simultaneous Dial that did not take the call: it rang, and was
+    /// cancelled when another answered (else it ended its own way).
+    async fn ring_other_leg(&mut self, url: &str, target: &Node, caller_id: &str, taken: bool) {
+        let to = party_of(target);
+        self.report.dialed.push(to.clone());
+        let status = match (taken, self.behaviour_of(&to)) {
+            (true, _) => "canceled",
+            (false, Staff::Busy) => "busy",
+            (false, Staff::Fails) => "failed",
+            (false, _) => "no-answer",
+        };
+        let child_sid = sid("CA");
+        let account = self.base_value("AccountSid");
+        let events: Vec<String> = target
+            .attr("statusCallbackEvent")
+            .map(|e| e.split_whitespace().map(str::to_owned).collect())
+            .unwrap_or_else(|| vec!["completed".into()]);
+        if let Some(cb) = target.attr("statusCallback").map(|u| self.resolve(url, u)) {
+            for (seq, (event, leg_status)) in [
+                ("initiated", "initiated"),
+                ("ringing", "ringing"),
+                ("completed", status),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                if !events.iter().any(|e| e == event) {
+                    continue;
+                }
+                let p: Vec<(String, String)> = [
+                    ("AccountSid", account.clone()),
+                    ("CallSid", child_sid.clone()),
+                    ("ParentCallSid", self.call_sid.clone()),
+                    ("From", caller_id.to_owned()),
+                    ("To", to.clone()),
+                    ("Direction", "outbound-dial".to_owned()),
+                    ("ApiVersion", "2010-04-01".to_owned()),
+                    ("CallStatus", leg_status.to_owned()),
+                    ("CallDuration", "0".to_owned()),
+                    ("Timestamp", rfc2822(self.clock)),
+                    ("SequenceNumber", seq.to_string()),
+                    ("CallbackSource", "call-progress-events".to_owned()),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect();
+                self.callback(&cb, p).await;
+            }
+        }
+        self.sim.store_call(
+            &account,
+            CallRecord {
+                sid: child_sid,
+                parent_call_sid: Some(self.call_sid.clone()),
+                from: caller_id.to_owned(),
+                to,
+                status: status.to_owned(),
+                direction: "outbound-dial".into(),
+                duration: Some(0),
+                start_time: self.clock,
+                end_time: Some(self.clock),
+            },
+        );
+    }
+
     async fn record(&mut self, url: &str, verb: &Node) -> Option<(String, Node)> {
         self.status = "in-progress".into();
         let Some(secs) = self.scenario.voicemail_secs.filter(|s| *s > 0) else {
@@ -891,6 +992,29 @@ impl Simulator {
                 .collect(),
         };
         self.run_call(call, scenario).await
+    }
+
+    /// A Voice SDK browser's call through a TwiML App of the account: Twilio requests the
+    /// app's `VoiceUrl` with `ApplicationSid` and the SDK's parameters.
+    pub async fn client_call_through_app(
+        &self,
+        account: &str,
+        application_sid: &str,
+        scenario: &Scenario,
+        extra: &[(&str, &str)],
+    ) -> Result<CallReport, SimError> {
+        let app = self
+            .application(account, application_sid)
+            .ok_or_else(|| SimError::UnknownAccount(format!("{account}/{application_sid}")))?;
+        let voice_url = app
+            .setting("VoiceUrl")
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| SimError::NoWebhook(application_sid.to_owned(), "VoiceUrl"))?
+            .to_owned();
+        let mut params = vec![("ApplicationSid", application_sid)];
+        params.extend_from_slice(extra);
+        self.client_call(account, &voice_url, scenario, &params)
+            .await
     }
 
     async fn run_call(&self, call: Leg, scenario: &Scenario) -> Result<CallReport, SimError> {

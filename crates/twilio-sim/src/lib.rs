@@ -272,6 +272,16 @@ impl Simulator {
             .cloned()
     }
 
+    /// A TwiML App of the account.
+    pub fn application(&self, account: &str, sid: &str) -> Option<state::ApplicationRecord> {
+        self.lock()
+            .accounts
+            .get(account)?
+            .applications
+            .get(sid)
+            .cloned()
+    }
+
     /// How many calls (legs included) the account has had.
     pub fn call_count(&self, account: &str) -> usize {
         self.lock()

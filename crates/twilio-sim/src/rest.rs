@@ -153,6 +153,16 @@ pub fn router(sim: Simulator) -> Router {
             get(list_calls).post(create_call),
         )
         .route(
+            "/2010-04-01/Accounts/{account}/Applications.json",
+            get(list_applications).post(create_application),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Applications/{file}",
+            get(fetch_application)
+                .post(update_application)
+                .delete(delete_application),
+        )
+        .route(
             "/2010-04-01/Accounts/{account}/Recordings.json",
             get(list_recordings),
         )
@@ -472,6 +482,147 @@ async fn create_call(
     }
     let record = crate::caller::start_outbound(&sim, &account, to, from, &f)?;
     Ok((StatusCode::CREATED, axum::Json(record)))
+}
+
+/// The settings an Application create or update may carry.
+const APPLICATION_SETTINGS: &[&str] = &[
+    "VoiceUrl",
+    "VoiceMethod",
+    "VoiceFallbackUrl",
+    "VoiceFallbackMethod",
+    "StatusCallback",
+    "StatusCallbackMethod",
+    "VoiceCallerIdLookup",
+    "SmsUrl",
+    "SmsMethod",
+    "SmsFallbackUrl",
+    "SmsFallbackMethod",
+    "SmsStatusCallback",
+    "MessageStatusCallback",
+    "PublicApplicationConnectEnabled",
+];
+
+fn apply_application(
+    app: &mut crate::state::ApplicationRecord,
+    f: &[(String, String)],
+) -> Result<()> {
+    for (k, v) in f {
+        if k == "FriendlyName" {
+            app.friendly_name = v.clone();
+        } else if APPLICATION_SETTINGS.contains(&k.as_str()) {
+            if k.ends_with("Url") && !v.is_empty() && url::Url::parse(v).is_err() {
+                return Err(TwilioError::new(
+                    StatusCode::BAD_REQUEST,
+                    21502,
+                    format!("{k} is not a valid URL: {v}"),
+                ));
+            }
+            app.settings.insert(k.clone(), v.clone());
+        }
+    }
+    Ok(())
+}
+
+/// `POST …/Applications.json`: a TwiML App.
+async fn create_application(
+    State(sim): State<Simulator>,
+    headers: HeaderMap,
+    Path(account): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, axum::Json<Value>)> {
+    authorize(&sim, &headers, &account)?;
+    let f = form(&body)?;
+    let mut app = crate::state::ApplicationRecord {
+        sid: crate::state::sid("AP"),
+        date_created: now_ms(),
+        ..Default::default()
+    };
+    apply_application(&mut app, &f)?;
+    let mut state = sim.lock();
+    let acct = account_of_mut(&mut state, &account)?;
+    let out = app.json(&account);
+    acct.applications.insert(app.sid.clone(), app);
+    Ok((StatusCode::CREATED, axum::Json(out)))
+}
+
+/// `GET …/Applications.json` (`FriendlyName` filters), oldest first.
+async fn list_applications(
+    State(sim): State<Simulator>,
+    headers: HeaderMap,
+    Path(account): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<axum::Json<Value>> {
+    authorize(&sim, &headers, &account)?;
+    let q = query_pairs(q.as_deref());
+    let state = sim.lock();
+    let acct = account_of(&state, &account)?;
+    let mut apps: Vec<&crate::state::ApplicationRecord> = acct
+        .applications
+        .values()
+        .filter(|a| param(&q, "FriendlyName").is_none_or(|n| a.friendly_name == n))
+        .collect();
+    apps.sort_by_key(|a| (a.date_created, a.sid.clone()));
+    let items = apps.into_iter().map(|a| a.json(&account)).collect();
+    Ok(axum::Json(page_of(
+        &q,
+        "applications",
+        &format!("/2010-04-01/Accounts/{account}/Applications.json"),
+        items,
+    )))
+}
+
+async fn fetch_application(
+    State(sim): State<Simulator>,
+    headers: HeaderMap,
+    Path((account, file)): Path<(String, String)>,
+) -> Result<axum::Json<Value>> {
+    authorize(&sim, &headers, &account)?;
+    let sid = strip(&file, ".json").ok_or_else(|| TwilioError::not_found(&file))?;
+    let state = sim.lock();
+    let acct = account_of(&state, &account)?;
+    Ok(axum::Json(
+        acct.applications
+            .get(sid)
+            .ok_or_else(|| TwilioError::not_found(&file))?
+            .json(&account),
+    ))
+}
+
+async fn update_application(
+    State(sim): State<Simulator>,
+    headers: HeaderMap,
+    Path((account, file)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<axum::Json<Value>> {
+    authorize(&sim, &headers, &account)?;
+    let sid = strip(&file, ".json").ok_or_else(|| TwilioError::not_found(&file))?;
+    let f = form(&body)?;
+    let mut state = sim.lock();
+    let acct = account_of_mut(&mut state, &account)?;
+    let app = acct
+        .applications
+        .get_mut(sid)
+        .ok_or_else(|| TwilioError::not_found(&file))?;
+    let mut changed = app.clone();
+    apply_application(&mut changed, &f)?;
+    changed.date_updated = now_ms();
+    *app = changed;
+    Ok(axum::Json(app.json(&account)))
+}
+
+async fn delete_application(
+    State(sim): State<Simulator>,
+    headers: HeaderMap,
+    Path((account, file)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    authorize(&sim, &headers, &account)?;
+    let sid = strip(&file, ".json").ok_or_else(|| TwilioError::not_found(&file))?;
+    let mut state = sim.lock();
+    let acct = account_of_mut(&mut state, &account)?;
+    acct.applications
+        .remove(sid)
+        .map(|_| StatusCode::NO_CONTENT)
+        .ok_or_else(|| TwilioError::not_found(&file))
 }
 
 async fn fetch_call(

@@ -61,6 +61,58 @@ pub struct NumberRecord {
     pub date_updated: i64,
 }
 
+/// A TwiML App (`Applications.json`): where a Voice SDK browser's calls go.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ApplicationRecord {
+    /// `AP…`.
+    pub sid: String,
+    /// Display name.
+    pub friendly_name: String,
+    /// Everything an Application create or update sets (`VoiceUrl`, `VoiceMethod`,
+    /// `StatusCallback`, `SmsUrl`, …; parameter name → value).
+    pub settings: BTreeMap<String, String>,
+    /// When made.
+    pub date_created: i64,
+    /// When it last changed.
+    pub date_updated: i64,
+}
+
+impl ApplicationRecord {
+    /// A setting, when given.
+    pub fn setting(&self, name: &str) -> Option<&str> {
+        self.settings.get(name).map(String::as_str)
+    }
+
+    /// As Twilio answers it.
+    pub fn json(&self, account: &str) -> Value {
+        let opt = |name: &str| self.setting(name).map_or(Value::Null, |v| json!(v));
+        let method = |name: &str| self.setting(name).unwrap_or("POST").to_owned();
+        json!({
+            "sid": self.sid,
+            "account_sid": account,
+            "friendly_name": self.friendly_name,
+            "api_version": "2010-04-01",
+            "voice_url": opt("VoiceUrl"),
+            "voice_method": method("VoiceMethod"),
+            "voice_fallback_url": opt("VoiceFallbackUrl"),
+            "voice_fallback_method": method("VoiceFallbackMethod"),
+            "voice_caller_id_lookup": self.setting("VoiceCallerIdLookup") == Some("true"),
+            "status_callback": opt("StatusCallback"),
+            "status_callback_method": method("StatusCallbackMethod"),
+            "sms_url": opt("SmsUrl"),
+            "sms_method": method("SmsMethod"),
+            "sms_fallback_url": opt("SmsFallbackUrl"),
+            "sms_fallback_method": method("SmsFallbackMethod"),
+            "sms_status_callback": opt("SmsStatusCallback"),
+            "message_status_callback": opt("MessageStatusCallback"),
+            "public_application_connect_enabled": self.setting("PublicApplicationConnectEnabled") != Some("false"),
+            "date_created": rfc2822(self.date_created),
+            "date_updated": rfc2822(self.date_updated.max(self.date_created)),
+            "uri": uri(account, &format!("Applications/{}.json", self.sid)),
+        })
+    }
+}
+
 /// A call leg.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallRecord {
@@ -170,6 +222,8 @@ pub struct Account {
     pub messages: BTreeMap<String, MessageRecord>,
     /// Transcripts by sid.
     pub transcripts: BTreeMap<String, TranscriptRecord>,
+    /// TwiML Apps by sid.
+    pub applications: BTreeMap<String, ApplicationRecord>,
     /// Voice Intelligence services and their webhook URLs.
     pub vi_services: BTreeMap<String, Option<String>>,
     /// (our number, recipient) pairs where the recipient texted STOP to our number:

@@ -751,6 +751,64 @@ async fn rest_shapes_match_the_openapi_spec() {
         "api.v2010.account.available_phone_number_country.available_phone_number_local",
         &available["available_phone_numbers"][0],
     );
+    // A TwiML App: created, read, listed, changed and deleted as Twilio does.
+    let created = http
+        .post(format!(
+            "{}/2010-04-01/Accounts/{account}/Applications.json",
+            sim.base_url()
+        ))
+        .basic_auth(&account, Some(&token))
+        .form(&[
+            ("FriendlyName", "Softphone"),
+            ("VoiceUrl", "https://sb.example.com/api/twilio/voice/client"),
+            ("VoiceMethod", "POST"),
+        ])
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(created.status(), 201);
+    let app: serde_json::Value = created.json().await.expect("json");
+    check("api.v2010.account.application", &app);
+    let app_sid = app["sid"].as_str().expect("sid").to_owned();
+    assert!(app_sid.starts_with("AP") && app_sid.len() == 34, "{app}");
+    assert_eq!(
+        app["voice_url"],
+        "https://sb.example.com/api/twilio/voice/client"
+    );
+    let apps = get(format!("/2010-04-01/Accounts/{account}/Applications.json")).await;
+    let list_props = &spec["paths"]["/2010-04-01/Accounts/{AccountSid}/Applications.json"]["get"]["responses"]
+        ["200"]["content"]["application/json"]["schema"]["properties"];
+    for key in apps.as_object().expect("page").keys() {
+        assert!(list_props.get(key).is_some(), "application page: {key}");
+    }
+    assert_eq!(apps["applications"][0]["sid"], app_sid.as_str());
+    let changed: serde_json::Value = http
+        .post(format!(
+            "{}/2010-04-01/Accounts/{account}/Applications/{app_sid}.json",
+            sim.base_url()
+        ))
+        .basic_auth(&account, Some(&token))
+        .form(&[("VoiceUrl", "https://other.example.com/voice")])
+        .send()
+        .await
+        .expect("update")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(changed["voice_url"], "https://other.example.com/voice");
+    assert_eq!(changed["friendly_name"], "Softphone");
+    let gone = http
+        .delete(format!(
+            "{}/2010-04-01/Accounts/{account}/Applications/{app_sid}.json",
+            sim.base_url()
+        ))
+        .basic_auth(&account, Some(&token))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(gone.status(), 204);
+    assert!(sim.application(&account, &app_sid).is_none());
+
     // An unknown resource: Twilio's error body.
     let resp = http
         .get(format!(
@@ -1063,5 +1121,66 @@ async fn official_python_library_sees_a_faithful_twilio() {
     assert!(
         out.status.success() && stdout.contains(" passed, 0 failed"),
         "{stdout}\n{stderr}"
+    );
+}
+
+/// A browser's call through a TwiML App goes to the app's Voice URL, signed, with the
+/// SDK's parameters and the app's sid.
+#[tokio::test]
+async fn a_browser_call_through_a_twiml_app_requests_its_voice_url() {
+    let (sim, app, account) = setup(&[(
+        "/client",
+        "<Response><Say>Connecting.</Say></Response>".to_owned(),
+    )])
+    .await;
+    let base = app.base.lock().expect("lock").clone();
+    let token = sim_token(&sim, &account);
+    let created: serde_json::Value = reqwest::Client::new()
+        .post(format!(
+            "{}/2010-04-01/Accounts/{account}/Applications.json",
+            sim.base_url()
+        ))
+        .basic_auth(&account, Some(&token))
+        .form(&[
+            ("FriendlyName", "Softphone"),
+            ("VoiceUrl", &format!("{base}/client")),
+        ])
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    let app_sid = created["sid"].as_str().expect("sid");
+    let report = sim
+        .client_call_through_app(
+            &account,
+            app_sid,
+            &Scenario::new("client:usr_1", "+15557654321"),
+            &[("FromNumber", "+15551230001")],
+        )
+        .await
+        .expect("call");
+    assert_eq!(report.heard, vec!["Connecting.".to_owned()]);
+    let seen = app.on("/client");
+    assert_eq!(seen.len(), 1);
+    assert!(seen[0].signature_ok);
+    assert_eq!(
+        App::param(&seen[0], "ApplicationSid").as_deref(),
+        Some(app_sid)
+    );
+    assert_eq!(
+        App::param(&seen[0], "From").as_deref(),
+        Some("client:usr_1")
+    );
+    assert_eq!(App::param(&seen[0], "To").as_deref(), Some("+15557654321"));
+    assert_eq!(
+        App::param(&seen[0], "FromNumber").as_deref(),
+        Some("+15551230001")
+    );
+    assert!(
+        sim.client_call_through_app(&account, "AP0000", &Scenario::new("client:x", "+1555"), &[])
+            .await
+            .is_err()
     );
 }

@@ -426,8 +426,12 @@ impl Client {
     attrs! {
         /// TwiML played to the answering party first.
         url => "url": &str,
+        /// `GET` or `POST` for `url`.
+        method => "method": &str,
         /// URL told about this leg's progress.
         status_callback => "statusCallback": &str,
+        /// `GET` or `POST` for the status callback.
+        status_callback_method => "statusCallbackMethod": &str,
     }
     /// Leg events to report.
     #[must_use]

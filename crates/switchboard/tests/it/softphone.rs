@@ -474,3 +474,61 @@ async fn click_to_call_rings_the_staff_phone_then_bridges_the_customer() {
     );
     w.t.stop().await;
 }
+
+#[tokio::test]
+async fn forwarded_calls_can_ring_staff_browsers_and_the_first_to_answer_takes_it() {
+    let w = call_world().await;
+    let owner = user_id(&w, &w.owner).await;
+    let desk =
+        w.t.user(
+            &w.admin,
+            "desk@brightsmiles.test",
+            "receptionist",
+            &w.tenant,
+            &["calls"],
+        )
+        .await;
+    let desk = user_id(&w, &desk).await;
+    let config = format!("/api/companies/{}/twilio/config", w.tenant);
+    let (status, body) =
+        w.t.put(&config, &w.owner, json!({"ringBrowsers": true}))
+            .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["ringBrowsers"], true);
+
+    // The owner's browser answers before the front desk's phone would.
+    w.sim.set_phone(
+        &format!("client:{owner}"),
+        twilio_sim::Staff::Answers { after_secs: 2 },
+    );
+    let mut s = crate::calls::caller();
+    s.presses = vec![twilio_sim::Press::Digits("1".into())];
+    s.staff = twilio_sim::Staff::Answers { after_secs: 8 };
+    let report = w.play(&s).await;
+    for party in [format!("client:{owner}"), format!("client:{desk}")] {
+        assert!(report.dialed.contains(&party), "{party}: {report:?}");
+    }
+    assert_eq!(report.dial_call_status.as_deref(), Some("completed"));
+    let log = w.log(&report.call_sid).await;
+    assert_eq!(log["outcome"], "answered", "{log}");
+    assert_eq!(log["direction"], "inbound");
+
+    // Nobody is at a browser: the phone still takes the call.
+    w.sim
+        .set_phone(&format!("client:{owner}"), twilio_sim::Staff::NoAnswer);
+    let report = w.play(&s).await;
+    assert_eq!(report.dial_call_status.as_deref(), Some("completed"));
+    assert_eq!(w.log(&report.call_sid).await["outcome"], "answered");
+
+    // Off again: only the phone rings.
+    let (status, _) =
+        w.t.put(&config, &w.owner, json!({"ringBrowsers": false}))
+            .await;
+    assert_eq!(status, StatusCode::OK);
+    let report = w.play(&s).await;
+    assert!(
+        report.dialed.iter().all(|d| !d.starts_with("client:")),
+        "{report:?}"
+    );
+    w.t.stop().await;
+}

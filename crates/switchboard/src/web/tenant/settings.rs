@@ -213,6 +213,7 @@ impl SettingsPage {
         c.llm_classification = form.checked("llmClassification");
         c.sms_help_text = form.text("smsHelpText");
         c.text_back_enabled = form.checked("textBackEnabled");
+        c.ring_browsers = form.checked("ringBrowsers");
         c.text_back_message = form.text("textBackMessage");
         c.confirmation_message = form.text("confirmationMessage");
         c.reminder_message = form.text("reminderMessage");
@@ -313,6 +314,7 @@ pub(super) fn settings_update(form: &FormData) -> Result<TwilioConfigUpdate, App
         auto_reply_message: text("autoReplyMessage"),
         sms_help_text: text("smsHelpText"),
         text_back_enabled: Some(Some(form.checked("textBackEnabled"))),
+        ring_browsers: Some(Some(form.checked("ringBrowsers"))),
         text_back_message: text("textBackMessage"),
         confirmation_message: text("confirmationMessage"),
         reminder_message: text("reminderMessage"),
