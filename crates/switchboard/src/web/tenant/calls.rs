@@ -256,15 +256,7 @@ pub(super) async fn dial(
             Ok(Redirect::to(&format!("/calls?placed={}", placed.call_sid)).into_response())
         }
         Err(e @ (AppError::Validation(_) | AppError::Conflict(_) | AppError::BadGateway(_))) => {
-            let dialer = Dialer {
-                to,
-                from_number,
-                errors: Errors::from_app(&e),
-                notice: None,
-                placed: None,
-            };
-            let page = page(&state, &user, &tenant, String::new(), dialer).await?;
-            Ok(with_policy(page, e.status()))
+            refused(&state, &user, &tenant, (to, from_number), &e).await
         }
         Err(e) => Err(e.into()),
     }
@@ -283,18 +275,29 @@ pub(super) async fn save_phone(
     match crate::users::update_profile(&state.db, &user.0.user.id, update).await {
         Ok(_) => Ok(Redirect::to("/calls?phone=1").into_response()),
         Err(e @ AppError::Validation(_)) => {
-            let dialer = Dialer {
-                to: String::new(),
-                from_number: String::new(),
-                errors: Errors::from_app(&e),
-                notice: None,
-                placed: None,
-            };
-            let page = page(&state, &user, &tenant, String::new(), dialer).await?;
-            Ok(with_policy(page, e.status()))
+            refused(&state, &user, &tenant, (String::new(), String::new()), &e).await
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The page again, with what was typed (`to`, `fromNumber`) and why it was refused.
+async fn refused(
+    state: &AppState,
+    user: &PageUser,
+    tenant: &crate::tenants::TenantId,
+    (to, from_number): (String, String),
+    e: &AppError,
+) -> PageResult {
+    let dialer = Dialer {
+        to,
+        from_number,
+        errors: Errors::from_app(e),
+        notice: None,
+        placed: None,
+    };
+    let page = page(state, user, tenant, String::new(), dialer).await?;
+    Ok(with_policy(page, e.status()))
 }
 
 #[cfg(test)]
