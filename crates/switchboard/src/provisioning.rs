@@ -98,8 +98,8 @@ pub async fn account_numbers(
         .collect())
 }
 
-/// `POST /api/twilio/connect`.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// `POST /api/twilio/connect` (and, as [`crate::purchases::Purchase`], a purchase).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Connect {
     /// The tenant.
@@ -174,7 +174,8 @@ impl Routing<'_> {
 }
 
 impl Connect {
-    fn routing(&self) -> Routing<'_> {
+    /// The routing the number is connected with.
+    pub(crate) fn routing(&self) -> Routing<'_> {
         Routing {
             forward_number: &self.forward_number,
             forward_number_new: &self.forward_number_new,

@@ -152,41 +152,9 @@ pub async fn search(state: &AppState, tenant: Option<&str>, s: &Search) -> AppRe
         .collect())
 }
 
-/// `POST /api/twilio/numbers/purchase`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Purchase {
-    /// The number, from a search.
-    pub phone_number: String,
-    /// The tenant it is for.
-    pub clinic_id: String,
-    /// Label shown in the portal.
-    #[serde(default)]
-    pub friendly_name: Option<String>,
-    /// Default forward number.
-    #[serde(default)]
-    pub forward_number: Option<String>,
-    /// Forward number for new patients.
-    #[serde(default)]
-    pub forward_number_new: Option<String>,
-    /// Forward number for existing patients.
-    #[serde(default)]
-    pub forward_number_existing: Option<String>,
-    /// Menu prompt.
-    #[serde(default)]
-    pub menu_message: Option<String>,
-}
-
-impl Purchase {
-    fn routing(&self) -> crate::provisioning::Routing<'_> {
-        crate::provisioning::Routing {
-            forward_number: &self.forward_number,
-            forward_number_new: &self.forward_number_new,
-            forward_number_existing: &self.forward_number_existing,
-            menu_message: &self.menu_message,
-        }
-    }
-}
+/// `POST /api/twilio/numbers/purchase`: what a connect names (tenant, number, label,
+/// routing), for a number from a search. Also the purchase job's payload.
+pub type Purchase = crate::provisioning::Connect;
 
 /// A number bought and connected.
 #[derive(Debug, Clone, Serialize)]
