@@ -216,6 +216,45 @@ struct Run<'a> {
     documents: usize,
 }
 
+/// A leg a `<Dial>` placed, as its requests name it.
+struct DialedLeg<'a> {
+    account: &'a str,
+    sid: &'a str,
+    parent: &'a str,
+    from: &'a str,
+    to: &'a str,
+}
+
+impl DialedLeg<'_> {
+    /// The parameters of the leg's status callback (and its whisper request).
+    fn params(
+        &self,
+        status: &str,
+        clock: i64,
+        seq: u64,
+        extra: &[(&str, String)],
+    ) -> Vec<(String, String)> {
+        let mut p: Vec<(String, String)> = [
+            ("AccountSid", self.account),
+            ("CallSid", self.sid),
+            ("ParentCallSid", self.parent),
+            ("From", self.from),
+            ("To", self.to),
+            ("Direction", "outbound-dial"),
+            ("ApiVersion", "2010-04-01"),
+            ("CallStatus", status),
+            ("CallbackSource", "call-progress-events"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        p.push(("Timestamp".into(), rfc2822(clock)));
+        p.push(("SequenceNumber".into(), seq.to_string()));
+        p.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+        p
+    }
+}
+
 /// Whom a `<Number>` or `<Client>` rings: the number, or `client:{identity}`.
 fn party_of(target: &Node) -> String {
     if target.name == "Client" {
@@ -589,25 +628,15 @@ impl<'a> Run<'a> {
         let leg_started = self.clock;
         let account = self.base_value("AccountSid");
         let parent_sid = self.call_sid.clone();
+        let this_leg = DialedLeg {
+            account: &account,
+            sid: &child_sid,
+            parent: &parent_sid,
+            from: &caller_id,
+            to: &to,
+        };
         let leg_params = |status: &str, clock: i64, seq: u64, extra: &[(&str, String)]| {
-            let mut p = vec![
-                ("AccountSid".to_owned(), account.clone()),
-                ("CallSid".to_owned(), child_sid.clone()),
-                ("ParentCallSid".to_owned(), parent_sid.clone()),
-                ("From".to_owned(), caller_id.clone()),
-                ("To".to_owned(), to.clone()),
-                ("Direction".to_owned(), "outbound-dial".to_owned()),
-                ("ApiVersion".to_owned(), "2010-04-01".to_owned()),
-                ("CallStatus".to_owned(), status.to_owned()),
-                ("Timestamp".to_owned(), rfc2822(clock)),
-                ("SequenceNumber".to_owned(), seq.to_string()),
-                (
-                    "CallbackSource".to_owned(),
-                    "call-progress-events".to_owned(),
-                ),
-            ];
-            p.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
-            p
+            this_leg.params(status, clock, seq, extra)
         };
         let mut seq = 0u64;
         let mut leg = |run: &mut Self, event: &str, status: &str, extra: Vec<(&str, String)>| {
@@ -839,23 +868,19 @@ impl<'a> Run<'a> {
                 if !events.iter().any(|e| e == event) {
                     continue;
                 }
-                let p: Vec<(String, String)> = [
-                    ("AccountSid", account.clone()),
-                    ("CallSid", child_sid.clone()),
-                    ("ParentCallSid", self.call_sid.clone()),
-                    ("From", caller_id.to_owned()),
-                    ("To", to.clone()),
-                    ("Direction", "outbound-dial".to_owned()),
-                    ("ApiVersion", "2010-04-01".to_owned()),
-                    ("CallStatus", leg_status.to_owned()),
-                    ("CallDuration", "0".to_owned()),
-                    ("Timestamp", rfc2822(self.clock)),
-                    ("SequenceNumber", seq.to_string()),
-                    ("CallbackSource", "call-progress-events".to_owned()),
-                ]
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v))
-                .collect();
+                let p = DialedLeg {
+                    account: &account,
+                    sid: &child_sid,
+                    parent: &self.call_sid,
+                    from: caller_id,
+                    to: &to,
+                }
+                .params(
+                    leg_status,
+                    self.clock,
+                    seq as u64,
+                    &[("CallDuration", "0".into())],
+                );
                 self.callback(&cb, p).await;
             }
         }
@@ -1359,8 +1384,8 @@ impl Simulator {
             run.clock += 500;
             run.status = "completed".into();
         }
+        // Talk time runs from the answer (nothing when it was not answered).
         let secs = u32::try_from(((run.clock - answered_at) / 1000).max(0)).unwrap_or(0);
-        let secs = if answered { secs } else { 0 };
         if let Some(cb) = request.status_callback.clone() {
             let p = progress(
                 &mut run,

@@ -132,6 +132,11 @@ fn strip<'a>(file: &'a str, ext: &str) -> Option<&'a str> {
     file.strip_suffix(ext)
 }
 
+/// The sid of a `{sid}.json` resource path segment, else Twilio's 404.
+fn json_sid(file: &str) -> Result<&str> {
+    strip(file, ".json").ok_or_else(|| TwilioError::not_found(file))
+}
+
 /// Builds the REST router.
 pub fn router(sim: Simulator) -> Router {
     Router::new()
@@ -209,7 +214,7 @@ async fn account(
     headers: HeaderMap,
     Path(file): Path<String>,
 ) -> Result<axum::Json<Value>> {
-    let sid = strip(&file, ".json").ok_or_else(|| TwilioError::not_found(&file))?;
+    let sid = json_sid(&file)?;
     authorize(&sim, &headers, sid)?;
     answer_delay(&sim, sid).await;
     let state = sim.lock();
@@ -348,7 +353,7 @@ async fn fetch_number(
     Path((account, file)): Path<(String, String)>,
 ) -> Result<axum::Json<Value>> {
     authorize(&sim, &headers, &account)?;
-    let sid = strip(&file, ".json").ok_or_else(|| TwilioError::not_found(&file))?;
+    let sid = json_sid(&file)?;
     let state = sim.lock();
     let acct = account_of(&state, &account)?;
     let n = acct
@@ -366,7 +371,7 @@ async fn update_number(
     body: Bytes,
 ) -> Result<axum::Json<Value>> {
     authorize(&sim, &headers, &account)?;
-    let sid = strip(&file, ".json").ok_or_else(|| TwilioError::not_found(&file))?;
+    let sid = json_sid(&file)?;
     let f = form(&body)?;
     let mut state = sim.lock();
     let acct = account_of_mut(&mut state, &account)?;
@@ -385,7 +390,7 @@ async fn release_number(
     Path((account, file)): Path<(String, String)>,
 ) -> Result<StatusCode> {
     authorize(&sim, &headers, &account)?;
-    let sid = strip(&file, ".json").ok_or_else(|| TwilioError::not_found(&file))?;
+    let sid = json_sid(&file)?;
     let mut state = sim.lock();
     let acct = account_of_mut(&mut state, &account)?;
     let before = acct.numbers.len();
@@ -577,7 +582,7 @@ async fn fetch_application(
     Path((account, file)): Path<(String, String)>,
 ) -> Result<axum::Json<Value>> {
     authorize(&sim, &headers, &account)?;
-    let sid = strip(&file, ".json").ok_or_else(|| TwilioError::not_found(&file))?;
+    let sid = json_sid(&file)?;
     let state = sim.lock();
     let acct = account_of(&state, &account)?;
     Ok(axum::Json(
@@ -595,7 +600,7 @@ async fn update_application(
     body: Bytes,
 ) -> Result<axum::Json<Value>> {
     authorize(&sim, &headers, &account)?;
-    let sid = strip(&file, ".json").ok_or_else(|| TwilioError::not_found(&file))?;
+    let sid = json_sid(&file)?;
     let f = form(&body)?;
     let mut state = sim.lock();
     let acct = account_of_mut(&mut state, &account)?;
@@ -616,7 +621,7 @@ async fn delete_application(
     Path((account, file)): Path<(String, String)>,
 ) -> Result<StatusCode> {
     authorize(&sim, &headers, &account)?;
-    let sid = strip(&file, ".json").ok_or_else(|| TwilioError::not_found(&file))?;
+    let sid = json_sid(&file)?;
     let mut state = sim.lock();
     let acct = account_of_mut(&mut state, &account)?;
     acct.applications
@@ -631,7 +636,7 @@ async fn fetch_call(
     Path((account, file)): Path<(String, String)>,
 ) -> Result<axum::Json<Value>> {
     authorize(&sim, &headers, &account)?;
-    let sid = strip(&file, ".json").ok_or_else(|| TwilioError::not_found(&file))?;
+    let sid = json_sid(&file)?;
     let state = sim.lock();
     let acct = account_of(&state, &account)?;
     Ok(axum::Json(
@@ -649,7 +654,7 @@ async fn update_call(
     body: Bytes,
 ) -> Result<axum::Json<Value>> {
     authorize(&sim, &headers, &account)?;
-    let sid = strip(&file, ".json").ok_or_else(|| TwilioError::not_found(&file))?;
+    let sid = json_sid(&file)?;
     let f = form(&body)?;
     let mut state = sim.lock();
     let acct = account_of_mut(&mut state, &account)?;
@@ -738,7 +743,7 @@ async fn fetch_message(
     Path((account, file)): Path<(String, String)>,
 ) -> Result<axum::Json<Value>> {
     authorize(&sim, &headers, &account)?;
-    let sid = strip(&file, ".json").ok_or_else(|| TwilioError::not_found(&file))?;
+    let sid = json_sid(&file)?;
     let state = sim.lock();
     let acct = account_of(&state, &account)?;
     Ok(axum::Json(
