@@ -110,6 +110,37 @@ pub fn dialable(to: &str) -> Option<crate::numbers::E164> {
     (digits.len() == 10 && !premium && !service).then_some(n)
 }
 
+/// Why none of the tenant's numbers can be a call's caller id.
+enum NoCallerId {
+    /// The number asked for is not the tenant's.
+    NotOurs,
+    /// It is, but not active.
+    Inactive,
+    /// None was asked for, and the tenant has no active number.
+    NoneActive,
+}
+
+/// The caller id of a call staff place: the tenant's number asked for, else its primary.
+fn caller_id<'a>(
+    numbers: &'a [crate::numbers::PhoneNumber],
+    asked: Option<&crate::numbers::E164>,
+) -> Result<&'a crate::numbers::PhoneNumber, NoCallerId> {
+    match asked {
+        Some(asked) => {
+            let number = numbers
+                .iter()
+                .find(|n| n.phone_number == asked.as_str())
+                .ok_or(NoCallerId::NotOurs)?;
+            if number.status == "active" {
+                Ok(number)
+            } else {
+                Err(NoCallerId::Inactive)
+            }
+        }
+        None => crate::numbers::sending_number(numbers).ok_or(NoCallerId::NoneActive),
+    }
+}
+
 /// Where a browser's call goes, or why it may not.
 pub enum Placement {
     /// Dial `to` from the tenant's `caller_id`.
@@ -148,13 +179,7 @@ pub async fn place(
     };
     let numbers = crate::numbers::list_for_tenant(&state.db, tenant_id).await?;
     let asked = from_number.and_then(crate::numbers::E164::parse);
-    let caller_id = match asked {
-        Some(n) => numbers
-            .iter()
-            .find(|x| x.status == "active" && x.phone_number == n.as_str()),
-        None => crate::numbers::sending_number(&numbers),
-    };
-    let Some(caller_id) = caller_id else {
+    let Ok(caller_id) = caller_id(&numbers, asked.as_ref()) else {
         return Ok(Placement::Refused("There is no number to call from."));
     };
     Ok(Placement::Dial {
@@ -250,36 +275,33 @@ pub struct PlacedCall {
 pub async fn make_call(
     state: &AppState,
     tenant_id: &str,
-    user_id: &str,
+    user: &crate::users::User,
     req: MakeCall,
 ) -> AppResult<PlacedCall> {
-    let user = crate::users::get(&state.db, user_id).await?;
     let contact = match req.contact_id.as_deref() {
         Some(id) => Some(crate::contacts::get(&state.db, tenant_id, id).await?),
         None => None,
     };
     let numbers = crate::numbers::list_for_tenant(&state.db, tenant_id).await?;
-    let caller_id = match req.from_number.as_deref() {
-        Some(asked) => {
-            let asked = crate::numbers::E164::parse(asked).ok_or(AppError::NotFound)?;
-            let number = numbers
-                .iter()
-                .find(|n| n.phone_number == asked.as_str())
-                .ok_or(AppError::NotFound)?;
-            if number.status != "active" {
-                return Err(AppError::field(
-                    "fromNumber",
-                    "this number is not active; choose an active one",
-                ));
-            }
-            number
+    let asked = match req.from_number.as_deref() {
+        Some(n) => Some(crate::numbers::E164::parse(n).ok_or(AppError::NotFound)?),
+        None => None,
+    };
+    let caller_id = match caller_id(&numbers, asked.as_ref()) {
+        Ok(number) => number.phone_number.clone(),
+        Err(NoCallerId::NotOurs) => return Err(AppError::NotFound),
+        Err(NoCallerId::Inactive) => {
+            return Err(AppError::field(
+                "fromNumber",
+                "this number is not active; choose an active one",
+            ));
         }
-        None => crate::numbers::sending_number(&numbers).ok_or_else(|| {
-            AppError::Conflict("this account has no active number to call from".into())
-        })?,
-    }
-    .phone_number
-    .clone();
+        Err(NoCallerId::NoneActive) => {
+            return Err(AppError::Conflict(
+                "this account has no active number to call from".into(),
+            ));
+        }
+    };
     let asked_to = req
         .to
         .as_deref()

@@ -148,6 +148,12 @@ pub fn format_rfc2822(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// Whether a call's `Direction` is one staff placed: `outbound-api` (click-to-call),
+/// `outbound-dial` (the browser softphone) or Twilio's other outbound kinds.
+pub fn is_outbound(direction: Option<&str>) -> bool {
+    direction.is_some_and(|d| d.starts_with("outbound"))
+}
+
 /// The projection of a call.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct CallRecord {
@@ -483,10 +489,7 @@ pub fn fold(events: &[Event]) -> CallRecord {
         };
         // The inbound track is the audio of the call's own party: the customer on an
         // inbound call, the staff member placing an outbound one.
-        let outbound = r
-            .direction
-            .as_deref()
-            .is_some_and(|d| d.starts_with("outbound"));
+        let outbound = is_outbound(r.direction.as_deref());
         let speaker = match (e.get("Track"), outbound) {
             (Some("inbound_track"), false) | (Some("outbound_track"), true) => "Customer",
             (Some("outbound_track"), false) | (Some("inbound_track"), true) => "Agent",

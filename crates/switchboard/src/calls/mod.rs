@@ -22,7 +22,7 @@ use sqlx::Row as _;
 
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
-pub use fold::{CallRecord, Event, EventKind};
+pub use fold::{CallRecord, Event, EventKind, is_outbound};
 pub use queries::*;
 pub use writer::{EventWriter, NewEvent};
 

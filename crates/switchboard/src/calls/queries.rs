@@ -74,9 +74,7 @@ pub struct CallLog {
 impl CallLog {
     /// Whether staff placed the call (from the browser or by click-to-call).
     pub fn is_outbound(&self) -> bool {
-        self.direction
-            .as_deref()
-            .is_some_and(|d| d.starts_with("outbound"))
+        super::fold::is_outbound(self.direction.as_deref())
     }
 
     /// The customer's number: who called in, or who was called.

@@ -47,7 +47,7 @@ pub(super) struct Contribution {
 }
 
 fn direction_of(direction: Option<&str>) -> &'static str {
-    if direction.is_some_and(|d| d.starts_with("outbound")) {
+    if super::fold::is_outbound(direction) {
         "outbound"
     } else {
         "inbound"

@@ -418,11 +418,7 @@ async fn zone(
 /// The tracking number of a call: `To` of a call to us, `From` of one we placed,
 /// normalised when it can be (Twilio sends E.164).
 fn tracking_number(r: &CallRecord) -> Option<String> {
-    let ours = if r
-        .direction
-        .as_deref()
-        .is_some_and(|d| d.starts_with("outbound"))
-    {
+    let ours = if super::fold::is_outbound(r.direction.as_deref()) {
         r.from.as_deref()
     } else {
         r.to.as_deref()

@@ -23,7 +23,7 @@ pub(crate) async fn make_call(
         ));
     }
     let tenant = principal.tenant(&state, Some("calls"), None).await?;
-    let placed = crate::softphone::make_call(&state, &tenant, &principal.user.id, body).await?;
+    let placed = crate::softphone::make_call(&state, &tenant, &principal.user, body).await?;
     Ok((StatusCode::CREATED, Json(placed)))
 }
 

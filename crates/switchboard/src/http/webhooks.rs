@@ -530,10 +530,7 @@ pub(crate) async fn dial_status(State(state): State<AppState>, v: Verified) -> A
         let answered = record
             .as_ref()
             .is_some_and(|r| r.dial_status.as_deref() == Some("answered"));
-        let outbound = record
-            .as_ref()
-            .and_then(|r| r.direction.as_deref())
-            .is_some_and(|d| d.starts_with("outbound"));
+        let outbound = calls::is_outbound(record.as_ref().and_then(|r| r.direction.as_deref()));
         let step = if outbound {
             Step::OutboundEnded { answered }
         } else {

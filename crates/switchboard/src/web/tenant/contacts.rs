@@ -172,11 +172,7 @@ async fn timeline(
                 at,
                 when: super::local_time(&c.started_at, &tz),
                 call: true,
-                inbound: c.direction.as_deref() != Some("outbound-api")
-                    && !c
-                        .direction
-                        .as_deref()
-                        .is_some_and(|d| d.starts_with("outbound")),
+                inbound: !c.is_outbound(),
                 title: format!("{outcome}{verdict}"),
                 detail: c.summary_text.unwrap_or_default(),
             }
