@@ -36,6 +36,8 @@ const MAX_LENGTH_MS: i64 = 24 * 3_600_000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
+    /// Asked for by a caller (the AI receptionist took it); staff confirm or move it.
+    Requested,
     /// Booked.
     Scheduled,
     /// The customer confirmed.
@@ -52,6 +54,7 @@ impl Status {
     /// Its name.
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Requested => "requested",
             Self::Scheduled => "scheduled",
             Self::Confirmed => "confirmed",
             Self::Cancelled => "cancelled",
@@ -63,6 +66,7 @@ impl Status {
     /// A status by its name.
     pub fn parse(s: &str) -> Option<Self> {
         [
+            Self::Requested,
             Self::Scheduled,
             Self::Confirmed,
             Self::Cancelled,
@@ -290,7 +294,7 @@ pub struct Appointment {
     pub timezone: String,
     /// Free text.
     pub notes: Option<String>,
-    /// scheduled | confirmed | cancelled | completed | no-show.
+    /// requested | scheduled | confirmed | cancelled | completed | no-show.
     pub status: Status,
     /// The call it was booked on.
     pub call_sid: Option<String>,
@@ -420,6 +424,73 @@ pub fn parse_time(raw: &str, tz: &jiff::tz::TimeZone) -> Option<i64> {
             .timestamp()
             .as_millisecond(),
     )
+}
+
+/// An appointment a caller asked for on a call (the AI receptionist's request).
+#[derive(Debug, Clone)]
+pub struct CallRequest<'a> {
+    /// The call it was asked for on (one request per call).
+    pub call_sid: &'a str,
+    /// The caller's number as Twilio sent it.
+    pub phone: &'a str,
+    /// The name the caller gave.
+    pub name: &'a str,
+    /// Local start in the tenant's zone.
+    pub starts: jiff::civil::DateTime,
+    /// Length in minutes.
+    pub minutes: u32,
+    /// What the caller asked for, in their words.
+    pub notes: String,
+}
+
+/// Stores a caller's appointment request (status `requested`, no staff member, no
+/// reminder until staff confirm it). A call makes at most one request: a second one
+/// for the same call returns the first, with `false`.
+pub async fn request_from_call(
+    db: &Db,
+    tenant_id: &str,
+    r: &CallRequest<'_>,
+) -> AppResult<(Appointment, bool)> {
+    let tenant = crate::tenants::get(db, tenant_id).await?;
+    let starts_at = r
+        .starts
+        .to_zoned(zone(&tenant.timezone))
+        .map_err(AppError::internal)?
+        .timestamp()
+        .as_millisecond();
+    let phone = E164::parse(r.phone).map_or_else(|| r.phone.to_owned(), |p| p.as_str().to_owned());
+    let name: String = r.name.chars().take(120).collect();
+    let notes: String = r.notes.chars().take(2000).collect();
+    let now = now_ms();
+    let id = new_id("apt");
+    let inserted = sqlx::query(
+        "INSERT INTO appointments (id, tenant_id, customer_name, customer_phone, starts_at, ends_at,
+            notes, status, call_sid, requested_on_call, reminder_state, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'requested', $8, $8, 'none', $9, $9)
+         ON CONFLICT (requested_on_call) DO NOTHING",
+    )
+    .bind(&id)
+    .bind(tenant_id)
+    .bind(&name)
+    .bind(&phone)
+    .bind(starts_at)
+    .bind(starts_at + i64::from(r.minutes) * 60_000)
+    .bind(&notes)
+    .bind(r.call_sid)
+    .bind(now)
+    .execute(db.pool())
+    .await?
+    .rows_affected()
+        == 1;
+    let row = sqlx::query(&format!(
+        "{SELECT} WHERE a.requested_on_call = $1 AND a.tenant_id = $2"
+    ))
+    .bind(r.call_sid)
+    .bind(tenant_id)
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or(AppError::NotFound)?;
+    Ok((stored_from_row(&row)?.view(&tenant.timezone), inserted))
 }
 
 /// Creating an appointment.
@@ -636,7 +707,7 @@ async fn check(db: &Db, tenant_id: &str, tz: &jiff::tz::TimeZone, d: Draft) -> A
         Some(s) => Status::parse(s.trim()).unwrap_or_else(|| {
             errors.insert(
                 "status".into(),
-                "must be scheduled, confirmed, cancelled, completed or no-show".into(),
+                "must be requested, scheduled, confirmed, cancelled, completed or no-show".into(),
             );
             Status::Scheduled
         }),

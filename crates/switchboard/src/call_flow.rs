@@ -6,7 +6,8 @@ use twilio::twiml::{
     VoiceResponse,
 };
 
-use crate::telephony::{AfterHoursAction, BusinessHours, EffectiveSettings, RoutingMode};
+use crate::receptionist::{self, Action, Topic, Utterance};
+use crate::telephony::{AfterHoursAction, EffectiveSettings, RoutingMode};
 
 use crate::paths;
 
@@ -44,6 +45,8 @@ pub enum Step {
     Whisper {
         /// The menu choice, if any.
         choice: Option<String>,
+        /// What the caller asked the AI receptionist about, if it put them through.
+        topic: Option<Topic>,
     },
 }
 
@@ -53,52 +56,6 @@ fn say(s: &EffectiveSettings, text: &str) -> Say {
 
 fn url(base: &str, path: &str) -> String {
     format!("{}{}", base.trim_end_matches('/'), path)
-}
-
-/// Whether `now` falls inside the opening hours, in the hours' (or tenant's) zone.
-pub fn is_open(hours: &BusinessHours, tenant_timezone: &str, now: jiff::Timestamp) -> bool {
-    let tz_name = hours.timezone.as_deref().unwrap_or(tenant_timezone);
-    let tz = jiff::tz::TimeZone::get(tz_name).unwrap_or(jiff::tz::TimeZone::UTC);
-    let local = now.to_zoned(tz);
-    let day = match local.weekday() {
-        jiff::civil::Weekday::Monday => "mon",
-        jiff::civil::Weekday::Tuesday => "tue",
-        jiff::civil::Weekday::Wednesday => "wed",
-        jiff::civil::Weekday::Thursday => "thu",
-        jiff::civil::Weekday::Friday => "fri",
-        jiff::civil::Weekday::Saturday => "sat",
-        jiff::civil::Weekday::Sunday => "sun",
-    };
-    let minute = i32::from(local.hour()) * 60 + i32::from(local.minute());
-    let to_minutes = |hhmm: &str| -> Option<i32> {
-        let (h, m) = hhmm.split_once(':')?;
-        Some(h.parse::<i32>().ok()? * 60 + m.parse::<i32>().ok()?)
-    };
-    hours.days.get(day).is_some_and(|intervals| {
-        intervals
-            .iter()
-            .any(|iv| match (to_minutes(&iv.open), to_minutes(&iv.close)) {
-                (Some(o), Some(c)) => o <= minute && minute < c,
-                _ => false,
-            })
-    })
-}
-
-/// When the business is next open: `now` when it is, else the first five-minute mark
-/// within the next eight days at which it is; `None` when it never opens.
-pub fn next_opening(
-    hours: &BusinessHours,
-    tenant_timezone: &str,
-    now: jiff::Timestamp,
-) -> Option<jiff::Timestamp> {
-    if is_open(hours, tenant_timezone, now) {
-        return Some(now);
-    }
-    let step = jiff::SignedDuration::from_mins(5);
-    let start = jiff::Timestamp::from_second(now.as_second() - now.as_second() % 300).ok()?;
-    (1..=8 * 24 * 12)
-        .filter_map(|i| start.checked_add(step * i).ok())
-        .find(|t| is_open(hours, tenant_timezone, *t))
 }
 
 /// Forward target: digit 1 → new, else default, else existing; digit 2 → the mirror;
@@ -140,7 +97,7 @@ fn dial(
     base: &str,
     tracking_number: &str,
     target: &str,
-    choice: Option<&str>,
+    whisper_query: Option<String>,
     mut response: VoiceResponse,
 ) -> VoiceResponse {
     if s.recording_enabled || s.transcription_enabled {
@@ -155,8 +112,8 @@ fn dial(
             ),
         );
     }
-    let whisper = match choice {
-        Some(c) => url(base, &format!("{}?choice={c}", paths::WHISPER)),
+    let whisper = match whisper_query {
+        Some(q) => url(base, &format!("{}?{q}", paths::WHISPER)),
         None => url(base, paths::WHISPER),
     };
     let number = reported(Number::new(target).url(&whisper).method("POST"), base);
@@ -244,7 +201,14 @@ fn forward_or_voicemail(
     prefix: VoiceResponse,
 ) -> VoiceResponse {
     match forward_target(s, choice) {
-        Some(target) => dial(s, base, tracking_number, &target, choice, prefix),
+        Some(target) => dial(
+            s,
+            base,
+            tracking_number,
+            &target,
+            choice.map(|c| format!("choice={c}")),
+            prefix,
+        ),
         None => voicemail(s, base, None),
     }
 }
@@ -264,6 +228,61 @@ fn menu(s: &EffectiveSettings, base: &str, attempt: u8) -> VoiceResponse {
         .push(Redirect::new(&again).method("POST"))
 }
 
+/// One turn of the AI receptionist: what it says, then the next speech Gather (silence
+/// falls through to the same turn without words), a hand-off or a goodbye.
+pub fn agent_turn(
+    s: &EffectiveSettings,
+    base: &str,
+    tracking_number: &str,
+    turn: &Utterance,
+    next_turn: i64,
+    now: jiff::Timestamp,
+) -> VoiceResponse {
+    let (action, topic) = (turn.action, turn.topic);
+    let spoken = say(s, &turn.text);
+    match action {
+        Action::Greet | Action::Answer | Action::Ask | Action::Book => {
+            let next = url(base, &format!("{}?turn={next_turn}", paths::AGENT));
+            VoiceResponse::new()
+                .push(
+                    Gather::new()
+                        .input("speech dtmf")
+                        .speech_timeout("auto")
+                        .timeout(6)
+                        .num_digits(1)
+                        .language("en-US")
+                        .action(&next)
+                        .method("POST")
+                        .push(spoken),
+                )
+                .push(Redirect::new(&next).method("POST"))
+        }
+        Action::Goodbye => VoiceResponse::new().push(spoken).push(Hangup::new()),
+        Action::Handoff | Action::Emergency => {
+            let prefix = VoiceResponse::new().push(spoken);
+            let whisper = topic.map(|t| format!("topic={}", t.as_str()));
+            let emergency_line = s
+                .ai_agent
+                .emergency_handoff
+                .clone()
+                .filter(|_| action == Action::Emergency);
+            if let Some(target) = emergency_line {
+                return dial(s, base, tracking_number, &target, whisper, prefix);
+            }
+            // Staff are not there after hours unless the tenant forwards then too.
+            let closed = s.business_hours.as_ref().is_some_and(|h| {
+                !h.is_open(&s.timezone, now) && h.after_hours_action != AfterHoursAction::Forward
+            });
+            match forward_target(s, None) {
+                Some(target) if !closed || action == Action::Emergency => {
+                    dial(s, base, tracking_number, &target, whisper, prefix)
+                }
+                _ => prefix.push_all(voicemail(s, base, None)),
+            }
+        }
+    }
+}
+
 /// The TwiML for one request of a call.
 pub fn respond(
     s: &EffectiveSettings,
@@ -274,9 +293,24 @@ pub fn respond(
 ) -> VoiceResponse {
     match step {
         Step::Incoming { attempt, digits } => {
+            // The receptionist answers at any hour; after hours it hands off to voicemail.
+            if s.mode == RoutingMode::AiAgent {
+                return agent_turn(
+                    s,
+                    base,
+                    tracking_number,
+                    &Utterance {
+                        text: receptionist::greeting(&receptionist::Context::of(s, now)),
+                        action: Action::Greet,
+                        topic: None,
+                    },
+                    1,
+                    now,
+                );
+            }
             if *attempt == 0
                 && let Some(hours) = &s.business_hours
-                && !is_open(hours, &s.timezone, now)
+                && !hours.is_open(&s.timezone, now)
             {
                 let message = hours.after_hours_message.as_deref();
                 return match hours.after_hours_action {
@@ -299,6 +333,7 @@ pub fn respond(
             }
             match s.mode {
                 RoutingMode::Voicemail => voicemail(s, base, None),
+                RoutingMode::AiAgent => VoiceResponse::new(),
                 RoutingMode::Forward => {
                     forward_or_voicemail(s, base, tracking_number, None, VoiceResponse::new())
                 }
@@ -339,13 +374,16 @@ pub fn respond(
         Step::VoicemailDone => VoiceResponse::new()
             .push(say(s, "Thank you. Your message has been saved. Goodbye."))
             .push(Hangup::new()),
-        Step::Whisper { choice } => {
-            let text = match (&s.whisper_message, choice.as_deref()) {
+        Step::Whisper { choice, topic } => {
+            let mut text = match (&s.whisper_message, choice.as_deref()) {
                 (Some(custom), _) => custom.clone(),
                 (None, Some("1")) => format!("New patient calling {}.", s.tenant_name),
                 (None, Some("2")) => format!("Existing patient calling {}.", s.tenant_name),
                 (None, _) => format!("Call for {}.", s.tenant_name),
             };
+            if let Some(topic) = topic {
+                text = format!("{text} {}", topic.whisper());
+            }
             VoiceResponse::new().push(say(s, &text))
         }
     }
@@ -354,7 +392,7 @@ pub fn respond(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::telephony::OpenInterval;
+    use crate::telephony::{BusinessHours, OpenInterval};
     use std::collections::BTreeMap;
 
     const BASE: &str = "https://sb.example.com";
@@ -376,6 +414,7 @@ mod tests {
             whisper_message: None,
             business_hours: None,
             browser_identities: Vec::new(),
+            ai_agent: crate::telephony::AiAgent::default(),
         }
     }
 
@@ -579,7 +618,8 @@ mod tests {
         assert!(
             at(
                 Step::Whisper {
-                    choice: Some("1".into())
+                    choice: Some("1".into()),
+                    topic: None,
                 },
                 &s
             )
@@ -587,7 +627,16 @@ mod tests {
         );
         let mut custom = s.clone();
         custom.whisper_message = Some("Booking line".into());
-        assert!(at(Step::Whisper { choice: None }, &custom).contains("Booking line"));
+        assert!(
+            at(
+                Step::Whisper {
+                    choice: None,
+                    topic: None
+                },
+                &custom
+            )
+            .contains("Booking line")
+        );
     }
 
     #[test]
@@ -607,14 +656,14 @@ mod tests {
             after_hours_action: AfterHoursAction::Hangup,
             after_hours_message: Some("We open at nine.".into()),
         };
-        assert!(is_open(&hours, "America/Chicago", now()));
+        assert!(hours.is_open("America/Chicago", now()));
         assert!(
-            !is_open(&hours, "Asia/Tokyo", now()),
+            !hours.is_open("Asia/Tokyo", now()),
             "01:00 Wednesday in Tokyo"
         );
         hours.timezone = Some("Europe/London".into());
         assert!(
-            is_open(&hours, "Asia/Tokyo", now()),
+            hours.is_open("Asia/Tokyo", now()),
             "the hours' own zone wins"
         );
 

@@ -34,6 +34,7 @@ pub mod patch;
 pub mod paths;
 pub mod provisioning;
 pub mod purchases;
+pub mod receptionist;
 pub mod routes;
 pub mod serve;
 pub mod server;

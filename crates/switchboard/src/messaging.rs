@@ -153,7 +153,7 @@ pub async fn text_back_when_missed(
     let tz = jiff::tz::TimeZone::get(&tz_name).unwrap_or(jiff::tz::TimeZone::UTC);
     let now = jiff::Timestamp::now();
     let at = match &settings.business_hours {
-        Some(hours) => crate::call_flow::next_opening(hours, &tz_name, now).unwrap_or(now),
+        Some(hours) => hours.next_opening(&tz_name, now).unwrap_or(now),
         None => now,
     };
     let day = at.to_zoned(tz).date();

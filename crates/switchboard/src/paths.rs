@@ -18,6 +18,8 @@ pub const VOICEMAIL_STATUS: &str = "/api/twilio/voice/voicemail-status";
 pub const RECORDING_STATUS: &str = "/api/twilio/voice/recording-status";
 /// Real-time transcription.
 pub const TRANSCRIPTION: &str = "/api/twilio/voice/transcription";
+/// The AI receptionist's turns: its speech Gather's action (and fallthrough).
+pub const AGENT: &str = "/api/twilio/voice/agent";
 /// Inbound SMS.
 pub const SMS: &str = "/api/twilio/sms";
 /// The Voice URL of the softphone's TwiML App: Twilio calls it when a browser dials.

@@ -28,6 +28,10 @@ pub enum RoutingMode {
     Voicemail,
     /// A spoken greeting, then forward (or voicemail).
     Greeting,
+    /// The AI receptionist answers from the tenant's knowledge base and hands off to a
+    /// person when it cannot help.
+    #[serde(rename = "ai-agent")]
+    AiAgent,
 }
 
 impl RoutingMode {
@@ -38,6 +42,7 @@ impl RoutingMode {
             Self::Menu => "menu",
             Self::Voicemail => "voicemail",
             Self::Greeting => "greeting",
+            Self::AiAgent => "ai-agent",
         }
     }
     /// Parses the stored spelling.
@@ -47,6 +52,7 @@ impl RoutingMode {
             "menu" => Some(Self::Menu),
             "voicemail" => Some(Self::Voicemail),
             "greeting" => Some(Self::Greeting),
+            "ai-agent" => Some(Self::AiAgent),
             _ => None,
         }
     }
@@ -102,6 +108,53 @@ fn minutes(hhmm: &str) -> Option<u32> {
 }
 
 impl BusinessHours {
+    /// Whether `now` falls inside the opening hours, in the hours' (or tenant's) zone.
+    pub fn is_open(&self, tenant_timezone: &str, now: jiff::Timestamp) -> bool {
+        let hours = self;
+        let tz_name = hours.timezone.as_deref().unwrap_or(tenant_timezone);
+        let tz = jiff::tz::TimeZone::get(tz_name).unwrap_or(jiff::tz::TimeZone::UTC);
+        let local = now.to_zoned(tz);
+        let day = match local.weekday() {
+            jiff::civil::Weekday::Monday => "mon",
+            jiff::civil::Weekday::Tuesday => "tue",
+            jiff::civil::Weekday::Wednesday => "wed",
+            jiff::civil::Weekday::Thursday => "thu",
+            jiff::civil::Weekday::Friday => "fri",
+            jiff::civil::Weekday::Saturday => "sat",
+            jiff::civil::Weekday::Sunday => "sun",
+        };
+        let minute = i32::from(local.hour()) * 60 + i32::from(local.minute());
+        let to_minutes = |hhmm: &str| -> Option<i32> {
+            let (h, m) = hhmm.split_once(':')?;
+            Some(h.parse::<i32>().ok()? * 60 + m.parse::<i32>().ok()?)
+        };
+        hours.days.get(day).is_some_and(|intervals| {
+            intervals
+                .iter()
+                .any(|iv| match (to_minutes(&iv.open), to_minutes(&iv.close)) {
+                    (Some(o), Some(c)) => o <= minute && minute < c,
+                    _ => false,
+                })
+        })
+    }
+
+    /// When the business is next open: `now` when it is, else the first five-minute mark
+    /// within the next eight days at which it is; `None` when it never opens.
+    pub fn next_opening(
+        &self,
+        tenant_timezone: &str,
+        now: jiff::Timestamp,
+    ) -> Option<jiff::Timestamp> {
+        if self.is_open(tenant_timezone, now) {
+            return Some(now);
+        }
+        let step = jiff::SignedDuration::from_mins(5);
+        let start = jiff::Timestamp::from_second(now.as_second() - now.as_second() % 300).ok()?;
+        (1..=8 * 24 * 12)
+            .filter_map(|i| start.checked_add(step * i).ok())
+            .find(|t| self.is_open(tenant_timezone, *t))
+    }
+
     fn check(&self, errors: &mut FieldErrors) {
         for (day, intervals) in &self.days {
             if !DAYS.contains(&day.as_str()) {
@@ -136,6 +189,195 @@ impl BusinessHours {
     }
 }
 
+/// What kind of business answers: it decides which words are an emergency.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BusinessKind {
+    /// Any business: only the universal emergencies.
+    #[default]
+    General,
+    /// A medical practice.
+    Medical,
+    /// A dental practice.
+    Dental,
+    /// Plumbing, heating, electrical and other home services.
+    HomeService,
+}
+
+/// One service the business offers, with its price as the business words it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Service {
+    /// "Teeth cleaning".
+    pub name: String,
+    /// "$120", "from $90", "free": spoken as written. Absent: no price is ever said.
+    #[serde(default)]
+    pub price: Option<String>,
+    /// How long it takes, in minutes (appointment requests use it).
+    #[serde(default)]
+    pub duration: Option<u32>,
+}
+
+/// A question callers ask and the business's own answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Faq {
+    /// The question, in the business's words.
+    pub question: String,
+    /// The answer, spoken as plain text.
+    pub answer: String,
+}
+
+/// The AI receptionist's knowledge base: everything it may say, and nothing else.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AiAgent {
+    /// The first thing a caller hears; "Thanks for calling {business}. How can I help?"
+    /// when unset.
+    #[serde(default)]
+    pub greeting: Option<String>,
+    /// Services and prices.
+    #[serde(default)]
+    pub services: Vec<Service>,
+    /// The business's own questions and answers.
+    #[serde(default)]
+    pub faqs: Vec<Faq>,
+    /// Street address and directions, spoken as written.
+    #[serde(default)]
+    pub address: Option<String>,
+    /// Insurance and payment accepted, spoken as written.
+    #[serde(default)]
+    pub insurance: Option<String>,
+    /// The number an emergency is put through to (an on-call phone); the forward number
+    /// when unset.
+    #[serde(default)]
+    pub emergency_handoff: Option<String>,
+    /// Which emergencies it listens for (default `general`).
+    #[serde(default)]
+    pub business_kind: BusinessKind,
+}
+
+/// Most services in a knowledge base.
+pub const MAX_SERVICES: usize = 100;
+/// Most questions and answers in a knowledge base.
+pub const MAX_FAQS: usize = 200;
+/// Longest answer, address or insurance text, in characters.
+pub const MAX_ANSWER: usize = 1000;
+/// Longest question, service name or price, in characters.
+pub const MAX_QUESTION: usize = 200;
+
+/// Why a text cannot be spoken as plain text, if it cannot.
+fn unspeakable(text: &str, max: usize) -> Option<String> {
+    if text.trim().is_empty() {
+        return Some("must not be blank".into());
+    }
+    if text.chars().count() > max {
+        return Some(format!("must be at most {max} characters"));
+    }
+    if text.contains('<') || text.contains('>') {
+        return Some("must be plain text (no markup: it is spoken as written)".into());
+    }
+    if text.chars().any(|c| c.is_control() && c != '\n') {
+        return Some("must not contain control characters".into());
+    }
+    None
+}
+
+impl AiAgent {
+    /// Checks the knowledge base; errors are keyed `aiAgent.<field>[i]…`.
+    pub fn check(&self, errors: &mut FieldErrors) {
+        let text = |errors: &mut FieldErrors, field: String, value: &str, max: usize| {
+            if let Some(why) = unspeakable(value, max) {
+                errors.insert(field, why);
+            }
+        };
+        for (field, value) in [
+            ("greeting", &self.greeting),
+            ("address", &self.address),
+            ("insurance", &self.insurance),
+        ] {
+            if let Some(v) = value {
+                text(errors, format!("aiAgent.{field}"), v, MAX_ANSWER);
+            }
+        }
+        for (i, s) in self.services.iter().enumerate().take(MAX_SERVICES) {
+            text(
+                errors,
+                format!("aiAgent.services[{i}].name"),
+                &s.name,
+                MAX_QUESTION,
+            );
+            if let Some(price) = &s.price {
+                text(
+                    errors,
+                    format!("aiAgent.services[{i}].price"),
+                    price,
+                    MAX_QUESTION,
+                );
+            }
+            if s.duration.is_some_and(|d| !(5..=480).contains(&d)) {
+                errors.insert(
+                    format!("aiAgent.services[{i}].duration"),
+                    "must be from 5 to 480 minutes".into(),
+                );
+            }
+        }
+        for (i, f) in self.faqs.iter().enumerate().take(MAX_FAQS) {
+            text(
+                errors,
+                format!("aiAgent.faqs[{i}].question"),
+                &f.question,
+                MAX_QUESTION,
+            );
+            text(
+                errors,
+                format!("aiAgent.faqs[{i}].answer"),
+                &f.answer,
+                MAX_ANSWER,
+            );
+        }
+        if self.services.len() > MAX_SERVICES {
+            errors.insert(
+                "aiAgent.services".into(),
+                format!("must have at most {MAX_SERVICES} services"),
+            );
+        }
+        if self.faqs.len() > MAX_FAQS {
+            errors.insert(
+                "aiAgent.faqs".into(),
+                format!("must have at most {MAX_FAQS} questions"),
+            );
+        }
+        if let Some(number) = &self.emergency_handoff
+            && E164::parse(number).is_none()
+        {
+            errors.insert(
+                "aiAgent.emergencyHandoff".into(),
+                "is not a valid phone number".into(),
+            );
+        }
+    }
+
+    /// The knowledge base as stored: trimmed, blanks dropped, numbers in E.164.
+    fn normalised(mut self) -> Self {
+        let clean = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        self.greeting = clean(self.greeting);
+        self.address = clean(self.address);
+        self.insurance = clean(self.insurance);
+        self.emergency_handoff = clean(self.emergency_handoff)
+            .map(|n| E164::parse(&n).map_or(n, |e| e.as_str().to_owned()));
+        for s in &mut self.services {
+            s.name = s.name.trim().to_owned();
+            s.price = clean(s.price.take());
+        }
+        for f in &mut self.faqs {
+            f.question = f.question.trim().to_owned();
+            f.answer = f.answer.trim().to_owned();
+        }
+        self
+    }
+}
+
 /// The stored settings of one tenant (secrets still encrypted).
 #[derive(Debug, Clone, Default)]
 struct Row {
@@ -164,6 +406,7 @@ struct Row {
     reminder_lead_minutes: Option<i64>,
     twiml_app_sid: Option<String>,
     ring_browsers: Option<bool>,
+    ai_agent: Option<String>,
 }
 
 async fn load_row(db: &Db, tenant_id: &str) -> AppResult<Row> {
@@ -203,6 +446,7 @@ async fn load_row(db: &Db, tenant_id: &str) -> AppResult<Row> {
         reminder_lead_minutes: r.try_get("reminder_lead_minutes")?,
         twiml_app_sid: r.try_get("twiml_app_sid")?,
         ring_browsers: flag("ring_browsers")?,
+        ai_agent: r.try_get("ai_agent")?,
     })
 }
 
@@ -211,8 +455,8 @@ async fn store_row(db: &Db, tenant_id: &str, r: &Row) -> AppResult<()> {
         "INSERT INTO tenant_telephony (tenant_id, account_sid, auth_token_enc, api_key_sid, api_key_secret_enc,
             call_routing_mode, forward_number, forward_number_new, forward_number_existing, menu_message, voice,
             recording_enabled, transcription_enabled, whisper_message, auto_reply_message, business_hours, updated_at, llm_classification, sms_help_text, sms_max_segments, text_back_enabled, text_back_message,
-            confirmation_message, reminder_message, reminder_lead_minutes, twiml_app_sid, ring_browsers)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)
+            confirmation_message, reminder_message, reminder_lead_minutes, twiml_app_sid, ring_browsers, ai_agent)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)
          ON CONFLICT (tenant_id) DO UPDATE SET
             account_sid = excluded.account_sid, auth_token_enc = excluded.auth_token_enc,
             api_key_sid = excluded.api_key_sid, api_key_secret_enc = excluded.api_key_secret_enc,
@@ -227,7 +471,7 @@ async fn store_row(db: &Db, tenant_id: &str, r: &Row) -> AppResult<()> {
             text_back_enabled = excluded.text_back_enabled, text_back_message = excluded.text_back_message,
             confirmation_message = excluded.confirmation_message, reminder_message = excluded.reminder_message,
             reminder_lead_minutes = excluded.reminder_lead_minutes, twiml_app_sid = excluded.twiml_app_sid,
-            ring_browsers = excluded.ring_browsers",
+            ring_browsers = excluded.ring_browsers, ai_agent = excluded.ai_agent",
     )
     .bind(tenant_id)
     .bind(r.account_sid.as_deref())
@@ -256,6 +500,7 @@ async fn store_row(db: &Db, tenant_id: &str, r: &Row) -> AppResult<()> {
     .bind(r.reminder_lead_minutes)
     .bind(r.twiml_app_sid.as_deref())
     .bind(r.ring_browsers.map(i64::from))
+    .bind(r.ai_agent.as_deref())
     .execute(db.pool())
     .await?;
     Ok(())
@@ -328,6 +573,8 @@ pub struct TwilioConfigView {
     /// Forwarded calls also ring the staff's browsers (the Calls page); the first to
     /// answer, browser or phone, takes the call.
     pub ring_browsers: bool,
+    /// The AI receptionist's knowledge base (`callRoutingMode: "ai-agent"`).
+    pub ai_agent: Option<AiAgent>,
 }
 
 /// A change to the config; absent fields stay, `null` clears.
@@ -387,6 +634,8 @@ pub struct TwilioConfigUpdate {
     pub twiml_app_sid: Option<Option<String>>,
     #[serde(default, deserialize_with = "crate::patch::nullable")]
     pub ring_browsers: Option<Option<bool>>,
+    #[serde(default, deserialize_with = "crate::patch::nullable")]
+    pub ai_agent: Option<Option<AiAgent>>,
     /// Admins only: allow saving an account SID another tenant already uses (tenants
     /// that really share one Twilio account). Not stored; checked when the SID changes.
     #[serde(default)]
@@ -514,6 +763,10 @@ fn to_view(tenant_id: &str, r: Row, phone_numbers: Vec<PhoneNumber>) -> TwilioCo
             .unwrap_or(DEFAULT_REMINDER_LEAD_MINUTES),
         twiml_app_sid: r.twiml_app_sid,
         ring_browsers: r.ring_browsers.unwrap_or(false),
+        ai_agent: r
+            .ai_agent
+            .as_deref()
+            .and_then(|j| serde_json::from_str(j).ok()),
     }
 }
 
@@ -724,6 +977,15 @@ pub async fn update(
     if let Some(flag) = change.ring_browsers {
         r.ring_browsers = flag;
     }
+    if let Some(agent) = &change.ai_agent {
+        if let Some(a) = agent {
+            a.check(&mut errors);
+        }
+        r.ai_agent = agent
+            .clone()
+            .map(AiAgent::normalised)
+            .and_then(|a| serde_json::to_string(&a).ok());
+    }
     if let Some(voice) = &change.voice {
         r.voice = match voice.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             Some(v) if ALLOWED_VOICES.contains(&v) => Some(v.to_owned()),
@@ -804,6 +1066,8 @@ pub struct EffectiveSettings {
     /// Voice SDK identities a forwarded call also rings (empty unless the tenant rings
     /// browsers): its users who may open the Calls page.
     pub browser_identities: Vec<String>,
+    /// The AI receptionist's knowledge base (empty when none is set).
+    pub ai_agent: AiAgent,
 }
 
 /// At most this many browsers ring beside the forward number (Twilio dials at most ten
@@ -849,6 +1113,11 @@ pub async fn effective(
     };
     Ok(EffectiveSettings {
         browser_identities,
+        ai_agent: r
+            .ai_agent
+            .as_deref()
+            .and_then(|j| serde_json::from_str(j).ok())
+            .unwrap_or_default(),
         greeting_message: r
             .menu_message
             .unwrap_or_else(|| format!("Thank you for calling {}.", tenant.name)),

@@ -50,14 +50,33 @@ pub enum Staff {
     Fails,
 }
 
-/// What the caller presses at each menu, in order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What the caller does at each Gather, in order: presses keys, speaks (to a Gather
+/// whose `input` includes `speech`), or stays silent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Press {
     /// These digits.
     Digits(String),
+    /// These words, heard with this confidence (0 to 1), sent as `SpeechResult` and
+    /// `Confidence`. To a keys-only Gather they are silence.
+    Speech {
+        /// What Twilio's recogniser heard.
+        text: String,
+        /// How sure it was.
+        confidence: f64,
+    },
     /// Nothing: the Gather times out.
     Nothing,
+}
+
+impl Press {
+    /// The caller says `text`, clearly heard.
+    pub fn says(text: &str) -> Self {
+        Self::Speech {
+            text: text.to_owned(),
+            confidence: 0.92,
+        }
+    }
 }
 
 /// How report-only callbacks are delivered.
@@ -101,7 +120,8 @@ pub struct Scenario {
     pub caller_name: Option<String>,
     /// City, state, zip and country of the caller.
     pub caller_location: Option<(String, String, String, String)>,
-    /// One entry per menu (Gather), in order; missing entries are `Nothing`.
+    /// One entry per Gather (a menu, a turn of the receptionist), in order; missing
+    /// entries are `Nothing`.
     pub presses: Vec<Press>,
     /// Hang up while the first menu plays.
     pub hang_up_in_menu: bool,
@@ -170,6 +190,8 @@ pub struct CallReport {
     pub call_sid: String,
     /// Everything the caller heard (`Say` texts), in order.
     pub heard: Vec<String>,
+    /// Everything the caller said to a speech Gather, in order.
+    pub said: Vec<String>,
     /// Numbers dialled.
     pub dialed: Vec<String>,
     /// What the answering staff heard (the whisper).
@@ -479,7 +501,28 @@ impl<'a> Run<'a> {
                         }
                         let action = self.resolve(&url, verb.attr("action").unwrap_or(&url));
                         let method = verb.attr("method").unwrap_or("POST").to_owned();
-                        match self.presses.pop_front().unwrap_or(Press::Nothing) {
+                        let listens = verb.attr("input").unwrap_or("dtmf").contains("speech");
+                        let press = match self.presses.pop_front().unwrap_or(Press::Nothing) {
+                            Press::Speech { .. } if !listens => Press::Nothing,
+                            p => p,
+                        };
+                        match press {
+                            Press::Speech { text, confidence } => {
+                                self.clock += words_ms(&text) + 800;
+                                self.report.said.push(text.clone());
+                                let params = self.params(&[
+                                    ("SpeechResult", text),
+                                    ("Confidence", format!("{confidence:.6}")),
+                                ]);
+                                match self.fetch(&action, &method, params).await {
+                                    Some((u, d)) => {
+                                        url = u;
+                                        doc = d;
+                                        continue 'documents;
+                                    }
+                                    None => return,
+                                }
+                            }
                             Press::Digits(d) => {
                                 self.clock += 1_500;
                                 let params =

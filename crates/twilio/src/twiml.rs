@@ -302,6 +302,12 @@ impl Gather {
         input => "input": &str,
         /// Request `action` even when nothing was entered.
         action_on_empty_result => "actionOnEmptyResult": bool,
+        /// Seconds of silence that end speech input, or `auto`.
+        speech_timeout => "speechTimeout": &str,
+        /// Words and phrases likely to be said, comma-separated.
+        hints => "hints": &str,
+        /// The speech's language (`en-US`).
+        language => "language": &str,
     }
 }
 impl Default for Gather {

@@ -43,6 +43,9 @@ pub enum EventKind {
     /// A staff member placed the call from the browser (ours, not Twilio's: who, from
     /// which tracking number, to whom).
     Placed,
+    /// One turn of the AI receptionist (ours): what it heard, with Twilio's confidence,
+    /// and what it said and did. `Turn` 0 is the greeting.
+    Agent,
 }
 
 impl EventKind {
@@ -63,6 +66,7 @@ impl EventKind {
             Self::Classification => "classification",
             Self::Correction => "correction",
             Self::Placed => "placed",
+            Self::Agent => "agent",
         }
     }
 
@@ -83,6 +87,7 @@ impl EventKind {
             Self::Classification,
             Self::Correction,
             Self::Placed,
+            Self::Agent,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -238,6 +243,52 @@ pub struct CallRecord {
     pub corrected_at: Option<i64>,
     /// The staff member who placed an outbound call.
     pub user_id: Option<String>,
+    /// The AI receptionist's conversation: a JSON array of [`Turn`]s in turn order.
+    pub conversation: Option<String>,
+    /// What the receptionist achieved: `ai-resolved`, `ai-booked` or `ai-handoff`.
+    pub ai_outcome: Option<String>,
+}
+
+/// One turn of the AI receptionist's conversation, as the call record keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Turn {
+    /// 0 for the greeting, then 1, 2, … per answer from the caller.
+    pub turn: i64,
+    /// What Twilio heard (`SpeechResult`), or the keys pressed; `None`: silence.
+    pub heard: Option<String>,
+    /// Twilio's confidence in `heard`, 0 to 1.
+    pub confidence: Option<f64>,
+    /// What the receptionist said.
+    pub said: String,
+    /// What it did: `greet`, `answer`, `ask`, `book`, `handoff`, `emergency`, `goodbye`.
+    pub action: String,
+    /// What the caller asked about (`hours`, `prices`, …), when it knew.
+    pub topic: Option<String>,
+    /// When (unix ms).
+    pub at: i64,
+}
+
+impl Turn {
+    /// The turn an `agent` event holds.
+    fn of(e: &Event) -> Option<Self> {
+        Some(Self {
+            turn: e.num("Turn")?,
+            heard: e.get("Heard").map(str::to_owned),
+            confidence: e.get("Confidence").and_then(|c| c.trim().parse().ok()),
+            said: e.get("Said").unwrap_or_default().to_owned(),
+            action: e.get("Action").unwrap_or("answer").to_owned(),
+            topic: e.get("Topic").map(str::to_owned),
+            at: e.time(),
+        })
+    }
+}
+
+/// The turns of a stored conversation (empty when there is none or it does not parse).
+pub fn turns(conversation: Option<&str>) -> Vec<Turn> {
+    conversation
+        .and_then(|c| serde_json::from_str(c).ok())
+        .unwrap_or_default()
 }
 
 fn status_rank(status: &str) -> Option<(u8, u8)> {
@@ -550,6 +601,11 @@ pub fn fold(events: &[Event]) -> CallRecord {
         r.corrected_by = c.get("CorrectedBy").map(str::to_owned);
         r.corrected_at = c.num("CorrectedAt");
     }
+    fold_conversation(
+        &mut r,
+        of(EventKind::Agent),
+        of(EventKind::DialAction).next().is_none() && of(EventKind::DialLeg).next().is_none(),
+    );
     // A call placed from the browser reaches Twilio as the browser's call to our TwiML
     // App (`From` client:…, `Direction` inbound); what it is, is what we recorded.
     if let Some(p) = of(EventKind::Placed).next() {
@@ -559,6 +615,61 @@ pub fn fold(events: &[Event]) -> CallRecord {
         r.user_id = p.get("UserId").map(str::to_owned);
     }
     r
+}
+
+/// The AI receptionist's turns: one per turn number (the first in canonical order; the
+/// writer stores one anyway), in turn order. A call it finished without a person is
+/// `ai-booked` or `ai-resolved` — its outcome too, never `missed`; one it put through
+/// is `ai-handoff` and keeps the Dial's outcome.
+fn fold_conversation<'a>(
+    r: &mut CallRecord,
+    events: impl Iterator<Item = &'a Event>,
+    no_dial: bool,
+) {
+    let mut turns: BTreeMap<i64, Turn> = BTreeMap::new();
+    for turn in events.filter_map(Turn::of) {
+        turns.entry(turn.turn).or_insert(turn);
+    }
+    if turns.is_empty() {
+        return;
+    }
+    let acted = |actions: &[&str]| turns.values().any(|t| actions.contains(&t.action.as_str()));
+    let booked = acted(&["book"]);
+    let handed_off = acted(&["handoff", "emergency"]);
+    let talked = turns.keys().any(|t| *t > 0);
+    r.ai_outcome = if booked {
+        Some("ai-booked")
+    } else if handed_off {
+        Some("ai-handoff")
+    } else if talked {
+        Some("ai-resolved")
+    } else {
+        None
+    }
+    .map(str::to_owned);
+    if no_dial
+        && !handed_off
+        && r.voicemail_sid.is_none()
+        && let Some(outcome) = r.ai_outcome.as_deref().filter(|_| talked)
+    {
+        r.outcome = outcome.to_owned();
+        r.dial_status = None;
+    }
+    if r.transcript_text.is_none() {
+        let mut lines = Vec::new();
+        for t in turns.values() {
+            if let Some(heard) = &t.heard {
+                lines.push(format!("Customer: {heard}"));
+            }
+            if !t.said.is_empty() {
+                lines.push(format!("Agent: {}", t.said));
+            }
+        }
+        r.transcript_text = Some(lines.join("\n"));
+        r.transcript_source = Some("agent".to_owned());
+    }
+    let list: Vec<&Turn> = turns.values().collect();
+    r.conversation = serde_json::to_string(&list).ok();
 }
 
 #[cfg(test)]

@@ -22,7 +22,8 @@ pub struct CallLog {
     pub direction: Option<String>,
     pub status: Option<String>,
     pub dial_call_status: Option<String>,
-    /// answered | voicemail | missed | in-progress.
+    /// answered | voicemail | missed | in-progress, or ai-resolved | ai-booked for a call
+    /// the AI receptionist finished without a person.
     pub outcome: String,
     /// Talk seconds, 0 when missed.
     pub duration: i64,
@@ -69,6 +70,10 @@ pub struct CallLog {
     pub contact_id: Option<String>,
     /// The staff member who placed an outbound call.
     pub user_id: Option<String>,
+    /// The AI receptionist's turns, in order (empty when it did not answer the call).
+    pub conversation: Vec<super::fold::Turn>,
+    /// `ai-resolved`, `ai-booked` or `ai-handoff` when the receptionist answered.
+    pub ai_outcome: Option<String>,
 }
 
 impl CallLog {
@@ -148,6 +153,8 @@ fn log_from_row(r: &sqlx::any::AnyRow) -> Result<CallLog, sqlx::Error> {
         classified_hash: record.classified_hash,
         contact_id: r.try_get("contact_id")?,
         user_id: record.user_id,
+        conversation: super::fold::turns(record.conversation.as_deref()),
+        ai_outcome: record.ai_outcome,
         call_sid,
     })
 }
@@ -254,13 +261,17 @@ fn build_where(scope: &Scope, f: &CallFilter, tz: &jiff::tz::TimeZone) -> AppRes
         Some("answered") => clauses.push("outcome = 'answered'".into()),
         Some("voicemail") => clauses.push("outcome = 'voicemail'".into()),
         Some("missed") => clauses.push("outcome IN ('missed', 'voicemail')".into()),
+        Some(s @ ("ai-resolved" | "ai-booked")) => {
+            push_text(&mut clauses, "outcome = ?", s.to_owned())
+        }
+        Some("ai-handoff") => clauses.push("ai_outcome = 'ai-handoff'".into()),
         Some(s @ ("no-answer" | "busy" | "failed" | "canceled")) => {
             push_text(&mut clauses, "dial_status = ?", s.to_owned())
         }
         Some(_) => {
             errors.insert(
                 "status".into(),
-                "must be answered, missed, voicemail, no-answer, busy, failed or canceled".into(),
+                "must be answered, missed, voicemail, ai-resolved, ai-booked, ai-handoff, no-answer, busy, failed or canceled".into(),
             );
         }
     }
@@ -450,6 +461,29 @@ pub struct TimelineEntry {
     pub status: Option<String>,
     /// Parameters, minus ones that identify the account.
     pub params: std::collections::BTreeMap<String, String>,
+}
+
+/// The tenant's stored events of one kind for a call, in canonical order.
+pub async fn events_of(
+    db: &Db,
+    tenant_id: &str,
+    call_sid: &str,
+    kind: super::EventKind,
+) -> AppResult<Vec<super::Event>> {
+    let rows = sqlx::query(
+        "SELECT kind, payload, received_at FROM call_events WHERE call_sid = $1 AND tenant_id = $2 AND kind = $3",
+    )
+    .bind(call_sid)
+    .bind(tenant_id)
+    .bind(kind.as_str())
+    .fetch_all(db.pool())
+    .await?;
+    let mut events = rows
+        .iter()
+        .map(event_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    events.sort();
+    Ok(events)
 }
 
 /// The events of a call, in the order they happened.
@@ -666,6 +700,50 @@ pub async fn stats(
         .await?
     {
         s.by_number.push(NumberStats::from_row(&r, friendly)?);
+    }
+    Ok(s)
+}
+
+/// What the AI receptionist did with a tenant's calls in a time range.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceptionistStats {
+    /// Calls it answered to the end without a person.
+    pub resolved: i64,
+    /// Calls on which it took an appointment request.
+    pub booked: i64,
+    /// Calls it put through to a person (or to voicemail).
+    pub handed_off: i64,
+}
+
+/// Counts the receptionist's calls started in `[from_ms, to_ms)` (a partial index holds
+/// only the calls it answered).
+pub async fn receptionist_stats(
+    db: &Db,
+    tenant_id: &str,
+    from_ms: i64,
+    to_ms: i64,
+) -> AppResult<ReceptionistStats> {
+    let rows = sqlx::query(
+        "SELECT ai_outcome, COUNT(*) AS n FROM calls
+         WHERE tenant_id = $1 AND ai_outcome IS NOT NULL AND started_at >= $2 AND started_at < $3
+         GROUP BY ai_outcome",
+    )
+    .bind(tenant_id)
+    .bind(from_ms)
+    .bind(to_ms)
+    .fetch_all(db.pool())
+    .await?;
+    let mut s = ReceptionistStats::default();
+    for r in rows {
+        let outcome: String = r.try_get("ai_outcome")?;
+        let n: i64 = r.try_get("n")?;
+        match outcome.as_str() {
+            "ai-resolved" => s.resolved += n,
+            "ai-booked" => s.booked += n,
+            "ai-handoff" => s.handed_off += n,
+            _ => {}
+        }
     }
     Ok(s)
 }

@@ -250,6 +250,8 @@ pub(super) fn rollup_filter(f: &CallFilter) -> Option<RollupFilter> {
             Some("answered") => Some(&["answered"]),
             Some("missed") => Some(&["missed", "voicemail"]),
             Some("voicemail") => Some(&["voicemail"]),
+            Some("ai-resolved") => Some(&["ai-resolved"]),
+            Some("ai-booked") => Some(&["ai-booked"]),
             Some(_) => return None,
         };
     let direction = match f.direction.as_deref().filter(|s| !s.is_empty()) {

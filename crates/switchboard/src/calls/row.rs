@@ -75,6 +75,8 @@ folded_columns! {
     corrected_by => corrected_by: Option<String>,
     corrected_at => corrected_at: Option<i64>,
     user_id => user_id: Option<String>,
+    conversation => conversation: Option<String>,
+    ai_outcome => ai_outcome: Option<String>,
 }
 
 /// Keys and bookkeeping around the folded columns: who the call is, whose, which

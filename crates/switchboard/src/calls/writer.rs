@@ -11,7 +11,8 @@ use crate::db::{Backend, Db, now_ms};
 use crate::error::{AppError, AppResult};
 
 /// The dedupe key of an event: the same call, kind and payload — or, for status
-/// callbacks, the same leg and Twilio sequence number — is stored once.
+/// callbacks, the same leg and Twilio sequence number, for the receptionist's turns the
+/// same turn number — is stored once.
 fn dedupe_key(call_sid: &str, kind: EventKind, params: &[(String, String)]) -> String {
     let mut h = Sha256::new();
     h.update(call_sid.as_bytes());
@@ -31,6 +32,11 @@ fn dedupe_key(call_sid: &str, kind: EventKind, params: &[(String, String)]) -> S
             h.update(get("CallStatus").unwrap_or_default().as_bytes());
             h.update([0]);
             h.update(seq.as_bytes());
+        }
+        // One turn of the receptionist's conversation is stored once, whatever a
+        // duplicate of its Gather callback would have made of it.
+        (EventKind::Agent, _) if get("Turn").is_some() => {
+            h.update(get("Turn").unwrap_or_default().as_bytes());
         }
         _ => {
             let mut sorted: Vec<&(String, String)> = params.iter().collect();

@@ -218,6 +218,39 @@ pub(crate) async fn get_twilio_config(
     Ok(Json(telephony::view(&state.db, &company_id).await?))
 }
 
+/// A question typed into the receptionist's "try it" box.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct TryReceptionist {
+    question: String,
+}
+
+/// `POST /api/companies/{companyId}/twilio/agent/try`: what the AI receptionist would
+/// answer to a caller's first words, through the same code as a call.
+pub(crate) async fn try_receptionist(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(company_id): Path<String>,
+    ApiJson(body): ApiJson<TryReceptionist>,
+) -> AppResult<Json<serde_json::Value>> {
+    principal.tenant_scope(&state, &company_id, None).await?;
+    let question = body.question.trim();
+    if question.is_empty() || question.chars().count() > 500 {
+        return Err(crate::error::AppError::field(
+            "question",
+            "must be 1 to 500 characters",
+        ));
+    }
+    let settings = telephony::effective(&state.db, &company_id, &state.config.routing).await?;
+    let answer = crate::receptionist::try_question(&settings, question, jiff::Timestamp::now());
+    Ok(Json(serde_json::json!({
+        "question": question,
+        "answer": answer.text,
+        "action": answer.action.as_str(),
+        "topic": answer.topic.map(crate::receptionist::Topic::as_str),
+    })))
+}
+
 pub(crate) async fn put_twilio_config(
     State(state): State<AppState>,
     principal: Principal,

@@ -71,7 +71,7 @@ pub(crate) async fn list(
         if parsed.is_none() {
             errors.insert(
                 "status".into(),
-                "must be scheduled, confirmed, cancelled, completed or no-show".into(),
+                "must be requested, scheduled, confirmed, cancelled, completed or no-show".into(),
             );
         }
         parsed

@@ -19,6 +19,8 @@ use crate::routes::Routes;
 
 /// JSON bodies larger than this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// The largest telephony settings body (it carries the receptionist's knowledge base).
+pub const SETTINGS_BODY_BYTES: usize = 1024 * 1024;
 
 /// API answers carry tenant data (or errors about it): no cache, shared or private,
 /// may keep them.
@@ -60,7 +62,15 @@ pub fn api_router() -> Routes {
         )
         .route(
             "/api/companies/{company_id}/twilio/config",
-            get(api::get_twilio_config).put(api::put_twilio_config),
+            get(api::get_twilio_config)
+                .put(api::put_twilio_config)
+                // A knowledge base is bigger than other bodies; its own limits (items,
+                // characters) answer 422 with the field well before this.
+                .layer(axum::extract::DefaultBodyLimit::max(SETTINGS_BODY_BYTES)),
+        )
+        .route(
+            "/api/companies/{company_id}/twilio/agent/try",
+            post(api::try_receptionist),
         )
         .route(
             "/api/twilio/call-logs",
@@ -227,7 +237,8 @@ pub fn webhook_router() -> Routes {
         .route(paths::CI_STATUS, post(webhooks::ci_status))
         .route(paths::VOICE_CLIENT, post(webhooks::voice_client))
         .route(paths::VOICE_CLIENT_ALIAS, post(webhooks::voice_client))
-        .route(paths::CLICK_TO_CALL, post(webhooks::click_to_call));
+        .route(paths::CLICK_TO_CALL, post(webhooks::click_to_call))
+        .route(paths::AGENT, post(webhooks::agent));
     for (path, aliases, handler) in [
         (
             paths::INCOMING,

@@ -386,7 +386,65 @@ pub(crate) async fn incoming(State(state): State<AppState>, v: Verified) -> AppR
         attempt,
         digits: call.digits.clone(),
     };
+    let ctx = tenant_context(&state, tenant).await?;
+    if ctx.settings.mode == crate::telephony::RoutingMode::AiAgent && kind == EventKind::Incoming {
+        // The greeting is the conversation's turn 0, so the record shows what the caller
+        // heard first.
+        let now = jiff::Timestamp::now();
+        let greeting =
+            crate::receptionist::greeting(&crate::receptionist::Context::of(&ctx.settings, now));
+        let params = vec![
+            ("Turn".to_owned(), "0".to_owned()),
+            ("Said".to_owned(), greeting),
+            ("Action".to_owned(), "greet".to_owned()),
+        ];
+        record(
+            &state,
+            Some(tenant),
+            &call.call.call_sid,
+            EventKind::Agent,
+            &Params::from_pairs(params),
+        )
+        .await?;
+    }
     respond(&state, tenant, &tracking, &step).await
+}
+
+/// `POST /api/twilio/voice/agent?turn=N`: the caller answered the AI receptionist (or
+/// said nothing). The turn is worked out from the knowledge base and the state the last
+/// turn left, stored as an `agent` event, and only then answered; a duplicate of a turn
+/// already stored gets that turn's answer again and changes nothing.
+pub(crate) async fn agent(State(state): State<AppState>, v: Verified) -> AppResult<Response> {
+    let call = IncomingCall::from_params(v.params.clone()).map_err(bad_payload)?;
+    let Some(tenant) = v.tenant_id.as_deref() else {
+        return unrouted(&state, &call.call.call_sid, EventKind::Agent, &v.params).await;
+    };
+    let turn = v
+        .query_param("turn")
+        .and_then(|t| t.parse::<i64>().ok())
+        .unwrap_or(1)
+        .clamp(1, 1000);
+    let tracking = E164::lookup_key(&call.call.to)
+        .map_or_else(|| call.call.to.clone(), |n| n.as_str().to_owned());
+    let ctx = tenant_context(&state, tenant).await?;
+    let now = jiff::Timestamp::now();
+    let answer = crate::receptionist::conversation::take_turn(
+        &state,
+        tenant,
+        &call,
+        turn,
+        &ctx.settings,
+        now,
+    )
+    .await?;
+    Ok(twiml(&call_flow::agent_turn(
+        &ctx.settings,
+        &state.config.public_url,
+        &tracking,
+        &answer,
+        turn + 1,
+        now,
+    )))
 }
 
 /// `POST /api/twilio/voice/client` (alias `/api/twilio/voice-webhook`): a staff member's
@@ -571,6 +629,10 @@ pub(crate) async fn whisper(State(state): State<AppState>, v: Verified) -> AppRe
     };
     let step = Step::Whisper {
         choice: v.query_param("choice"),
+        topic: v
+            .query_param("topic")
+            .as_deref()
+            .and_then(crate::receptionist::Topic::parse),
     };
     respond(&state, tenant, "", &step).await
 }

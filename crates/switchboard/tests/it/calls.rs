@@ -9,7 +9,7 @@ use crate::common::{TestApp, error_code};
 pub const TRACKING: &str = "+15551230001";
 const STAFF_DEFAULT: &str = "+15557654321";
 const STAFF_NEW: &str = "+15557650001";
-const CALLER: &str = "+15550001111";
+pub const CALLER: &str = "+15550001111";
 
 pub struct CallWorld {
     pub t: TestApp,

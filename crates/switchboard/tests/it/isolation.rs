@@ -11,6 +11,7 @@ const TENANT_ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/companies/{tenant}/twilio/config"),
     ("PUT", "/api/companies/{tenant}/twilio/config"),
     ("POST", "/api/companies/{tenant}/twilio/test-credentials"),
+    ("POST", "/api/companies/{tenant}/twilio/agent/try"),
 ];
 
 /// Every admin-only route, with `{tenant}` / `{user}` placeholders.
@@ -48,6 +49,7 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
         _ if path.contains("update-message") => Some(json!({"menuMessage": "hijacked"})),
         _ if path.contains("disconnect") => Some(json!({})),
         _ if path.contains("test-credentials") => None,
+        _ if path.contains("agent/try") => Some(json!({"question": "where are you"})),
         _ if path.contains("users") => {
             Some(json!({"email": "x@evil.test", "password": "long enough pw", "role": "admin"}))
         }
@@ -299,6 +301,7 @@ const ROUTE_ACCESS: &[(&str, Access)] = &[
     ("/api/twilio/voice/client", Access::Webhook),
     ("/api/twilio/voice-webhook", Access::Webhook),
     ("/api/twilio/voice/click-to-call", Access::Webhook),
+    ("/api/twilio/voice/agent", Access::Webhook),
     ("/api/admin/tenants", Access::Admin),
     ("/api/admin/tenants/{id}", Access::Admin),
     ("/api/admin/users", Access::Admin),
@@ -349,6 +352,10 @@ const ROUTE_ACCESS: &[(&str, Access)] = &[
     ),
     (
         "/api/companies/{company_id}/twilio/test-credentials",
+        Access::NamedTenant,
+    ),
+    (
+        "/api/companies/{company_id}/twilio/agent/try",
         Access::NamedTenant,
     ),
     ("/api/twilio/call-logs/{call_sid}", Access::Resource),

@@ -19,6 +19,7 @@ mod messages;
 mod numbers;
 mod portal;
 mod purchases;
+mod receptionist;
 mod security;
 mod softphone;
 mod telephony_config;

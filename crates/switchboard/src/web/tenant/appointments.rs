@@ -32,6 +32,7 @@ pub(super) struct AppointmentRow {
 
 fn status_label(s: Status) -> &'static str {
     match s {
+        Status::Requested => "Requested",
         Status::Scheduled => "Scheduled",
         Status::Confirmed => "Confirmed",
         Status::Cancelled => "Cancelled",
@@ -514,6 +515,7 @@ async fn edit_page(
             format!("/call-logs?q={q}#call-{sid}")
         }),
         statuses: [
+            Status::Requested,
             Status::Scheduled,
             Status::Confirmed,
             Status::Cancelled,
