@@ -157,6 +157,39 @@ pub async fn seed(state: &AppState, sim: &Simulator, account_sid: &str) -> AppRe
         },
     )
     .await?;
+    // A clinic whose line the AI receptionist answers.
+    let clinic = crate::tenants::create(
+        db,
+        NewTenant {
+            name: "Northside Family Clinic".into(),
+            timezone: Some("America/Chicago".into()),
+        },
+    )
+    .await?;
+    crate::telephony::update(
+        db,
+        &state.secrets,
+        &clinic.id,
+        TwilioConfigUpdate {
+            phone_numbers: Some(vec![number(RECEPTIONIST_LINE, "AI receptionist line")]),
+            call_routing_mode: Some(Some(RoutingMode::AiAgent)),
+            forward_number: Some(Some("+15554440009".into())),
+            recording_enabled: Some(Some(true)),
+            ai_agent: Some(Some(clinic_knowledge_base())),
+            ..update()
+        },
+    )
+    .await?;
+    crate::users::create(
+        db,
+        create_user(
+            "owner@northside.demo",
+            Role::Customer,
+            Some(clinic.id.clone()),
+            &[],
+        ),
+    )
+    .await?;
     crate::users::create(
         db,
         create_user(
@@ -199,6 +232,7 @@ pub async fn seed(state: &AppState, sim: &Simulator, account_sid: &str) -> AppRe
         ("+15551230001", "Google Ads"),
         ("+15551230002", "Website"),
         ("+15553330001", "Yard signs"),
+        (RECEPTIONIST_LINE, "AI receptionist line"),
     ] {
         sim.add_number(account_sid, n, label);
         sim.set_number_webhooks(
@@ -227,6 +261,10 @@ pub async fn seed(state: &AppState, sim: &Simulator, account_sid: &str) -> AppRe
                 label: "other tenant's owner",
                 email: "owner@rapidrooter.demo",
             },
+            Login {
+                label: "AI receptionist clinic's owner",
+                email: "owner@northside.demo",
+            },
         ],
         tenants: vec![
             (
@@ -235,8 +273,94 @@ pub async fn seed(state: &AppState, sim: &Simulator, account_sid: &str) -> AppRe
                 vec!["+15551230001".into(), "+15551230002".into()],
             ),
             (plumbing.id, plumbing.name, vec!["+15553330001".into()]),
+            (clinic.id, clinic.name, vec![RECEPTIONIST_LINE.into()]),
         ],
     })
+}
+
+/// The number the AI receptionist answers in the demo.
+pub const RECEPTIONIST_LINE: &str = "+15554440001";
+
+fn clinic_knowledge_base() -> crate::telephony::AiAgent {
+    use crate::telephony::{AiAgent, BusinessKind, Faq, Service};
+    let service = |name: &str, price: &str, minutes: u32| Service {
+        name: name.into(),
+        price: Some(price.into()),
+        duration: Some(minutes),
+    };
+    AiAgent {
+        greeting: Some(
+            "Thanks for calling Northside Family Clinic. I'm the virtual receptionist. How can I help?"
+                .into(),
+        ),
+        services: vec![
+            service("Annual physical", "$150", 45),
+            service("Flu shot", "$35", 15),
+            service("Sports physical", "$60", 30),
+        ],
+        faqs: vec![
+            Faq {
+                question: "Do you take walk-ins?".into(),
+                answer: "Yes, we see walk-ins from 9 to 11 every weekday morning.".into(),
+            },
+            Faq {
+                question: "Do you have parking?".into(),
+                answer: "Yes, there is free parking behind the clinic.".into(),
+            },
+        ],
+        address: Some("We're at 400 North Avenue, across from the public library.".into()),
+        insurance: Some(
+            "We accept Medicare, Blue Cross, Aetna and United, and all major cards.".into(),
+        ),
+        emergency_handoff: None,
+        business_kind: BusinessKind::Medical,
+    }
+}
+
+/// The scripted callers of the receptionist line: hours, a price, a booking, a person,
+/// and one who says nothing.
+fn receptionist_callers() -> Vec<Scenario> {
+    use twilio_sim::Press;
+    let call = |from: &str, lines: &[&str]| {
+        let mut s = Scenario::new(from, RECEPTIONIST_LINE);
+        s.presses = lines.iter().map(|l| Press::says(l)).collect();
+        s.staff = twilio_sim::Staff::Answers { after_secs: 4 };
+        s.talk_secs = 40;
+        s
+    };
+    let mut silent = call("+15552009005", &[]);
+    silent.presses = vec![Press::Nothing, Press::Nothing];
+    silent.staff = twilio_sim::Staff::NoAnswer;
+    vec![
+        call(
+            "+15552009001",
+            &[
+                "what are your hours",
+                "do you take walk-ins",
+                "no thanks, bye",
+            ],
+        ),
+        call(
+            "+15552009002",
+            &[
+                "how much is a flu shot",
+                "do you take medicare",
+                "that's all",
+            ],
+        ),
+        call(
+            "+15552009003",
+            &[
+                "I'd like to book an annual physical",
+                "next Tuesday at ten in the morning",
+                "my name is Maria Lopez",
+                "yes",
+                "no thank you",
+            ],
+        ),
+        call("+15552009004", &["can I talk to a real person please"]),
+        silent,
+    ]
 }
 
 const FIRST: &[&str] = &[
@@ -487,6 +611,21 @@ pub async fn play_traffic(
     while let Some(result) = tasks.join_next().await {
         summary.calls += 1;
         summary.errors += result.unwrap_or(1);
+    }
+    // The receptionist line's scripted callers.
+    for s in receptionist_callers() {
+        match sim.play(&s).await {
+            Ok(report) if report.errors.is_empty() => {}
+            Ok(report) => {
+                tracing::warn!(errors = ?report.errors, "demo receptionist call reported problems");
+                summary.errors += 1;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "demo receptionist call could not be placed");
+                summary.errors += 1;
+            }
+        }
+        summary.calls += 1;
     }
     // Some texts to the clinic's numbers.
     let dental_numbers = &setup.tenants[0].2;

@@ -55,7 +55,7 @@ fn no_redirects() -> reqwest::Client {
 
 /// Sends a page request as a browser would: the session cookie, and for posts a
 /// same-origin form.
-async fn page(
+pub(crate) async fn page(
     t: &TestApp,
     method: &str,
     path: &str,

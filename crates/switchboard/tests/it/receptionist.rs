@@ -466,3 +466,79 @@ async fn the_knowledge_base_is_checked_and_tried() {
     let (status, _) = w.t.post(&try_path, &w.owner, json!({"question": ""})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+#[tokio::test]
+async fn the_portal_shows_the_conversation_and_the_receptionists_figures() {
+    let w = receptionist_world(knowledge_base()).await;
+    let booked = w
+        .play(&saying(&[
+            "I'd like to book a cleaning",
+            "tomorrow at ten in the morning",
+            "Jane Doe",
+            "yes",
+            "bye",
+        ]))
+        .await;
+    w.play(&saying(&["what are your hours", "bye"])).await;
+    w.play(&saying(&["operator"])).await;
+    let (status, html, _) =
+        crate::portal::page(&w.t, "GET", "/call-logs", Some(&w.owner), "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Conversation with the receptionist"),
+        "{html}"
+    );
+    assert!(
+        html.contains(
+            r#"<li class="caller"><span class="who">Caller</span> tomorrow at ten in the morning"#
+        ),
+        "{html}"
+    );
+    assert!(html.contains("appointment request taken"));
+    assert!(html.contains("AI booked"));
+    assert!(html.contains("AI handed off"));
+    assert!(html.contains(&format!("call-{}", booked.call_sid)));
+    let (status, html, _) =
+        crate::portal::page(&w.t, "GET", "/dashboard", Some(&w.owner), "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(r#"<dd id="ai-resolved">1</dd>"#), "{html}");
+    assert!(html.contains(r#"<dd id="ai-booked">1</dd>"#), "{html}");
+    assert!(html.contains(r#"<dd id="ai-handed-off">1</dd>"#), "{html}");
+    // The Settings page edits the knowledge base and its "try it" box answers from it.
+    let (status, html, _) = crate::portal::page(
+        &w.t,
+        "GET",
+        "/settings?ask=how+much+is+whitening",
+        Some(&w.owner),
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(r#"id="try-answer">A whitening is from $300."#),
+        "{html}"
+    );
+    assert!(html.contains("Teeth cleaning | $120 | 45"), "{html}");
+    assert!(html.contains("Q: Do you have parking?"), "{html}");
+    let form = "callRoutingMode=ai-agent&aiServices=Exam+%7C+%2475&aiFaqs=Q%3A+Open+late%3F%0AA%3A+Until+8+on+Thursdays.&aiBusinessKind=dental&hoursEnabled=&recordingEnabled=on";
+    let (status, _, location) =
+        crate::portal::page(&w.t, "POST", "/settings", Some(&w.owner), form).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location.as_deref(), Some("/settings?saved=1"));
+    let (_, config) =
+        w.t.get(
+            &format!("/api/companies/{}/twilio/config", w.tenant),
+            &w.owner,
+        )
+        .await;
+    assert_eq!(config["aiAgent"]["services"][0]["price"], "$75", "{config}");
+    assert_eq!(
+        config["aiAgent"]["faqs"][0]["answer"],
+        "Until 8 on Thursdays."
+    );
+    let bad = "callRoutingMode=ai-agent&aiFaqs=Q%3A+x%0AA%3A+%3Cb%3Ebold%3C%2Fb%3E";
+    let (status, html, _) =
+        crate::portal::page(&w.t, "POST", "/settings", Some(&w.owner), bad).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("plain text"), "{html}");
+}

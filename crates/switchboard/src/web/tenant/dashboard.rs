@@ -36,6 +36,8 @@ pub(super) struct DashboardPage {
     figures: Vec<Figures>,
     chart: String,
     booked_30: i64,
+    /// What the AI receptionist did in the last 30 days (shown once it answered a call).
+    receptionist: Option<calls::ReceptionistStats>,
     recent: Vec<CallRow>,
     numbers: Vec<PhoneNumber>,
 }
@@ -100,6 +102,14 @@ pub(super) async fn dashboard(State(state): State<AppState>, user: PageUser) -> 
     let month = &figures[2].stats;
     let chart = chart::calls_per_day(&fill_days(&month.by_day, days_ago(today, 29), today));
     let booked_30 = month.appointments_booked;
+    let month_start = days_ago(today, 29)
+        .to_zoned(tz.clone())
+        .map(|z| z.timestamp().as_millisecond())
+        .unwrap_or(0);
+    let receptionist =
+        calls::receptionist_stats(&state.db, &tenant, month_start, crate::db::now_ms() + 1).await?;
+    let receptionist =
+        (receptionist != calls::ReceptionistStats::default()).then_some(receptionist);
 
     let u = &user.0.user;
     let counts = chrome.unread.clone();
@@ -131,6 +141,7 @@ pub(super) async fn dashboard(State(state): State<AppState>, user: PageUser) -> 
         figures,
         chart,
         booked_30,
+        receptionist,
         recent,
         numbers,
     }

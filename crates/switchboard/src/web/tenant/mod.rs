@@ -92,6 +92,53 @@ pub(super) struct CallRow {
     pub source: String,
     /// A missed-call text went to the caller.
     pub texted_back: bool,
+    /// The AI receptionist's conversation, line by line.
+    pub conversation: Vec<ChatLine>,
+    /// The receptionist put the caller through to a person.
+    pub handed_off: bool,
+}
+
+/// One line of the receptionist's conversation as the call log shows it.
+pub(super) struct ChatLine {
+    /// `caller` or `receptionist`.
+    pub who: &'static str,
+    pub text: String,
+    /// "heard with 62% confidence", "pressed 0", "put through to staff".
+    pub note: String,
+}
+
+fn chat_lines(turns: &[crate::calls::fold::Turn]) -> Vec<ChatLine> {
+    let mut lines = Vec::new();
+    for t in turns {
+        match &t.heard {
+            Some(heard) => lines.push(ChatLine {
+                who: "caller",
+                text: heard.clone(),
+                note: t
+                    .confidence
+                    .filter(|c| *c < 0.6)
+                    .map(|c| format!("heard with {:.0}% confidence", c * 100.0))
+                    .unwrap_or_default(),
+            }),
+            None if t.turn > 0 => lines.push(ChatLine {
+                who: "caller",
+                text: "(silence)".into(),
+                note: String::new(),
+            }),
+            _ => {}
+        }
+        lines.push(ChatLine {
+            who: "receptionist",
+            text: t.said.clone(),
+            note: match t.action.as_str() {
+                "book" => "appointment request taken".into(),
+                "handoff" => "put through to staff".into(),
+                "emergency" => "emergency: put through at once".into(),
+                _ => String::new(),
+            },
+        });
+    }
+    lines
 }
 
 fn local_time(rfc3339: &str, tz: &jiff::tz::TimeZone) -> String {
@@ -128,6 +175,8 @@ impl CallRow {
             "answered" => "Answered",
             "voicemail" => "Voicemail",
             "missed" => "Missed",
+            "ai-resolved" => "AI resolved",
+            "ai-booked" => "AI booked",
             _ => "In progress",
         };
         // Caller id sends "CHICAGO" and "IL": the city reads better in title case, the
@@ -172,7 +221,10 @@ impl CallRow {
             recording_url: c.recording_url,
             voicemail_url: c.voicemail_url,
             summary: c.summary_text,
-            transcript: c.transcript_text,
+            // The receptionist's calls show the conversation itself instead.
+            transcript: c
+                .transcript_text
+                .filter(|_| c.transcript_source.as_deref() != Some("agent")),
             reason_code: c.call_reason.clone().unwrap_or_default(),
             evidence: c.classification_evidence,
             source: match (c.classification_source.as_deref(), &c.corrected_by) {
@@ -184,6 +236,8 @@ impl CallRow {
                 _ => String::new(),
             },
             texted_back: false,
+            handed_off: c.ai_outcome.as_deref() == Some("ai-handoff"),
+            conversation: chat_lines(&c.conversation),
             call_sid: c.call_sid,
         }
     }

@@ -46,6 +46,144 @@ pub(super) struct SettingsPage {
     can_edit: bool,
     other_errors: Vec<String>,
     voices: &'static [&'static str],
+    /// The receptionist's knowledge base as the form edits it.
+    ai: AiForm,
+    /// A question typed into the "try it" box, and the receptionist's answer.
+    try_question: String,
+    try_answer: Option<String>,
+}
+
+/// The knowledge base as the settings form shows it: services one per line
+/// (`name | price | minutes`), questions as `Q:` / `A:` pairs.
+#[derive(Debug, Clone, Default)]
+pub(super) struct AiForm {
+    greeting: String,
+    address: String,
+    insurance: String,
+    emergency_handoff: String,
+    business_kind: String,
+    services: String,
+    faqs: String,
+}
+
+impl AiForm {
+    fn of(kb: Option<&telephony::AiAgent>) -> Self {
+        let Some(kb) = kb else {
+            return Self::default();
+        };
+        Self {
+            greeting: kb.greeting.clone().unwrap_or_default(),
+            address: kb.address.clone().unwrap_or_default(),
+            insurance: kb.insurance.clone().unwrap_or_default(),
+            emergency_handoff: kb.emergency_handoff.clone().unwrap_or_default(),
+            business_kind: serde_json::to_value(kb.business_kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            services: kb
+                .services
+                .iter()
+                .map(|s| {
+                    let mut line = s.name.clone();
+                    if s.price.is_some() || s.duration.is_some() {
+                        line.push_str(&format!(" | {}", s.price.as_deref().unwrap_or_default()));
+                    }
+                    if let Some(d) = s.duration {
+                        line.push_str(&format!(" | {d}"));
+                    }
+                    line
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+            faqs: kb
+                .faqs
+                .iter()
+                .map(|f| format!("Q: {}\nA: {}", f.question, f.answer))
+                .collect::<Vec<_>>()
+                .join("\n\n"),
+        }
+    }
+
+    fn from_form(form: &FormData) -> Self {
+        let get = |name: &str| form.get(name).unwrap_or_default().to_owned();
+        Self {
+            greeting: get("aiGreeting"),
+            address: get("aiAddress"),
+            insurance: get("aiInsurance"),
+            emergency_handoff: get("aiEmergencyHandoff"),
+            business_kind: get("aiBusinessKind"),
+            services: get("aiServices"),
+            faqs: get("aiFaqs"),
+        }
+    }
+
+    /// The knowledge base the form describes (`None` when it is empty).
+    fn knowledge_base(&self) -> Result<Option<telephony::AiAgent>, AppError> {
+        let text = |v: &str| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
+        let mut services = Vec::new();
+        for (i, line) in self.services.lines().enumerate() {
+            let parts: Vec<&str> = line.split('|').map(str::trim).collect();
+            let Some(name) = parts.first().copied().filter(|n| !n.is_empty()) else {
+                continue;
+            };
+            let duration = match parts.get(2).copied().filter(|d| !d.is_empty()) {
+                None => None,
+                Some(d) => Some(d.trim_end_matches("min").trim().parse().map_err(|_| {
+                    AppError::field(
+                        "aiAgent.services",
+                        format!("line {}: the minutes must be a whole number", i + 1),
+                    )
+                })?),
+            };
+            services.push(telephony::Service {
+                name: name.to_owned(),
+                price: parts.get(1).and_then(|p| text(p)),
+                duration,
+            });
+        }
+        let mut faqs = Vec::new();
+        let mut question: Option<String> = None;
+        for line in self.faqs.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            if let Some(q) = line.strip_prefix("Q:").or_else(|| line.strip_prefix("q:")) {
+                question = Some(q.trim().to_owned());
+            } else if let Some(a) = line.strip_prefix("A:").or_else(|| line.strip_prefix("a:")) {
+                let Some(q) = question.take() else {
+                    return Err(AppError::field(
+                        "aiAgent.faqs",
+                        "each A: needs a Q: line before it",
+                    ));
+                };
+                faqs.push(telephony::Faq {
+                    question: q,
+                    answer: a.trim().to_owned(),
+                });
+            } else if let Some(last) = faqs.last_mut().filter(|_| question.is_none()) {
+                last.answer = format!("{} {line}", last.answer);
+            }
+        }
+        if question.is_some() {
+            return Err(AppError::field(
+                "aiAgent.faqs",
+                "each Q: needs an A: line after it",
+            ));
+        }
+        let business_kind = match self.business_kind.as_str() {
+            "" => telephony::BusinessKind::General,
+            kind => serde_json::from_value(serde_json::Value::String(kind.to_owned())).map_err(
+                |_| AppError::field("aiAgent.businessKind", "choose one of the options"),
+            )?,
+        };
+        let kb = telephony::AiAgent {
+            greeting: text(&self.greeting),
+            services,
+            faqs,
+            address: text(&self.address),
+            insurance: text(&self.insurance),
+            emergency_handoff: text(&self.emergency_handoff),
+            business_kind,
+        };
+        Ok((kb != telephony::AiAgent::default()).then_some(kb))
+    }
 }
 
 pub(super) const SETTINGS_FIELDS: &[&str] = &[
@@ -63,6 +201,7 @@ pub(super) const SETTINGS_FIELDS: &[&str] = &[
     "reminderMessage",
     "reminderLeadMinutes",
     "businessHours",
+    "aiAgent",
     "accountSid",
     "authToken",
     "apiKeySid",
@@ -72,6 +211,8 @@ pub(super) const SETTINGS_FIELDS: &[&str] = &[
 impl SettingsPage {
     fn new(chrome: Chrome, config: TwilioConfigView, can_edit: bool) -> Self {
         let hours = config.business_hours.clone();
+        let ai = config.ai_agent.clone();
+        let config_ai = ai.as_ref();
         let days = WEEKDAYS
             .iter()
             .map(|(key, name)| {
@@ -115,6 +256,9 @@ impl SettingsPage {
             can_edit,
             other_errors: Vec::new(),
             voices: crate::config::ALLOWED_VOICES,
+            ai: AiForm::of(config_ai),
+            try_question: String::new(),
+            try_answer: None,
         }
     }
 
@@ -233,6 +377,7 @@ impl SettingsPage {
         }
         self.after_hours_action = form.get("afterHoursAction").unwrap_or_default().to_owned();
         self.after_hours_message = form.get("afterHoursMessage").unwrap_or_default().to_owned();
+        self.ai = AiForm::from_form(form);
     }
 }
 
@@ -250,7 +395,20 @@ pub(super) async fn settings(
 ) -> PageResult {
     let tenant = user.tenant_for(&state, "settings").await?;
     let mut page = SettingsPage::load(&state, &user, &tenant).await?;
-    page.saved = saved.is_ok_and(|Query(q)| q.contains_key("saved"));
+    let query = saved.map(|Query(q)| q).unwrap_or_default();
+    page.saved = query.contains_key("saved");
+    // "Try it": what the receptionist would answer, through the same code as a call.
+    if let Some(question) = query
+        .get("ask")
+        .map(|q| q.trim().chars().take(500).collect::<String>())
+        .filter(|q| !q.is_empty())
+    {
+        let settings = telephony::effective(&state.db, &tenant, &state.config.routing).await?;
+        page.try_answer = Some(
+            crate::receptionist::try_question(&settings, &question, jiff::Timestamp::now()).text,
+        );
+        page.try_question = question;
+    }
     Ok(page.into_response())
 }
 
@@ -324,6 +482,7 @@ pub(super) fn settings_update(form: &FormData) -> Result<TwilioConfigUpdate, App
         },
         llm_classification: Some(Some(form.checked("llmClassification"))),
         business_hours: Some(business_hours),
+        ai_agent: Some(AiForm::from_form(form).knowledge_base()?),
         ..TwilioConfigUpdate::default()
     };
     if form.checked("removeCredentials") {
