@@ -694,4 +694,50 @@ mod tests {
             .contains("<Record")
         );
     }
+
+    fn turn(action: Action) -> Utterance {
+        Utterance {
+            text: "Okay.".into(),
+            action,
+            topic: Some(Topic::Prices),
+        }
+    }
+
+    #[test]
+    fn the_receptionist_listens_then_hands_off_or_hangs_up() {
+        let mut s = settings(RoutingMode::AiAgent);
+        let greeting = at(
+            Step::Incoming {
+                attempt: 0,
+                digits: None,
+            },
+            &s,
+        );
+        assert!(greeting.contains(r#"input="speech dtmf""#), "{greeting}");
+        assert!(
+            greeting.contains("/api/twilio/voice/agent?turn=1"),
+            "{greeting}"
+        );
+        assert!(greeting.contains("How can I help?"), "{greeting}");
+        let answer = agent_turn(&s, BASE, TRACKING, &turn(Action::Answer), 3, now()).to_xml();
+        assert!(answer.contains("<Redirect method=\"POST\">https://sb.example.com/api/twilio/voice/agent?turn=3</Redirect>"), "{answer}");
+        let handoff = agent_turn(&s, BASE, TRACKING, &turn(Action::Handoff), 3, now()).to_xml();
+        assert!(handoff.contains("+15557654321"), "{handoff}");
+        assert!(handoff.contains("whisper?topic=prices"), "{handoff}");
+        let bye = agent_turn(&s, BASE, TRACKING, &turn(Action::Goodbye), 3, now()).to_xml();
+        assert!(bye.contains("<Hangup/>"), "{bye}");
+        // After hours a hand-off is a voicemail, an emergency still rings the on-call line.
+        s.business_hours = Some(BusinessHours {
+            timezone: None,
+            days: BTreeMap::new(),
+            after_hours_action: AfterHoursAction::Voicemail,
+            after_hours_message: None,
+        });
+        s.ai_agent.emergency_handoff = Some("+15557659999".into());
+        let closed = agent_turn(&s, BASE, TRACKING, &turn(Action::Handoff), 3, now()).to_xml();
+        assert!(closed.contains("<Record"), "{closed}");
+        assert!(!closed.contains("<Dial"), "{closed}");
+        let emergency = agent_turn(&s, BASE, TRACKING, &turn(Action::Emergency), 3, now()).to_xml();
+        assert!(emergency.contains("+15557659999"), "{emergency}");
+    }
 }

@@ -67,6 +67,8 @@ pub struct TrafficSummary {
     pub errors: usize,
     /// Inbound texts sent.
     pub texts: usize,
+    /// Scripted calls to the AI receptionist's line (besides `calls`).
+    pub receptionist_calls: usize,
 }
 
 const TEXTS: &[&str] = &[
@@ -625,7 +627,7 @@ pub async fn play_traffic(
                 summary.errors += 1;
             }
         }
-        summary.calls += 1;
+        summary.receptionist_calls += 1;
     }
     // Some texts to the clinic's numbers.
     let dental_numbers = &setup.tenants[0].2;

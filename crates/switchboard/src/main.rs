@@ -342,6 +342,11 @@ async fn demo(mut config: Config, calls: usize, days: u32, exit: bool) -> anyhow
         summary.calls, summary.texts, summary.errors
     );
     println!(
+        "  the AI receptionist answered {} scripted callers on {}",
+        summary.receptionist_calls,
+        switchboard::demo::RECEPTIONIST_LINE
+    );
+    println!(
         "  the front desk booked {} appointments from those calls and answered {} texts",
         desk.booked, desk.replies
     );

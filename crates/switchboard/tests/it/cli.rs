@@ -103,9 +103,14 @@ async fn a_short_demo_runs_end_to_end_and_leaves_a_populated_database() {
         "owner@brightsmiles.demo",
         "frontdesk@brightsmiles.demo",
         "owner@rapidrooter.demo",
+        "owner@northside.demo",
     ] {
         assert!(stdout.contains(login), "{login} printed: {stdout}");
     }
+    assert!(
+        stdout.contains("the AI receptionist answered 5 scripted callers on +15554440001"),
+        "{stdout}"
+    );
     let db = switchboard::db::Db::connect(&format!(
         "sqlite://{}?mode=rwc",
         dir.join("switchboard.db").display()
@@ -122,8 +127,38 @@ async fn a_short_demo_runs_end_to_end_and_leaves_a_populated_database() {
     .fetch_one(db.pool())
     .await
     .expect("count");
-    assert_eq!(row.try_get::<i64, _>("n").expect("n"), 24);
-    assert_eq!(row.try_get::<i64, _>("tenants").expect("tenants"), 2);
+    // The traffic, and the receptionist line's five scripted callers.
+    assert_eq!(row.try_get::<i64, _>("n").expect("n"), 24 + 5);
+    assert_eq!(row.try_get::<i64, _>("tenants").expect("tenants"), 3);
+    let ai = sqlx::query(
+        "SELECT ai_outcome, COUNT(*) AS n FROM calls WHERE ai_outcome IS NOT NULL GROUP BY ai_outcome ORDER BY ai_outcome",
+    )
+    .fetch_all(db.pool())
+    .await
+    .expect("receptionist calls");
+    let ai: Vec<(String, i64)> = ai
+        .iter()
+        .map(|r| {
+            (
+                r.try_get("ai_outcome").expect("o"),
+                r.try_get("n").expect("n"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ai,
+        vec![
+            ("ai-booked".to_owned(), 1),
+            ("ai-handoff".to_owned(), 2),
+            ("ai-resolved".to_owned(), 2)
+        ]
+    );
+    let requested =
+        sqlx::query("SELECT COUNT(*) AS n FROM appointments WHERE status = 'requested'")
+            .fetch_one(db.pool())
+            .await
+            .expect("requests");
+    assert_eq!(requested.try_get::<i64, _>("n").expect("n"), 1);
     assert!(row.try_get::<i64, _>("answered").expect("answered") > 0);
     assert!(row.try_get::<i64, _>("unanswered").expect("unanswered") > 0);
     let texts = sqlx::query("SELECT COUNT(*) AS n FROM messages WHERE direction = 'inbound'")
