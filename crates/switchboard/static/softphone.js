@@ -20,6 +20,9 @@
 
   let device = null;
   let registered = false;
+  // A click-to-call this page follows (or followed): the state box is its, and the
+  // SDK's own troubles must not write over it.
+  let phoneCall = null;
   let call = null;
   let ticking = null;
 
@@ -128,6 +131,7 @@
     const unreachable = () => {
       if (registered) return;
       root.dataset.device = "unreachable";
+      if (phoneCall) return;
       show("error", describe({ code: 31005 }));
     };
     // The SDK retries its websocket for a long time; say so after a few seconds.
@@ -260,12 +264,14 @@
   dialer.addEventListener("submit", async (event) => {
     event.preventDefault();
     const number = e164(to.value) || to.value.trim();
+    phoneCall = "placing";
     show("connecting", "Ringing your phone…");
     try {
       const placed = await post("/api/twilio/make-call", { to: number, fromNumber: from ? from.value : undefined });
       root.dataset.placed = placed.callSid;
       watch(placed.callSid);
     } catch (error) {
+      phoneCall = null;
       show("error", `The call could not be placed: ${error.message}`);
     }
   });
@@ -273,6 +279,7 @@
   const FINAL = ["completed", "busy", "no-answer", "failed", "canceled"];
 
   async function watch(callSid) {
+    phoneCall = callSid;
     const until = Date.now() + 15 * 60 * 1000;
     let shown = "";
     while (Date.now() < until) {
