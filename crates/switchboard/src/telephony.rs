@@ -98,7 +98,13 @@ pub struct BusinessHours {
 
 const DAYS: &[&str] = &["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
-fn minutes(hhmm: &str) -> Option<u32> {
+/// The key of a weekday in [`BusinessHours::days`] (`mon` … `sun`).
+pub fn day_key(day: jiff::civil::Weekday) -> &'static str {
+    DAYS[usize::try_from(day.to_monday_zero_offset()).unwrap_or(0)]
+}
+
+/// Minutes since midnight of an `HH:MM` time (`24:00` is the end of the day).
+pub fn minutes(hhmm: &str) -> Option<u32> {
     let (h, m) = hhmm.split_once(':')?;
     if h.len() != 2 || m.len() != 2 {
         return None;
@@ -108,34 +114,37 @@ fn minutes(hhmm: &str) -> Option<u32> {
 }
 
 impl BusinessHours {
+    /// The zone the hours are in: their own, else the tenant's.
+    pub fn zone(&self, tenant_timezone: &str) -> jiff::tz::TimeZone {
+        let tz_name = self.timezone.as_deref().unwrap_or(tenant_timezone);
+        jiff::tz::TimeZone::get(tz_name).unwrap_or(jiff::tz::TimeZone::UTC)
+    }
+
+    /// The day's intervals (none: closed that day).
+    pub fn on(&self, day: jiff::civil::Weekday) -> &[OpenInterval] {
+        self.days.get(day_key(day)).map_or(&[], Vec::as_slice)
+    }
+
+    /// The opening interval `now` falls in, in the hours' (or tenant's) zone.
+    pub fn open_interval(
+        &self,
+        tenant_timezone: &str,
+        now: jiff::Timestamp,
+    ) -> Option<&OpenInterval> {
+        let local = now.to_zoned(self.zone(tenant_timezone));
+        let minute =
+            u32::try_from(i32::from(local.hour()) * 60 + i32::from(local.minute())).ok()?;
+        self.on(local.weekday())
+            .iter()
+            .find(|iv| match (minutes(&iv.open), minutes(&iv.close)) {
+                (Some(o), Some(c)) => o <= minute && minute < c,
+                _ => false,
+            })
+    }
+
     /// Whether `now` falls inside the opening hours, in the hours' (or tenant's) zone.
     pub fn is_open(&self, tenant_timezone: &str, now: jiff::Timestamp) -> bool {
-        let hours = self;
-        let tz_name = hours.timezone.as_deref().unwrap_or(tenant_timezone);
-        let tz = jiff::tz::TimeZone::get(tz_name).unwrap_or(jiff::tz::TimeZone::UTC);
-        let local = now.to_zoned(tz);
-        let day = match local.weekday() {
-            jiff::civil::Weekday::Monday => "mon",
-            jiff::civil::Weekday::Tuesday => "tue",
-            jiff::civil::Weekday::Wednesday => "wed",
-            jiff::civil::Weekday::Thursday => "thu",
-            jiff::civil::Weekday::Friday => "fri",
-            jiff::civil::Weekday::Saturday => "sat",
-            jiff::civil::Weekday::Sunday => "sun",
-        };
-        let minute = i32::from(local.hour()) * 60 + i32::from(local.minute());
-        let to_minutes = |hhmm: &str| -> Option<i32> {
-            let (h, m) = hhmm.split_once(':')?;
-            Some(h.parse::<i32>().ok()? * 60 + m.parse::<i32>().ok()?)
-        };
-        hours.days.get(day).is_some_and(|intervals| {
-            intervals
-                .iter()
-                .any(|iv| match (to_minutes(&iv.open), to_minutes(&iv.close)) {
-                    (Some(o), Some(c)) => o <= minute && minute < c,
-                    _ => false,
-                })
-        })
+        self.open_interval(tenant_timezone, now).is_some()
     }
 
     /// When the business is next open: `now` when it is, else the first five-minute mark

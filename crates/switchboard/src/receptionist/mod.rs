@@ -57,11 +57,10 @@ impl<'a> Context<'a> {
     }
 
     fn zone(&self) -> jiff::tz::TimeZone {
-        let name = self
-            .hours
-            .and_then(|h| h.timezone.as_deref())
-            .unwrap_or(self.timezone);
-        jiff::tz::TimeZone::get(name).unwrap_or(jiff::tz::TimeZone::UTC)
+        match self.hours {
+            Some(h) => h.zone(self.timezone),
+            None => jiff::tz::TimeZone::get(self.timezone).unwrap_or(jiff::tz::TimeZone::UTC),
+        }
     }
 
     fn local_now(&self) -> jiff::civil::DateTime {
@@ -765,29 +764,17 @@ fn hours(ctx: &Context<'_>, text: &str) -> (String, bool) {
         );
     };
     if let Some(day) = when::weekday_in(text) {
-        let key = day_key(day);
         let name = when::weekday_name(day);
-        let intervals = h.days.get(key).cloned().unwrap_or_default();
+        let intervals = h.on(day);
         if intervals.is_empty() {
             return (format!("We're closed on {name}s."), true);
         }
-        return (format!("On {name} we're open {}.", spans(&intervals)), true);
+        return (format!("On {name} we're open {}.", spans(intervals)), true);
     }
     let tz = ctx.zone();
     let local = ctx.local_now();
-    if h.is_open(ctx.timezone, ctx.now) {
-        let minute = i32::from(local.hour()) * 60 + i32::from(local.minute());
-        let until = h
-            .days
-            .get(day_key(local.weekday()))
-            .into_iter()
-            .flatten()
-            .find(|iv| {
-                hhmm_minutes(&iv.open).is_some_and(|o| o <= minute)
-                    && hhmm_minutes(&iv.close).is_some_and(|c| minute < c)
-            })
-            .and_then(|iv| hhmm_time(&iv.close));
-        return match until {
+    if let Some(open) = h.open_interval(ctx.timezone, ctx.now) {
+        return match hhmm_time(&open.close) {
             Some(t) => (
                 format!("Yes, we're open now, until {} today.", when::clock(t)),
                 true,
@@ -817,26 +804,8 @@ fn hours(ctx: &Context<'_>, text: &str) -> (String, bool) {
     }
 }
 
-fn day_key(d: jiff::civil::Weekday) -> &'static str {
-    use jiff::civil::Weekday::*;
-    match d {
-        Monday => "mon",
-        Tuesday => "tue",
-        Wednesday => "wed",
-        Thursday => "thu",
-        Friday => "fri",
-        Saturday => "sat",
-        Sunday => "sun",
-    }
-}
-
-fn hhmm_minutes(s: &str) -> Option<i32> {
-    let (h, m) = s.split_once(':')?;
-    Some(h.parse::<i32>().ok()? * 60 + m.parse::<i32>().ok()?)
-}
-
 fn hhmm_time(s: &str) -> Option<jiff::civil::Time> {
-    let m = hhmm_minutes(s)?;
+    let m = crate::telephony::minutes(s)?;
     if m >= 24 * 60 {
         return jiff::civil::Time::new(23, 59, 0, 0).ok();
     }
