@@ -463,6 +463,25 @@ pub struct TimelineEntry {
     pub params: std::collections::BTreeMap<String, String>,
 }
 
+/// The tenant's stored events of a call, of one kind or all.
+async fn stored_events(
+    db: &Db,
+    tenant_id: &str,
+    call_sid: &str,
+    kind: Option<super::EventKind>,
+) -> AppResult<Vec<super::Event>> {
+    let rows = sqlx::query(
+        "SELECT kind, payload, received_at FROM call_events
+         WHERE call_sid = $1 AND tenant_id = $2 AND ($3 = '' OR kind = $3)",
+    )
+    .bind(call_sid)
+    .bind(tenant_id)
+    .bind(kind.map_or("", super::EventKind::as_str))
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter().map(event_from_row).collect()
+}
+
 /// The tenant's stored events of one kind for a call, in canonical order.
 pub async fn events_of(
     db: &Db,
@@ -470,35 +489,14 @@ pub async fn events_of(
     call_sid: &str,
     kind: super::EventKind,
 ) -> AppResult<Vec<super::Event>> {
-    let rows = sqlx::query(
-        "SELECT kind, payload, received_at FROM call_events WHERE call_sid = $1 AND tenant_id = $2 AND kind = $3",
-    )
-    .bind(call_sid)
-    .bind(tenant_id)
-    .bind(kind.as_str())
-    .fetch_all(db.pool())
-    .await?;
-    let mut events = rows
-        .iter()
-        .map(event_from_row)
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut events = stored_events(db, tenant_id, call_sid, Some(kind)).await?;
     events.sort();
     Ok(events)
 }
 
 /// The events of a call, in the order they happened.
 pub async fn timeline(db: &Db, tenant_id: &str, call_sid: &str) -> AppResult<Vec<TimelineEntry>> {
-    let rows = sqlx::query(
-        "SELECT kind, payload, received_at FROM call_events WHERE call_sid = $1 AND tenant_id = $2",
-    )
-    .bind(call_sid)
-    .bind(tenant_id)
-    .fetch_all(db.pool())
-    .await?;
-    let mut events = rows
-        .iter()
-        .map(event_from_row)
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut events = stored_events(db, tenant_id, call_sid, None).await?;
     events.sort_by_key(|e| (e.time(), e.kind));
     Ok(events
         .into_iter()
