@@ -407,7 +407,13 @@ pub(crate) async fn incoming(State(state): State<AppState>, v: Verified) -> AppR
         )
         .await?;
     }
-    respond(&state, tenant, &tracking, &step).await
+    Ok(twiml(&call_flow::respond(
+        &ctx.settings,
+        &state.config.public_url,
+        &tracking,
+        &step,
+        jiff::Timestamp::now(),
+    )))
 }
 
 /// `POST /api/twilio/voice/agent?turn=N`: the caller answered the AI receptionist (or
