@@ -795,7 +795,8 @@ const WEEKDAYS: &[&str] = &[
     "sabado",
     "domingo",
 ];
-const MONTHS: &[&str] = &[
+/// The months' names, lower case, January first.
+pub const MONTHS: &[&str] = &[
     "january",
     "february",
     "march",

@@ -87,16 +87,15 @@ pub async fn take_turn(
         params.push(("Topic".into(), t.as_str().into()));
     }
     if let Some(request) = &reply.request {
-        let notes = match &request.service {
-            Some(s) => format!(
-                "{s}. Asked for on the phone (AI receptionist): \u{201c}{}\u{201d}",
-                request.words
-            ),
-            None => format!(
-                "Asked for on the phone (AI receptionist): \u{201c}{}\u{201d}",
-                request.words
-            ),
-        };
+        let service = request
+            .service
+            .as_deref()
+            .map(|s| format!("{s}. "))
+            .unwrap_or_default();
+        let notes = format!(
+            "{service}Asked for on the phone (AI receptionist): \u{201c}{}\u{201d}",
+            request.words
+        );
         let (appointment, created) = crate::appointments::request_from_call(
             &state.db,
             tenant,

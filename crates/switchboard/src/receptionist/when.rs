@@ -4,6 +4,7 @@
 use jiff::civil::{Date, DateTime, Time, Weekday};
 
 use super::words::number_at;
+use crate::intelligence::classifier::MONTHS;
 
 const WEEKDAYS: &[(&str, Weekday)] = &[
     ("monday", Weekday::Monday),
@@ -13,21 +14,6 @@ const WEEKDAYS: &[(&str, Weekday)] = &[
     ("friday", Weekday::Friday),
     ("saturday", Weekday::Saturday),
     ("sunday", Weekday::Sunday),
-];
-
-const MONTHS: &[&str] = &[
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
 ];
 
 /// What part of the day the caller named, when they did.
@@ -159,18 +145,13 @@ pub fn time_in(text: &str) -> Option<Time> {
 
 /// A local date and time spoken as a receptionist would: "Tuesday, December 8 at 9 AM".
 pub fn spoken(at: DateTime) -> String {
-    let weekday = WEEKDAYS
-        .iter()
-        .find(|(_, d)| *d == at.weekday())
-        .map(|(n, _)| *n)
-        .unwrap_or_default();
     let month = MONTHS
         .get(usize::try_from(at.month() - 1).unwrap_or(0))
         .copied()
         .unwrap_or_default();
     format!(
         "{}, {} {} at {}",
-        capitalised(weekday),
+        weekday_name(at.weekday()),
         capitalised(month),
         at.day(),
         clock(at.time())
