@@ -506,49 +506,37 @@ impl<'a> Run<'a> {
                             Press::Speech { .. } if !listens => Press::Nothing,
                             p => p,
                         };
-                        match press {
+                        // What the Gather posts to its action, if anything.
+                        let posted = match press {
                             Press::Speech { text, confidence } => {
                                 self.clock += words_ms(&text) + 800;
                                 self.report.said.push(text.clone());
-                                let params = self.params(&[
+                                Some(self.params(&[
                                     ("SpeechResult", text),
                                     ("Confidence", format!("{confidence:.6}")),
-                                ]);
-                                match self.fetch(&action, &method, params).await {
-                                    Some((u, d)) => {
-                                        url = u;
-                                        doc = d;
-                                        continue 'documents;
-                                    }
-                                    None => return,
-                                }
+                                ]))
                             }
                             Press::Digits(d) => {
                                 self.clock += 1_500;
-                                let params =
-                                    self.params(&[("Digits", d), ("FinishedOnKey", String::new())]);
-                                match self.fetch(&action, &method, params).await {
-                                    Some((u, d)) => {
-                                        url = u;
-                                        doc = d;
-                                        continue 'documents;
-                                    }
-                                    None => return,
-                                }
+                                Some(
+                                    self.params(&[("Digits", d), ("FinishedOnKey", String::new())]),
+                                )
                             }
                             Press::Nothing => {
                                 self.clock += i64::from(verb.num("timeout").unwrap_or(5)) * 1000;
-                                if verb.attr("actionOnEmptyResult") == Some("true") {
-                                    let params = self.params(&[]);
-                                    match self.fetch(&action, &method, params).await {
-                                        Some((u, d)) => {
-                                            url = u;
-                                            doc = d;
-                                            continue 'documents;
-                                        }
-                                        None => return,
-                                    }
+                                (verb.attr("actionOnEmptyResult") == Some("true"))
+                                    .then(|| self.params(&[]))
+                            }
+                        };
+                        // No input and no actionOnEmptyResult: on to the next verb.
+                        if let Some(params) = posted {
+                            match self.fetch(&action, &method, params).await {
+                                Some((u, d)) => {
+                                    url = u;
+                                    doc = d;
+                                    continue 'documents;
                                 }
+                                None => return,
                             }
                         }
                     }
