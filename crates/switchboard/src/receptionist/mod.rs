@@ -612,7 +612,9 @@ pub fn reply(ctx: &Context<'_>, previous: &State, turn: i64, input: &Input<'_>) 
         Some(Topic::Hours)
     } else if said.iter().any(|c| c == "address") {
         Some(Topic::Address)
-    } else if said.iter().any(|c| c == "insurance" || c == "payment") {
+    } else if said.iter().any(|c| c == "insurance" || c == "payment")
+        || names_a_plan(ctx.kb.insurance.as_deref(), &said)
+    {
         Some(Topic::Insurance)
     } else {
         None
@@ -649,6 +651,19 @@ pub fn reply(ctx: &Context<'_>, previous: &State, turn: i64, input: &Input<'_>) 
         );
     }
     not_understood(state, false)
+}
+
+/// Whether the caller named one of the plans or cards the insurance text lists ("do
+/// you take Aetna"): its capitalised words after the first, as concepts.
+fn names_a_plan(insurance: Option<&str>, said: &[String]) -> bool {
+    let Some(text) = insurance else {
+        return false;
+    };
+    text.split_whitespace()
+        .skip(1)
+        .filter(|w| w.starts_with(|c: char| c.is_uppercase()))
+        .flat_map(|w| concepts(&normalise(w)))
+        .any(|plan| said.contains(&plan))
 }
 
 /// "Can I book online?" asks about booking rather than asking to book.
