@@ -1197,3 +1197,69 @@ async fn staff_call_customers_from_the_calls_page() {
     b.close().await;
     w.t.stop().await;
 }
+
+#[tokio::test]
+async fn the_receptionists_calls_and_settings_read_well() {
+    use crate::receptionist::{knowledge_base, receptionist_world, saying};
+    let w = receptionist_world(knowledge_base()).await;
+    let booked = w
+        .play(&saying(&[
+            "I'd like to book a cleaning",
+            "tomorrow at ten in the morning",
+            "my name is Jane Doe",
+            "yes",
+            "no thanks",
+        ]))
+        .await;
+    w.play(&saying(&["can I talk to a real person"])).await;
+    let Some(b) = browser(&w.t.base).await else {
+        return;
+    };
+    b.login("owner@brightsmiles.test", PASSWORD).await;
+    assert_eq!(b.text("#ai-booked").await, "1");
+    assert_eq!(b.text("#ai-handed-off").await, "1");
+    b.client
+        .execute(
+            "document.getElementById('receptionist-figures').scrollIntoView();",
+            vec![],
+        )
+        .await
+        .expect("scroll");
+    b.screenshot("receptionist-dashboard-figures").await;
+
+    b.open("/call-logs").await;
+    let row = format!("#notes-{} details", booked.call_sid);
+    b.click(&format!("{row} summary")).await;
+    let chat = b.text(&format!("{row} .chat")).await;
+    assert!(chat.contains("tomorrow at ten in the morning"), "{chat}");
+    assert!(chat.contains("appointment request taken"), "{chat}");
+    b.client
+        .execute(
+            &format!("document.querySelector('{row}').scrollIntoView();"),
+            vec![],
+        )
+        .await
+        .expect("scroll");
+    b.screenshot("call-logs-receptionist-conversation").await;
+
+    b.open("/settings").await;
+    b.fill("#ask", "do you take aetna").await;
+    b.submit("#try-receptionist button[type=submit]").await;
+    assert!(
+        b.text("#try-answer")
+            .await
+            .starts_with("We take Delta Dental"),
+        "the try-it box answers from the saved knowledge base"
+    );
+    b.screenshot("settings-try-receptionist").await;
+    b.client
+        .execute(
+            "document.getElementById('receptionist').scrollIntoView();",
+            vec![],
+        )
+        .await
+        .expect("scroll");
+    b.screenshot("settings-receptionist").await;
+    b.close().await;
+    w.t.stop().await;
+}

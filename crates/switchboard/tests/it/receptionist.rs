@@ -12,7 +12,7 @@ use crate::common::{error_code, signed_post};
 const STAFF: &str = "+15557654321";
 const ON_CALL: &str = "+15557659999";
 
-fn knowledge_base() -> Value {
+pub(crate) fn knowledge_base() -> Value {
     json!({
         "services": [
             {"name": "Teeth cleaning", "price": "$120", "duration": 45},
@@ -33,7 +33,7 @@ fn always_open() -> Value {
            "afterHoursAction": "voicemail"})
 }
 
-async fn receptionist_world(kb: Value) -> CallWorld {
+pub(crate) async fn receptionist_world(kb: Value) -> CallWorld {
     let w = call_world().await;
     let (status, body) =
         w.t.put(
@@ -47,7 +47,7 @@ async fn receptionist_world(kb: Value) -> CallWorld {
     w
 }
 
-fn saying(lines: &[&str]) -> twilio_sim::Scenario {
+pub(crate) fn saying(lines: &[&str]) -> twilio_sim::Scenario {
     let mut s = caller();
     s.presses = lines.iter().map(|l| Press::says(l)).collect();
     s
