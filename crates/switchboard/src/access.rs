@@ -81,6 +81,9 @@ pub struct Principal {
     pub user: User,
     /// The token that authenticated this request.
     pub token: String,
+    /// The request's audit note, when its route is audited: access decisions name the
+    /// tenant acted on there.
+    pub audit: Option<crate::audit::Slot>,
 }
 
 impl Principal {
@@ -93,6 +96,19 @@ impl Principal {
     /// exists, customers on their own. Another tenant's id looks exactly like a
     /// missing one (404), so ids cannot be probed. Receptionists need `page`.
     pub async fn tenant_scope(
+        &self,
+        state: &AppState,
+        tenant_id: &str,
+        page: Option<&str>,
+    ) -> Result<(), AppError> {
+        self.tenant_access(state, tenant_id, page).await?;
+        if let Some(slot) = &self.audit {
+            slot.tenant(tenant_id);
+        }
+        Ok(())
+    }
+
+    async fn tenant_access(
         &self,
         state: &AppState,
         tenant_id: &str,
@@ -291,6 +307,39 @@ impl FromRequestParts<AppState> for ClientAddress {
     }
 }
 
+impl ClientAddress {
+    /// The client's address for a whole request (in a layer, before extractors run).
+    pub fn of<B>(request: &axum::http::Request<B>, state: &AppState) -> Option<std::net::IpAddr> {
+        let peer = request
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|ci| ci.0.ip());
+        crate::auth::client_address(
+            state.config.trusted_proxy_header.as_deref(),
+            request.headers(),
+            peer,
+        )
+    }
+}
+
+impl Principal {
+    /// The principal a session resolved to; an audited request learns its actor.
+    fn resolved(parts: &Parts, user: User, token: String) -> Self {
+        let audit = parts.extensions.get::<crate::audit::Slot>().cloned();
+        if let Some(slot) = &audit {
+            slot.actor(&user);
+        }
+        Self { user, token, audit }
+    }
+}
+
+/// The bearer token of a request, if it carries one.
+pub(crate) fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
 fn bearer(parts: &Parts) -> Option<String> {
     let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
@@ -345,7 +394,7 @@ impl FromRequestParts<AppState> for Principal {
             let user = crate::auth::resolve_session(&state.db, &token)
                 .await?
                 .ok_or(AppError::Unauthorized)?;
-            return Ok(Self { user, token });
+            return Ok(Self::resolved(parts, user, token));
         }
         let jar = CookieJar::from_headers(&parts.headers);
         let token = jar
@@ -358,7 +407,7 @@ impl FromRequestParts<AppState> for Principal {
         if !same_origin(parts) {
             return Err(AppError::Forbidden("cross-site request refused"));
         }
-        Ok(Self { user, token })
+        Ok(Self::resolved(parts, user, token))
     }
 }
 

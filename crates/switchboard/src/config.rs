@@ -130,6 +130,26 @@ pub struct Config {
     pub header_read_timeout: Duration,
     /// An OpenAI-compatible chat endpoint for classification, when configured.
     pub llm: Option<LlmConfig>,
+    /// `SWITCHBOARD_METRICS_TOKEN`: `/metrics` on the public listener, for this bearer
+    /// token. Unset: `/metrics` is only on [`Self::metrics_bind`], if that is set.
+    pub metrics_token: Option<String>,
+    /// `SWITCHBOARD_METRICS_BIND`: a second listener that serves `/metrics` alone (say on
+    /// a private interface).
+    pub metrics_bind: Option<SocketAddr>,
+    /// Request rate limits on the API and the portal.
+    pub rate_limits: RateLimits,
+}
+
+/// Requests a minute each may make (bursts of up to that many, refilled evenly); 0 turns
+/// a limit off. Twilio's webhooks are never limited: Twilio does not retry a 429.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimits {
+    /// `SWITCHBOARD_RATE_LIMIT_PER_MINUTE` (default 1200): per signed-in session (bearer
+    /// token or session cookie).
+    pub per_session: u32,
+    /// `SWITCHBOARD_CLIENT_RATE_LIMIT_PER_MINUTE` (default 300): per client address, for
+    /// logins and requests that carry no session.
+    pub per_client: u32,
 }
 
 /// `OPENAI_API_KEY`, `OPENAI_BASE_URL`, `OPENAI_MODEL`: an OpenAI-compatible chat
@@ -193,6 +213,12 @@ impl std::fmt::Debug for Config {
             .field("trusted_proxy_header", &self.trusted_proxy_header)
             .field("header_read_timeout", &self.header_read_timeout)
             .field("llm", &self.llm)
+            .field(
+                "metrics_token",
+                &self.metrics_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field("metrics_bind", &self.metrics_bind)
+            .field("rate_limits", &self.rate_limits)
             .finish()
     }
 }
@@ -210,6 +236,10 @@ const KNOWN_PREFIXED: &[&str] = &[
     "SWITCHBOARD_HEADER_TIMEOUT_SECS",
     "SWITCHBOARD_LLM_PER_MINUTE",
     "SWITCHBOARD_LLM_TIMEOUT_SECS",
+    "SWITCHBOARD_METRICS_TOKEN",
+    "SWITCHBOARD_METRICS_BIND",
+    "SWITCHBOARD_RATE_LIMIT_PER_MINUTE",
+    "SWITCHBOARD_CLIENT_RATE_LIMIT_PER_MINUTE",
 ];
 
 impl Config {
@@ -418,8 +448,36 @@ impl Config {
                 })
             }
         };
+        let metrics_token = match get("SWITCHBOARD_METRICS_TOKEN") {
+            Some(t) if t.trim().len() < 16 => {
+                return Err(bad(
+                    "SWITCHBOARD_METRICS_TOKEN",
+                    "must be at least 16 characters (e.g. openssl rand -hex 16)",
+                ));
+            }
+            t => t.map(|t| t.trim().to_owned()),
+        };
+        let metrics_bind = match get("SWITCHBOARD_METRICS_BIND") {
+            Some(v) => Some(v.parse::<SocketAddr>().map_err(|_| {
+                bad(
+                    "SWITCHBOARD_METRICS_BIND",
+                    format!("'{v}' is not an address like 127.0.0.1:9100"),
+                )
+            })?),
+            None => None,
+        };
+        let per_minute = |name: &'static str, default: u64| -> Result<u32, ConfigError> {
+            whole(name, 0..=1_000_000, default).map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+        };
+        let rate_limits = RateLimits {
+            per_session: per_minute("SWITCHBOARD_RATE_LIMIT_PER_MINUTE", 1200)?,
+            per_client: per_minute("SWITCHBOARD_CLIENT_RATE_LIMIT_PER_MINUTE", 300)?,
+        };
         Ok(Self {
             llm,
+            metrics_token,
+            metrics_bind,
+            rate_limits,
             database_url,
             data_dir,
             bind,

@@ -43,6 +43,26 @@ pub enum DbError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+/// A backup could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    /// PostgreSQL has its own tools.
+    #[error("the database is PostgreSQL: back it up with pg_dump or pg_basebackup")]
+    NotSqlite,
+    /// The target is already there.
+    #[error("{0} exists; choose a new file name")]
+    Exists(String),
+    /// SQLite names files in UTF-8 here.
+    #[error("the backup path must be valid UTF-8")]
+    PathNotUtf8,
+    /// SQLite could not copy.
+    #[error("copying the database failed: {0}")]
+    Copy(#[source] sqlx::Error),
+    /// The file system failed.
+    #[error("writing the backup failed: {0}")]
+    Io(#[source] std::io::Error),
+}
+
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -184,6 +204,36 @@ impl Db {
                 .collect::<Vec<_>>()
                 .join(", "),
         }
+    }
+
+    /// Writes a consistent copy of the SQLite database to `target` while it serves
+    /// (`VACUUM INTO`: one read transaction, so the copy holds every transaction that
+    /// committed before it began and none after). The copy is written beside `target`
+    /// and renamed into place, so `target` never holds half a backup. Refuses to
+    /// overwrite. Returns the copy's size in bytes.
+    pub async fn backup(&self, target: &std::path::Path) -> Result<u64, BackupError> {
+        if self.backend != Backend::Sqlite {
+            return Err(BackupError::NotSqlite);
+        }
+        if target.exists() {
+            return Err(BackupError::Exists(target.display().to_string()));
+        }
+        let partial = {
+            let mut name = target.as_os_str().to_owned();
+            name.push(".partial");
+            std::path::PathBuf::from(name)
+        };
+        let _ = std::fs::remove_file(&partial);
+        let quoted = partial
+            .to_str()
+            .ok_or(BackupError::PathNotUtf8)?
+            .replace('\'', "''");
+        sqlx::query(&format!("VACUUM INTO '{quoted}'"))
+            .execute(&self.pool)
+            .await
+            .map_err(BackupError::Copy)?;
+        std::fs::rename(&partial, target).map_err(BackupError::Io)?;
+        Ok(std::fs::metadata(target).map_err(BackupError::Io)?.len())
     }
 
     /// Whether the database answers (for `/readyz`).

@@ -250,6 +250,27 @@ pub async fn backlog(db: &Db) -> AppResult<Backlog> {
     })
 }
 
+/// How many jobs there are of each kind in each state; every state of a kind that has
+/// any job is listed, zeros included, so a drained state reads 0 rather than its last
+/// count.
+pub async fn counts(db: &Db) -> AppResult<Vec<((String, &'static str), i64)>> {
+    let rows = sqlx::query("SELECT kind, state, COUNT(*) AS n FROM jobs GROUP BY kind, state")
+        .fetch_all(db.pool())
+        .await?;
+    let mut counts: std::collections::BTreeMap<(String, &'static str), i64> = Default::default();
+    for r in &rows {
+        let kind: String = r.try_get("kind")?;
+        let state: String = r.try_get("state")?;
+        for s in ["queued", "running", "failed", "dead", "done"] {
+            counts.entry((kind.clone(), s)).or_insert(0);
+        }
+        if let Some(s) = JobState::parse(&state) {
+            counts.insert((kind, s.as_str()), r.try_get("n")?);
+        }
+    }
+    Ok(counts.into_iter().collect())
+}
+
 /// Drops the job queued under `dedupe_key` unless a worker holds it or it has finished
 /// (a reminder for a start that moved). Returns whether one was dropped.
 pub async fn drop_pending(db: &Db, dedupe_key: &str) -> AppResult<bool> {

@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod appointments;
+pub mod audit;
 pub mod auth;
 pub mod bench;
 pub mod cache;
@@ -40,6 +41,7 @@ pub mod serve;
 pub mod server;
 pub mod softphone;
 pub mod state;
+pub mod telemetry;
 pub mod telephony;
 pub mod tenants;
 pub mod users;

@@ -62,6 +62,12 @@ enum Command {
         #[arg(long)]
         exit: bool,
     },
+    /// Write a consistent copy of the SQLite database to PATH while the service runs.
+    /// Keep the secret key with it (see the README): the copy's secrets need it.
+    Backup {
+        /// The new file (must not exist).
+        path: std::path::PathBuf,
+    },
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -201,6 +207,19 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::Classify { .. } => unreachable!("handled before the configuration"),
+        Command::Backup { path } => {
+            let db = switchboard::db::Db::connect(&config.effective_database_url()).await?;
+            let result = db.backup(&path).await;
+            db.close().await;
+            let bytes = result.context("backup failed")?;
+            println!("backed up to {} ({bytes} bytes)", path.display());
+            if config.secret_key.is_none() {
+                println!(
+                    "keep {} with it: it decrypts the stored Twilio credentials",
+                    config.data_dir.join("secret.key").display()
+                );
+            }
+        }
         Command::Migrate => {
             let state = switchboard::AppState::open(config).await?;
             state.db.close().await;

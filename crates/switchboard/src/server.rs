@@ -20,7 +20,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use crate::config::Config;
 use crate::routes::Routes;
 use crate::state::{AppState, StartError};
-use crate::{auth, calls, http, jobs, serve, web};
+use crate::{audit, auth, calls, http, jobs, serve, telemetry, web};
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -45,6 +45,8 @@ impl MakeRequestId for RequestIds {
 pub struct App {
     /// Where it listens.
     pub addr: SocketAddr,
+    /// Where the separate metrics listener listens, when configured.
+    pub metrics_addr: Option<SocketAddr>,
     /// Its state (tests reach the database through it).
     pub state: AppState,
     shutdown: tokio::sync::watch::Sender<bool>,
@@ -75,6 +77,23 @@ impl App {
         let router = router(state.clone());
         let housekeeping = spawn_housekeeping(state.clone(), shutdown.subscribe());
         let header_read_timeout = state.config.header_read_timeout;
+        let metrics_listener = match state.config.metrics_bind {
+            Some(addr) => Some(
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartError::Bind { addr, source })?,
+            ),
+            None => None,
+        };
+        let metrics_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
+        let metrics_task = metrics_listener.map(|listener| {
+            tokio::spawn(serve::serve(
+                listener,
+                metrics_router(state.clone()),
+                header_read_timeout,
+                shutdown.subscribe(),
+            ))
+        });
         let worker = tokio::spawn(jobs::run_worker(
             state.db.clone(),
             state.clone(),
@@ -84,12 +103,16 @@ impl App {
         ));
         let task = tokio::spawn(async move {
             serve::serve(listener, router, header_read_timeout, watch).await;
+            if let Some(metrics) = metrics_task {
+                let _ = metrics.await;
+            }
             // The job in hand finishes before the database closes.
             let _ = worker.await;
             housekeeping.abort();
         });
         Ok(Self {
             addr,
+            metrics_addr,
             state,
             shutdown,
             task,
@@ -125,6 +148,7 @@ fn spawn_housekeeping(
         let mut checkpoint = tokio::time::interval(Duration::from_millis(100));
         checkpoint.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_seen = None;
+        let mut upkeep = tokio::time::interval(Duration::from_secs(10));
         loop {
             tokio::select! {
                 _ = checkpoint.tick() => {
@@ -135,6 +159,10 @@ fn spawn_housekeeping(
                             tracing::warn!(error = %e, "SQLite checkpoint failed");
                         }
                     }
+                }
+                _ = upkeep.tick() => {
+                    telemetry::upkeep();
+                    state.limiters.forget_idle();
                 }
                 _ = tick.tick() => {
                     match auth::purge_expired(&state.db).await {
@@ -180,12 +208,34 @@ pub fn job_handlers() -> jobs::Registry<AppState> {
 /// Every route the service serves: the JSON API, Twilio's webhooks, the portal and the
 /// health checks.
 pub fn routes(state: AppState) -> Routes {
+    // What people use (the API, the portal) is audited and rate limited; what Twilio
+    // and monitoring use is neither.
+    let people = http::api_router()
+        .merge(web::router(state.clone()))
+        .map(|r| {
+            r.layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                audit::capture,
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                http::limits::limit,
+            ))
+        });
     Routes::new()
         .merge(http::webhook_router())
-        .merge(http::api_router())
-        .merge(web::router(state))
+        .merge(people)
         .route("/healthz", get(http::ops::healthz))
         .route("/readyz", get(http::ops::readyz))
+        .route("/metrics", get(telemetry::scrape))
+}
+
+/// The separate metrics listener's router: `/metrics` alone.
+fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(telemetry::scrape))
+        .layer(axum::Extension(telemetry::Listener { private: true }))
+        .with_state(state)
 }
 
 /// The whole application: [`routes`] behind the layers every request goes through.
@@ -196,6 +246,7 @@ pub fn router(state: AppState) -> Router {
     };
     routes(state.clone())
         .into_router()
+        .layer(axum::middleware::from_fn(telemetry::track))
         .layer(DefaultBodyLimit::max(http::MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))

@@ -34,6 +34,8 @@ pub struct Inner {
     pub health: crate::health::HealthCache,
     /// Keeps click-to-call within each Twilio account's calls-per-second limit.
     pub call_pacer: crate::softphone::CallPacer,
+    /// Request rate limits on the API and the portal.
+    pub limiters: crate::http::limits::Limiters,
 }
 
 impl Deref for AppState {
@@ -104,6 +106,7 @@ impl AppState {
         let db = Db::connect(&config.effective_database_url()).await?;
         let secrets = SecretBox::load(config.secret_key, &config.data_dir)?;
         let llm = crate::intelligence::llm::Llm::new(config.llm.clone());
+        let limiters = crate::http::limits::Limiters::new(config.rate_limits);
         Ok(Self(Arc::new(Inner {
             llm,
             events: calls::EventWriter::start(db.clone()),
@@ -114,6 +117,7 @@ impl AppState {
             routing_cache: cache::RoutingCache::default(),
             health: crate::health::HealthCache::default(),
             call_pacer: crate::softphone::CallPacer::default(),
+            limiters,
         })))
     }
 }

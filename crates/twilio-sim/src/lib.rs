@@ -262,6 +262,14 @@ impl Simulator {
             .cloned()
     }
 
+    /// Whether a Voice Intelligence transcript exists (deleted ones do not).
+    pub fn has_transcript(&self, account: &str, transcript_sid: &str) -> bool {
+        self.lock()
+            .accounts
+            .get(account)
+            .is_some_and(|a| a.transcripts.contains_key(transcript_sid))
+    }
+
     /// A call's metadata.
     pub fn call(&self, account: &str, call_sid: &str) -> Option<CallRecord> {
         self.lock()

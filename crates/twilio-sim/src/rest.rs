@@ -185,10 +185,13 @@ pub fn router(sim: Simulator) -> Router {
         )
         .route(
             "/2010-04-01/Accounts/{account}/Recordings/{file}",
-            get(recording),
+            get(recording).delete(delete_recording),
         )
         .route("/v2/Transcripts", axum::routing::post(create_transcript))
-        .route("/v2/Transcripts/{sid}", get(fetch_transcript))
+        .route(
+            "/v2/Transcripts/{sid}",
+            get(fetch_transcript).delete(delete_transcript),
+        )
         .route(
             "/v2/Transcripts/{sid}/OperatorResults",
             get(operator_results),
@@ -399,6 +402,38 @@ async fn release_number(
         return Err(TwilioError::not_found(&file));
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE …/Recordings/{Sid}.json`: the audio and metadata are gone; 204, or 404 for
+/// a recording the account does not have (any more).
+async fn delete_recording(
+    State(sim): State<Simulator>,
+    headers: HeaderMap,
+    Path((account, file)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    authorize(&sim, &headers, &account)?;
+    let sid = json_sid(&file)?;
+    let mut state = sim.lock();
+    let acct = account_of_mut(&mut state, &account)?;
+    acct.recordings
+        .remove(sid)
+        .map(|_| StatusCode::NO_CONTENT)
+        .ok_or_else(|| TwilioError::not_found(&file))
+}
+
+/// `DELETE /v2/Transcripts/{Sid}`: 204, or 404 when there is no such transcript.
+async fn delete_transcript(
+    State(sim): State<Simulator>,
+    headers: HeaderMap,
+    Path(sid): Path<String>,
+) -> Result<StatusCode> {
+    let account = intelligence_account(&sim, &headers)?;
+    let mut state = sim.lock();
+    let acct = account_of_mut(&mut state, &account)?;
+    acct.transcripts
+        .remove(&sid)
+        .map(|_| StatusCode::NO_CONTENT)
+        .ok_or_else(|| TwilioError::not_found(&sid))
 }
 
 async fn available_numbers(

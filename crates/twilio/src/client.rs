@@ -559,6 +559,34 @@ impl Client {
             .map(drop)
     }
 
+    /// Deletes a recording (its audio and metadata) from the account. A recording that
+    /// is already gone (404) counts as deleted, so the call is safe to repeat.
+    pub async fn delete_recording(&self, sid: &str) -> Result<(), ClientError> {
+        let url = self.account_path(paths::RECORDING, Some(sid));
+        match self
+            .send(Method::DELETE, &url, &[], None, &[], Retry::Safe)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.status() == Some(404) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Deletes a Voice Intelligence transcript (its sentences and operator results go
+    /// with it). Already gone (404) counts as deleted.
+    pub async fn delete_transcript(&self, sid: &str) -> Result<(), ClientError> {
+        let url = self.intelligence_url(&fill_path(paths::TRANSCRIPT, &[("Sid", sid)]));
+        match self
+            .send(Method::DELETE, &url, &[], None, &[], Retry::Safe)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.status() == Some(404) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Searches numbers for sale.
     pub async fn search_available_phone_numbers(
         &self,

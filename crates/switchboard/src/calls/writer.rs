@@ -99,7 +99,10 @@ impl EventWriter {
                     }
                 }
                 let events: Vec<NewEvent> = batch.iter().map(|p| p.event.clone()).collect();
-                match write_batch(&db, &events).await {
+                let started = std::time::Instant::now();
+                let written = write_batch(&db, &events).await;
+                crate::telemetry::event_batch(events.len(), started);
+                match written {
                     Ok(results) => {
                         for (p, r) in batch.into_iter().zip(results) {
                             let _ = p.done.send(r);
@@ -127,6 +130,7 @@ impl EventWriter {
 
     /// Stores one event durably and returns its call's new record (`None` when unrouted).
     pub async fn record(&self, event: NewEvent) -> AppResult<Option<CallRecord>> {
+        crate::telemetry::webhook_event(event.kind.as_str());
         let (done, wait) = tokio::sync::oneshot::channel();
         self.queue
             .send(Pending { event, done })

@@ -33,9 +33,13 @@ pub(crate) struct LoginResponse {
 pub(crate) async fn login(
     State(state): State<AppState>,
     ClientAddress(peer): ClientAddress,
+    audit: Option<axum::Extension<crate::audit::Slot>>,
     jar: CookieJar,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> AppResult<(CookieJar, Json<LoginResponse>)> {
+    if let Some(slot) = &audit {
+        slot.login_email(&body.email);
+    }
     let (user, session) = crate::auth::login(
         &state.db,
         &state.login_limiter,
@@ -46,6 +50,9 @@ pub(crate) async fn login(
     )
     .await?;
     let cookie = crate::access::session_cookie(&state, &session.token);
+    if let Some(slot) = &audit {
+        slot.actor(&user);
+    }
     tracing::info!(user = %user.id, role = user.role.as_str(), "logged in");
     Ok((
         jar.add(cookie),
@@ -266,4 +273,37 @@ pub(crate) async fn put_twilio_config(
     let view = telephony::update(&state.db, &state.secrets, &company_id, body).await?;
     tracing::info!(tenant = %company_id, by = %principal.user.id, "telephony settings changed");
     Ok(Json(view))
+}
+
+#[derive(Serialize)]
+pub(crate) struct AuditList {
+    entries: Vec<crate::audit::Entry>,
+}
+
+/// `GET /api/admin/audit`: every tenant's entries and the platform's, with filters.
+pub(crate) async fn admin_audit(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Query(filter): Query<crate::audit::Filter>,
+) -> AppResult<Json<AuditList>> {
+    Ok(Json(AuditList {
+        entries: crate::audit::list(&state.db, &filter, None).await?,
+    }))
+}
+
+/// `GET /api/audit`: an account owner's view of their tenant's entries (an admin's of
+/// everything, as [`admin_audit`]).
+pub(crate) async fn tenant_audit(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(filter): Query<crate::audit::Filter>,
+) -> AppResult<Json<AuditList>> {
+    let tenant = if principal.is_admin() {
+        None
+    } else {
+        Some(principal.owned_tenant(&state, "settings").await?)
+    };
+    Ok(Json(AuditList {
+        entries: crate::audit::list(&state.db, &filter, tenant.as_deref()).await?,
+    }))
 }

@@ -5,6 +5,7 @@ pub mod api;
 pub mod appointments_api;
 pub mod calls_api;
 pub mod jobs_api;
+pub mod limits;
 pub mod numbers_api;
 pub mod ops;
 pub mod softphone_api;
@@ -159,6 +160,8 @@ pub fn api_router() -> Routes {
             post(calls_api::mark_all_read),
         )
         .route("/api/admin/unrouted-calls", get(calls_api::unrouted))
+        .route("/api/admin/audit", get(api::admin_audit))
+        .route("/api/audit", get(api::tenant_audit))
         .route("/api/admin/jobs", get(jobs_api::list))
         .route("/api/admin/jobs/{id}/retry", post(jobs_api::retry))
         .route("/api/admin/jobs/{id}/discard", post(jobs_api::discard))

@@ -219,10 +219,13 @@ async fn check_signature(
     if state.config.insecure_skip_signature {
         return Ok(());
     }
-    let signature = headers
+    let Some(signature) = headers
         .get(twilio::signature::SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok())
-        .ok_or(AppError::Forbidden("missing X-Twilio-Signature"))?;
+    else {
+        crate::telemetry::signature_failure("missing");
+        return Err(AppError::Forbidden("missing X-Twilio-Signature"));
+    };
     let token = match tenant_id {
         Some(t) => tenant_context(state, t).await?.webhook_token.clone(),
         None => state.config.platform.auth_token.clone(),
@@ -236,6 +239,7 @@ async fn check_signature(
     };
     if !valid(&RequestValidator::new(&token), &url, signature)? {
         tracing::warn!(path = %uri.path(), "refused a webhook with a bad signature");
+        crate::telemetry::signature_failure("invalid");
         return Err(AppError::Forbidden("invalid X-Twilio-Signature"));
     }
     Ok(())

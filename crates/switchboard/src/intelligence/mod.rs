@@ -321,6 +321,7 @@ async fn store_verdict(
         None => "",
     };
     let evidence = serde_json::to_string(&verdict.evidence).map_err(AppError::internal)?;
+    crate::telemetry::classified(source.as_str());
     state
         .events
         .record(NewEvent {
@@ -441,6 +442,7 @@ pub async fn correct(
         Some(false) => "false",
         None => "",
     };
+    crate::telemetry::classified("correction");
     state
         .events
         .record(NewEvent {

@@ -79,7 +79,11 @@ async fn error_page_chrome(
     let Ok(Some(user)) = crate::auth::resolve_session(&state.db, &token).await else {
         return response;
     };
-    let user = PageUser(Principal { user, token });
+    let user = PageUser(Principal {
+        user,
+        token,
+        audit: None,
+    });
     match Chrome::for_user(&state, &user, &facts.title, "").await {
         Ok(chrome) => (
             response.status(),
@@ -443,6 +447,7 @@ async fn login_page(
 async fn login_submit(
     State(state): State<AppState>,
     ClientAddress(peer): ClientAddress,
+    audit: Option<axum::Extension<crate::audit::Slot>>,
     jar: CookieJar,
     parts: forms::RequestHead,
     form: FormData,
@@ -453,6 +458,9 @@ async fn login_submit(
     let email = form.get("email").unwrap_or_default().to_owned();
     let password = form.get("password").unwrap_or_default();
     let next = safe_next(form.get("next"));
+    if let Some(slot) = &audit {
+        slot.login_email(&email);
+    }
     let again = |status: StatusCode, error: String| {
         (
             status,
@@ -476,6 +484,9 @@ async fn login_submit(
     .await
     {
         Ok((user, session)) => {
+            if let Some(slot) = &audit {
+                slot.actor(&user);
+            }
             tracing::info!(user = %user.id, role = user.role.as_str(), "logged in to the portal");
             let target = next.unwrap_or_else(|| landing(&user).to_owned());
             Ok((

@@ -277,6 +277,10 @@ const ROUTE_ACCESS: &[(&str, Access)] = &[
     ("/static/vendor/twilio-voice-sdk.min.js", Access::Public),
     ("/healthz", Access::Public),
     ("/readyz", Access::Public),
+    // 404 without SWITCHBOARD_METRICS_TOKEN (and it names no tenant's data with one).
+    ("/metrics", Access::Public),
+    ("/api/admin/audit", Access::Admin),
+    ("/api/audit", Access::OwnTenant),
     ("/no-access", Access::Public),
     ("/api/auth/login", Access::Public),
     ("/api/auth/logout", Access::Public),

@@ -17,6 +17,7 @@ mod isolation;
 mod jobs;
 mod messages;
 mod numbers;
+mod operations;
 mod portal;
 mod purchases;
 mod receptionist;
