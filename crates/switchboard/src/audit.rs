@@ -327,7 +327,7 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
     ),
     ("GET", "/api/twilio/voicemail/{call_sid}", "voicemail.play"),
     ("POST", "/api/callers/forget", "caller.forget"),
-    ("POST", "/contacts/forget", "caller.forget"),
+    ("POST", "/contacts/{id}/forget", "caller.forget"),
 ];
 
 /// The action a request to `route` with `method` is recorded as, if audited.

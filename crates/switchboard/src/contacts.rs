@@ -192,6 +192,16 @@ pub async fn delete(db: &Db, tenant_id: &str, id: &str) -> AppResult<()> {
     }
 }
 
+/// Deletes the tenant's contact for `phone`, if any ("forget this caller").
+pub async fn forget_phone(db: &Db, tenant_id: &str, phone: &str) -> AppResult<u64> {
+    let done = sqlx::query("DELETE FROM contacts WHERE tenant_id = $1 AND phone = $2")
+        .bind(tenant_id)
+        .bind(phone)
+        .execute(db.pool())
+        .await?;
+    Ok(done.rows_affected())
+}
+
 /// A tenant's contacts by name, optionally matching `q` in name or number.
 pub async fn list(db: &Db, tenant_id: &str, q: Option<&str>) -> AppResult<Vec<Contact>> {
     let rows = match q.map(str::trim).filter(|q| !q.is_empty()) {

@@ -32,6 +32,9 @@ pub enum AppError {
     /// Nothing there — or nothing the caller may know about.
     #[error("not found")]
     NotFound,
+    /// It was here and was deleted on purpose (erased media).
+    #[error("{0}")]
+    Gone(&'static str),
     /// Conflicts with existing data (a number another tenant owns, a taken email).
     #[error("{0}")]
     Conflict(String),
@@ -103,6 +106,7 @@ impl AppError {
             Self::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            Self::Gone(_) => (StatusCode::GONE, "gone"),
             Self::Conflict(_) | Self::Taken { .. } => (StatusCode::CONFLICT, "conflict"),
             Self::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),

@@ -36,6 +36,7 @@ pub mod paths;
 pub mod provisioning;
 pub mod purchases;
 pub mod receptionist;
+pub mod retention;
 pub mod routes;
 pub mod serve;
 pub mod server;

@@ -484,6 +484,20 @@ pub async fn status_of(db: &Db, message_sid: &str) -> AppResult<Option<(String, 
         .transpose()
 }
 
+/// Deletes every text the tenant exchanged with `phone` ("forget this caller"); the
+/// opt-out, if any, stays, so they are never texted against their word. Returns how
+/// many were deleted.
+pub async fn forget_number(db: &Db, tenant_id: &str, phone: &str) -> AppResult<u64> {
+    let done = sqlx::query(
+        "DELETE FROM messages WHERE tenant_id = $1 AND (from_number = $2 OR to_number = $2)",
+    )
+    .bind(tenant_id)
+    .bind(phone)
+    .execute(db.pool())
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// Records that `phone` texted an opt-out keyword to the tenant.
 pub async fn opt_out(db: &Db, tenant_id: &str, phone: &str, keyword: &str) -> AppResult<()> {
     sqlx::query(

@@ -176,6 +176,9 @@ fn spawn_housekeeping(
                     if let Err(e) = calls::purge_deleted(&state.db).await {
                         tracing::warn!(error = %e, "could not purge deleted-call markers");
                     }
+                    if let Err(e) = crate::retention::sweep(&state.db).await {
+                        tracing::warn!(error = %e, "could not sweep media past its retention");
+                    }
                 }
                 _ = stop.changed() => return,
             }
@@ -203,6 +206,7 @@ pub fn job_handlers() -> jobs::Registry<AppState> {
         .on(crate::appointments::REMIND, crate::appointments::remind_job)
         .on(crate::purchases::PURCHASE, crate::purchases::purchase_job)
         .on(crate::purchases::PROVISION, crate::purchases::provision_job)
+        .on(crate::retention::ERASE, crate::retention::erase_job)
 }
 
 /// Every route the service serves: the JSON API, Twilio's webhooks, the portal and the

@@ -416,6 +416,7 @@ struct Row {
     twiml_app_sid: Option<String>,
     ring_browsers: Option<bool>,
     ai_agent: Option<String>,
+    retention_days: Option<i64>,
 }
 
 async fn load_row(db: &Db, tenant_id: &str) -> AppResult<Row> {
@@ -456,6 +457,7 @@ async fn load_row(db: &Db, tenant_id: &str) -> AppResult<Row> {
         twiml_app_sid: r.try_get("twiml_app_sid")?,
         ring_browsers: flag("ring_browsers")?,
         ai_agent: r.try_get("ai_agent")?,
+        retention_days: r.try_get("retention_days")?,
     })
 }
 
@@ -464,8 +466,8 @@ async fn store_row(db: &Db, tenant_id: &str, r: &Row) -> AppResult<()> {
         "INSERT INTO tenant_telephony (tenant_id, account_sid, auth_token_enc, api_key_sid, api_key_secret_enc,
             call_routing_mode, forward_number, forward_number_new, forward_number_existing, menu_message, voice,
             recording_enabled, transcription_enabled, whisper_message, auto_reply_message, business_hours, updated_at, llm_classification, sms_help_text, sms_max_segments, text_back_enabled, text_back_message,
-            confirmation_message, reminder_message, reminder_lead_minutes, twiml_app_sid, ring_browsers, ai_agent)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)
+            confirmation_message, reminder_message, reminder_lead_minutes, twiml_app_sid, ring_browsers, ai_agent, retention_days)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)
          ON CONFLICT (tenant_id) DO UPDATE SET
             account_sid = excluded.account_sid, auth_token_enc = excluded.auth_token_enc,
             api_key_sid = excluded.api_key_sid, api_key_secret_enc = excluded.api_key_secret_enc,
@@ -480,7 +482,8 @@ async fn store_row(db: &Db, tenant_id: &str, r: &Row) -> AppResult<()> {
             text_back_enabled = excluded.text_back_enabled, text_back_message = excluded.text_back_message,
             confirmation_message = excluded.confirmation_message, reminder_message = excluded.reminder_message,
             reminder_lead_minutes = excluded.reminder_lead_minutes, twiml_app_sid = excluded.twiml_app_sid,
-            ring_browsers = excluded.ring_browsers, ai_agent = excluded.ai_agent",
+            ring_browsers = excluded.ring_browsers, ai_agent = excluded.ai_agent,
+            retention_days = excluded.retention_days",
     )
     .bind(tenant_id)
     .bind(r.account_sid.as_deref())
@@ -510,6 +513,7 @@ async fn store_row(db: &Db, tenant_id: &str, r: &Row) -> AppResult<()> {
     .bind(r.twiml_app_sid.as_deref())
     .bind(r.ring_browsers.map(i64::from))
     .bind(r.ai_agent.as_deref())
+    .bind(r.retention_days)
     .execute(db.pool())
     .await?;
     Ok(())
@@ -584,6 +588,9 @@ pub struct TwilioConfigView {
     pub ring_browsers: bool,
     /// The AI receptionist's knowledge base (`callRoutingMode: "ai-agent"`).
     pub ai_agent: Option<AiAgent>,
+    /// Recordings, voicemails and transcripts older than this many days are deleted,
+    /// here and at Twilio; `null` keeps them (the default).
+    pub retention_days: Option<i64>,
 }
 
 /// A change to the config; absent fields stay, `null` clears.
@@ -645,6 +652,8 @@ pub struct TwilioConfigUpdate {
     pub ring_browsers: Option<Option<bool>>,
     #[serde(default, deserialize_with = "crate::patch::nullable")]
     pub ai_agent: Option<Option<AiAgent>>,
+    #[serde(default, deserialize_with = "crate::patch::nullable")]
+    pub retention_days: Option<Option<i64>>,
     /// Admins only: allow saving an account SID another tenant already uses (tenants
     /// that really share one Twilio account). Not stored; checked when the SID changes.
     #[serde(default)]
@@ -776,7 +785,23 @@ fn to_view(tenant_id: &str, r: Row, phone_numbers: Vec<PhoneNumber>) -> TwilioCo
             .ai_agent
             .as_deref()
             .and_then(|j| serde_json::from_str(j).ok()),
+        retention_days: r.retention_days,
     }
+}
+
+/// Longest retention a tenant may set (ten years).
+pub const MAX_RETENTION_DAYS: i64 = 3650;
+
+/// Tenants that delete old media, with their retention in days.
+pub async fn retention_policies(db: &Db) -> AppResult<Vec<(String, i64)>> {
+    let rows = sqlx::query(
+        "SELECT tenant_id, retention_days FROM tenant_telephony WHERE retention_days IS NOT NULL",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("tenant_id")?, r.try_get("retention_days")?)))
+        .collect()
 }
 
 /// Whether a tenant lets its calls' text go to the LLM endpoint (off by default).
@@ -985,6 +1010,15 @@ pub async fn update(
     }
     if let Some(flag) = change.ring_browsers {
         r.ring_browsers = flag;
+    }
+    if let Some(days) = change.retention_days {
+        if days.is_some_and(|d| !(1..=MAX_RETENTION_DAYS).contains(&d)) {
+            errors.insert(
+                "retentionDays".into(),
+                format!("must be from 1 to {MAX_RETENTION_DAYS} days, or null to keep everything"),
+            );
+        }
+        r.retention_days = days;
     }
     if let Some(agent) = &change.ai_agent {
         if let Some(a) = agent {

@@ -46,6 +46,10 @@ pub enum EventKind {
     /// One turn of the AI receptionist (ours): what it heard, with Twilio's confidence,
     /// and what it said and did. `Turn` 0 is the greeting.
     Agent,
+    /// The call's recordings, voicemail and transcripts were erased (ours: retention or
+    /// "forget this caller"; `ErasedAt`, `Reason`). What they held stays erased however
+    /// the other events arrive.
+    Erasure,
 }
 
 impl EventKind {
@@ -67,6 +71,7 @@ impl EventKind {
             Self::Correction => "correction",
             Self::Placed => "placed",
             Self::Agent => "agent",
+            Self::Erasure => "erasure",
         }
     }
 
@@ -88,6 +93,7 @@ impl EventKind {
             Self::Correction,
             Self::Placed,
             Self::Agent,
+            Self::Erasure,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -247,6 +253,8 @@ pub struct CallRecord {
     pub conversation: Option<String>,
     /// What the receptionist achieved: `ai-resolved`, `ai-booked` or `ai-handoff`.
     pub ai_outcome: Option<String>,
+    /// When its recordings, voicemail and transcripts were erased (unix ms).
+    pub media_erased_at: Option<i64>,
 }
 
 /// One turn of the AI receptionist's conversation, as the call record keeps it.
@@ -614,7 +622,38 @@ pub fn fold(events: &[Event]) -> CallRecord {
         r.direction = p.get("Direction").map(str::to_owned);
         r.user_id = p.get("UserId").map(str::to_owned);
     }
+    if let Some(at) = of(EventKind::Erasure)
+        .filter_map(|e| e.num("ErasedAt"))
+        .min()
+    {
+        erase(&mut r, at);
+    }
     r
+}
+
+/// Keys of event parameters that carry what a call said or where its audio is:
+/// emptied in the stored events when the call's media is erased.
+pub const CONTENT_PARAMS: &[&str] = &[
+    "RecordingUrl",
+    "TranscriptionData",
+    "TranscriptionText",
+    "TranscriptText",
+    "SummaryText",
+    "Evidence",
+    "Heard",
+    "Said",
+];
+
+/// What an erased call keeps: who called whom, when, how it went, what it was about
+/// (for the stats); never what was said or where the audio was.
+fn erase(r: &mut CallRecord, at: i64) {
+    r.media_erased_at = Some(at);
+    r.recording_url = None;
+    r.voicemail_url = None;
+    r.transcript_text = None;
+    r.summary_text = None;
+    r.classification_evidence = None;
+    r.conversation = None;
 }
 
 /// The AI receptionist's turns: one per turn number (the first in canonical order; the

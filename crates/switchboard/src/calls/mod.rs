@@ -12,6 +12,7 @@
 //! - [`queries`]: filters, list, detail, timeline, stats, deletes;
 //! - [`rollups`]: the daily figures kept beside the rows.
 
+pub mod erasure;
 pub mod fold;
 mod queries;
 pub mod rollups;

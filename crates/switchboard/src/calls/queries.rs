@@ -74,6 +74,9 @@ pub struct CallLog {
     pub conversation: Vec<super::fold::Turn>,
     /// `ai-resolved`, `ai-booked` or `ai-handoff` when the receptionist answered.
     pub ai_outcome: Option<String>,
+    /// When the call's recordings, voicemail and transcripts were erased (retention or
+    /// "forget this caller"); its audio routes then answer 410.
+    pub media_erased_at: Option<String>,
 }
 
 impl CallLog {
@@ -118,12 +121,14 @@ fn log_from_row(r: &sqlx::any::AnyRow) -> Result<CallLog, sqlx::Error> {
         recording_url: record
             .recording_sid
             .as_ref()
+            .filter(|_| record.media_erased_at.is_none())
             .map(|sid| format!("/api/twilio/recording/{sid}")),
         recording_sid: record.recording_sid,
         recording_duration: record.recording_seconds,
         voicemail_url: record
             .voicemail_sid
             .as_ref()
+            .filter(|_| record.media_erased_at.is_none())
             .map(|_| format!("/api/twilio/voicemail/{call_sid}")),
         voicemail_sid: record.voicemail_sid,
         voicemail_duration: record.voicemail_seconds,
@@ -155,6 +160,7 @@ fn log_from_row(r: &sqlx::any::AnyRow) -> Result<CallLog, sqlx::Error> {
         user_id: record.user_id,
         conversation: super::fold::turns(record.conversation.as_deref()),
         ai_outcome: record.ai_outcome,
+        media_erased_at: record.media_erased_at.map(rfc3339),
         call_sid,
     })
 }

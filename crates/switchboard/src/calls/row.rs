@@ -77,6 +77,7 @@ folded_columns! {
     user_id => user_id: Option<String>,
     conversation => conversation: Option<String>,
     ai_outcome => ai_outcome: Option<String>,
+    media_erased_at => media_erased_at: Option<i64>,
 }
 
 /// Keys and bookkeeping around the folded columns: who the call is, whose, which

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::access::{Admin, Principal, Scoped, page};
+use crate::access::{Admin, ApiJson, Principal, Scoped, page};
 use crate::calls::{self, CallFilter, CallLog, Scope};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -448,8 +448,14 @@ pub(crate) async fn recording(
         .await?
         .ok_or(AppError::NotFound)?;
     principal.tenant_scope(&state, &tenant, Some(PAGE)).await?;
+    if calls::erasure::recording_erased(&state.db, &recording_sid).await? {
+        return Err(AppError::Gone(ERASED));
+    }
     stream_recording(&state, &tenant, &recording_sid, &headers).await
 }
+
+const ERASED: &str =
+    "this recording was deleted (the account's retention, or a caller who asked to be forgotten)";
 
 /// `GET /api/twilio/voicemail/{callSid}`.
 pub(crate) async fn voicemail(
@@ -460,6 +466,9 @@ pub(crate) async fn voicemail(
 ) -> AppResult<Response> {
     let call = calls::get(&state.db, &scope, &call_sid).await?;
     let sid = call.voicemail_sid.ok_or(AppError::NotFound)?;
+    if call.media_erased_at.is_some() {
+        return Err(AppError::Gone(ERASED));
+    }
     stream_recording(&state, &call.customer_id, &sid, &headers).await
 }
 
@@ -630,4 +639,31 @@ async fn contact_tenant(
         _ => None,
     };
     principal.tenant(state, CONTACTS, named.as_deref()).await
+}
+
+/// `POST /api/callers/forget` `{phoneNumber, confirm, customerId?}`: account owners (and
+/// admins, naming the tenant) erase what a caller left: recordings and transcripts (by
+/// jobs, at Twilio first), texts and contact.
+pub(crate) async fn forget_caller(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<crate::retention::ForgetRequest>,
+) -> AppResult<Json<crate::retention::Forgotten>> {
+    let tenant = if principal.is_admin() {
+        principal
+            .tenant(&state, None, body.customer_id.as_deref())
+            .await?
+    } else {
+        principal.owned_tenant(&state, PAGE).await?
+    };
+    // The entry says whom, without keeping the whole number it was asked to forget.
+    if let (Some(slot), Some(number)) = (
+        &principal.audit,
+        crate::numbers::E164::parse(&body.phone_number),
+    ) {
+        slot.target(number.masked());
+    }
+    Ok(Json(
+        crate::retention::forget_caller(&state.db, &tenant, &body).await?,
+    ))
 }

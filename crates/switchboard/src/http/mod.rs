@@ -161,6 +161,7 @@ pub fn api_router() -> Routes {
         )
         .route("/api/admin/unrouted-calls", get(calls_api::unrouted))
         .route("/api/admin/audit", get(api::admin_audit))
+        .route("/api/callers/forget", post(calls_api::forget_caller))
         .route("/api/audit", get(api::tenant_audit))
         .route("/api/admin/jobs", get(jobs_api::list))
         .route("/api/admin/jobs/{id}/retry", post(jobs_api::retry))

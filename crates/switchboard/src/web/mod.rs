@@ -4,6 +4,7 @@
 //! JavaScript; forms post back and are re-rendered with the server's field errors.
 
 mod admin;
+mod audit;
 pub mod chart;
 mod forms;
 mod tenant;
@@ -37,6 +38,7 @@ pub fn router(state: AppState) -> crate::routes::Routes {
         .route("/static/vendor/twilio-voice-sdk.min.js", get(voice_sdk))
         .merge(tenant::router())
         .merge(admin::router())
+        .merge(audit::router())
         .map(|r| {
             r.fallback(not_found)
                 .layer(axum::middleware::from_fn_with_state(
@@ -304,6 +306,7 @@ const ADMIN_PAGES: &[(&str, &str)] = &[
     ("/admin/unrouted", "Unrouted calls"),
     ("/admin/jobs", "Jobs"),
     ("/admin/health", "Health"),
+    ("/admin/audit", "Audit log"),
 ];
 
 impl Chrome {

@@ -1263,3 +1263,103 @@ async fn the_receptionists_calls_and_settings_read_well() {
     b.close().await;
     w.t.stop().await;
 }
+
+#[tokio::test]
+async fn an_owner_forgets_a_caller_sets_retention_and_reads_the_activity_log() {
+    let (w, answered, _, _) = world_with_calls().await;
+    let (status, body) =
+        w.t.post(
+            "/api/contacts",
+            &w.owner,
+            json!({"name": "Jane Doe", "phone": "+15550001111"}),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{body}");
+    let contact = body["id"].as_str().expect("contact").to_owned();
+    let Some(b) = browser(&w.t.base).await else {
+        return;
+    };
+    b.login("owner@brightsmiles.test", PASSWORD).await;
+
+    // Retention in Settings: a bad value is refused at the field, a good one kept.
+    b.open("/settings").await;
+    b.fill("#retentionDays", "0").await;
+    b.submit("#save-settings").await;
+    assert!(
+        b.text("#retentionDays-error").await.contains("1 to 3650"),
+        "{}",
+        b.text("main").await
+    );
+    b.fill("#retentionDays", "90").await;
+    b.submit("#save-settings").await;
+    assert!(b.text("main").await.contains("Settings saved."));
+    let value = b
+        .client
+        .find(Locator::Css("#retentionDays"))
+        .await
+        .expect("field")
+        .prop("value")
+        .await
+        .expect("value");
+    assert_eq!(value.as_deref(), Some("90"));
+
+    // Forgetting asks for the number again.
+    b.open(&format!("/contacts/{contact}")).await;
+    b.screenshot("contact-forget").await;
+    b.fill("#confirm", "+15550009999").await;
+    b.submit("#forget-caller button").await;
+    assert!(
+        b.text("#confirm-error")
+            .await
+            .contains("Repeat the phone number"),
+        "{}",
+        b.text("main").await
+    );
+    b.fill("#confirm", "555-000-1111").await;
+    b.submit("#forget-caller button").await;
+    assert_eq!(b.path().await, "/contacts?forgotten=1");
+    assert!(b.text("main").await.contains("Caller forgotten"));
+    // The recording goes once the job has deleted it at Twilio.
+    let mut erased = serde_json::Value::Null;
+    for _ in 0..100 {
+        erased = w.log(&answered).await;
+        if erased["mediaErasedAt"].is_string() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(erased["recordingUrl"].is_null(), "{erased}");
+
+    // The activity log says what happened, and who did it.
+    b.open("/settings").await;
+    b.submit("a[href='/activity']").await;
+    let log = b.text("#audit-entries").await;
+    for action in ["caller.forget", "settings.update", "login", "media.erase"] {
+        assert!(log.contains(action), "{action} missing: {log}");
+    }
+    assert!(log.contains("owner@brightsmiles.test"));
+    b.fill("#audit-action", "caller").await;
+    b.submit("form[action='/activity'] button").await;
+    let filtered = b.text("#audit-entries").await;
+    assert!(
+        filtered.contains("caller.forget") && !filtered.contains("settings.update"),
+        "{filtered}"
+    );
+    b.screenshot("activity").await;
+    b.logout().await;
+
+    // The admin's audit log covers every account, with their names.
+    b.login(crate::common::ADMIN_EMAIL, PASSWORD).await;
+    b.open("/admin/audit").await;
+    let all = b.text("#audit-entries").await;
+    assert!(
+        all.contains("tenant.create") && all.contains("Bright Smiles Dental"),
+        "{all}"
+    );
+    b.select("#audit-tenant", &w.tenant).await;
+    b.submit("form[action='/admin/audit'] button").await;
+    assert!(!b.text("#audit-entries").await.contains("tenant.create"));
+    b.screenshot("admin-audit").await;
+    b.close().await;
+    w.t.stop().await;
+}

@@ -25,7 +25,11 @@ async fn transcribe(w: &CallWorld) {
 }
 
 /// Waits until the call log satisfies `done` (jobs run in the background).
-async fn wait_for(w: &CallWorld, call_sid: &str, done: impl Fn(&Value) -> bool) -> Value {
+pub(crate) async fn wait_for(
+    w: &CallWorld,
+    call_sid: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
     let mut log = w.log(call_sid).await;
     for _ in 0..150 {
         if done(&log) {
@@ -37,7 +41,7 @@ async fn wait_for(w: &CallWorld, call_sid: &str, done: impl Fn(&Value) -> bool) 
     panic!("the call never got there: {log}");
 }
 
-fn booking_script() -> Vec<(Speaker, String)> {
+pub(crate) fn booking_script() -> Vec<(Speaker, String)> {
     vec![
         (
             Speaker::Caller,

@@ -773,3 +773,273 @@ async fn a_backup_taken_under_webhook_load_is_whole_and_holds_every_answered_cal
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("exists"));
 }
+
+/// A call `days` days ago, answered, recorded and transcribed by Voice Intelligence;
+/// and one that left a voicemail.
+async fn old_calls(w: &crate::calls::CallWorld, days: i64) -> (String, String, String) {
+    let start = switchboard::db::now_ms() - days * 24 * 3600 * 1000;
+    let mut s = caller();
+    s.presses = vec![Press::Digits("1".into())];
+    s.staff = Staff::Answers { after_secs: 3 };
+    s.talk_secs = 30;
+    s.script = crate::intelligence::booking_script();
+    s.start_ms = Some(start);
+    let answered = w.play(&s).await;
+    let mut v = caller();
+    v.presses = vec![Press::Digits("2".into())];
+    v.staff = Staff::NoAnswer;
+    v.voicemail_secs = Some(12);
+    v.start_ms = Some(start + 60_000);
+    let voicemail = w.play(&v).await;
+    let recording = answered.recording_sid.clone().expect("recorded");
+    crate::intelligence::wait_for(w, &answered.call_sid, |l| {
+        l["transcriptSource"] == "vi" && l["summaryText"].is_string() && !l["callReason"].is_null()
+    })
+    .await;
+    (answered.call_sid, recording, voicemail.call_sid)
+}
+
+async fn audio_status(w: &crate::calls::CallWorld, path: &str) -> StatusCode {
+    w.t.http
+        .get(w.t.url(path))
+        .bearer_auth(&w.owner)
+        .send()
+        .await
+        .expect("audio")
+        .status()
+}
+
+async fn wait_for_status(w: &crate::calls::CallWorld, path: &str, wanted: StatusCode) {
+    for _ in 0..150 {
+        if audio_status(w, path).await == wanted {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{path} never answered {wanted}");
+}
+
+#[tokio::test]
+async fn retention_deletes_old_media_at_twilio_and_here_and_keeps_the_stats() {
+    let w = crate::calls::call_world_with(true).await;
+    let (answered, recording, voicemail) = old_calls(&w, 40).await;
+    let transcript_sid = w.log(&answered).await["transcriptSid"]
+        .as_str()
+        .expect("a Voice Intelligence transcript")
+        .to_owned();
+    assert!(w.sim.has_transcript(&w.account.sid, &transcript_sid));
+    let (_, stats_before) = w.t.get("/api/twilio/call-logs/stats", &w.owner).await;
+
+    // Off by default: nothing is swept.
+    assert_eq!(
+        switchboard::retention::sweep(&w.t.app.state.db)
+            .await
+            .expect("sweep"),
+        0
+    );
+    let config = format!("/api/companies/{}/twilio/config", w.tenant);
+    let (status, body) =
+        w.t.put(&config, &w.owner, json!({"retentionDays": 0}))
+            .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["error"]["fields"]["retentionDays"].is_string(),
+        "{body}"
+    );
+    let (status, body) =
+        w.t.put(&config, &w.owner, json!({"retentionDays": 30}))
+            .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["retentionDays"], 30, "{body}");
+
+    assert_eq!(
+        switchboard::retention::sweep(&w.t.app.state.db)
+            .await
+            .expect("sweep"),
+        2,
+        "both calls are past 30 days"
+    );
+    let recording_path = format!("/api/twilio/recording/{recording}");
+    let voicemail_path = format!("/api/twilio/voicemail/{voicemail}");
+    wait_for_status(&w, &recording_path, StatusCode::GONE).await;
+    wait_for_status(&w, &voicemail_path, StatusCode::GONE).await;
+    let resp =
+        w.t.http
+            .get(w.t.url(&recording_path))
+            .bearer_auth(&w.owner)
+            .send()
+            .await
+            .expect("gone");
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(error_code(&body), "gone");
+
+    // Deleted at Twilio.
+    assert!(w.sim.recording(&w.account.sid, &recording).is_none());
+    let vm_sid = w.log(&voicemail).await["voicemailSid"]
+        .as_str()
+        .expect("the voicemail's SID stays")
+        .to_owned();
+    assert!(w.sim.recording(&w.account.sid, &vm_sid).is_none());
+    assert!(!w.sim.has_transcript(&w.account.sid, &transcript_sid));
+
+    // Here: the content is gone, the facts stay.
+    let log = w.log(&answered).await;
+    assert!(log["mediaErasedAt"].is_string(), "{log}");
+    for field in ["transcriptText", "summaryText", "recordingUrl"] {
+        assert!(log[field].is_null(), "{field} kept: {log}");
+    }
+    assert_eq!(log["recordingSid"], json!(recording));
+    assert_eq!(log["outcome"], "answered");
+    assert!(!log["callReason"].is_null(), "{log}");
+    assert!(w.log(&voicemail).await["voicemailUrl"].is_null());
+    let payloads: Vec<(String,)> =
+        sqlx::query_as("SELECT payload FROM call_events WHERE call_sid = $1")
+            .bind(&answered)
+            .fetch_all(w.t.app.state.db.pool())
+            .await
+            .expect("events");
+    assert!(
+        payloads.iter().all(|(p,)| !p.contains("tooth")),
+        "a stored event still holds what was said"
+    );
+    let (_, stats_after) = w.t.get("/api/twilio/call-logs/stats", &w.owner).await;
+    assert_eq!(
+        stats_after["totalCalls"], stats_before["totalCalls"],
+        "{stats_after}"
+    );
+    assert_eq!(
+        stats_after["appointmentsBooked"], stats_before["appointmentsBooked"],
+        "{stats_after}"
+    );
+
+    // Audited, and not swept again.
+    let entries = audit(&w.t, &w.owner, "?action=media.erase").await;
+    assert_eq!(entries.len(), 2, "{entries:#?}");
+    assert!(entries.iter().all(|e| {
+        e["actorId"].is_null()
+            && e["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("retention")
+    }));
+    assert_eq!(
+        switchboard::retention::sweep(&w.t.app.state.db)
+            .await
+            .expect("sweep"),
+        0
+    );
+}
+
+#[tokio::test]
+async fn forgetting_a_caller_erases_their_calls_texts_and_contact_with_confirmation() {
+    let w = crate::calls::call_world_with(true).await;
+    let (other, other_owner) = w.other_tenant().await;
+    let (answered, recording, _) = old_calls(&w, 1).await;
+    let (status, body) =
+        w.t.post(
+            "/api/contacts",
+            &w.owner,
+            json!({"name": "Jane Doe", "phone": CALLER}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let contact = body["id"].as_str().expect("contact").to_owned();
+
+    // Without the number repeated, nothing happens.
+    let (status, body) =
+        w.t.post(
+            "/api/callers/forget",
+            &w.owner,
+            json!({"phoneNumber": CALLER, "confirm": "yes"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"]["fields"]["confirm"].is_string());
+    assert_eq!(
+        audio_status(&w, &format!("/api/twilio/recording/{recording}")).await,
+        StatusCode::OK
+    );
+
+    // Another tenant forgetting the same number touches only its own.
+    let (status, body) =
+        w.t.post(
+            "/api/callers/forget",
+            &other_owner,
+            json!({"phoneNumber": CALLER, "confirm": CALLER}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["callsErasing"], 0, "{body}");
+    assert_eq!(body["contactsDeleted"], 0, "{body}");
+    let (status, _) = w.t.get(&format!("/api/contacts/{contact}"), &w.owner).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // The owner forgets them (spelled differently: the same number).
+    let (status, body) =
+        w.t.post(
+            "/api/callers/forget",
+            &w.owner,
+            json!({"phoneNumber": "(555) 000-1111", "confirm": CALLER}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["phoneNumber"], CALLER);
+    assert_eq!(body["callsErasing"], 2, "{body}");
+    assert_eq!(body["contactsDeleted"], 1, "{body}");
+    wait_for_status(
+        &w,
+        &format!("/api/twilio/recording/{recording}"),
+        StatusCode::GONE,
+    )
+    .await;
+    assert!(w.sim.recording(&w.account.sid, &recording).is_none());
+    let (status, _) = w.t.get(&format!("/api/contacts/{contact}"), &w.owner).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let log = w.log(&answered).await;
+    assert!(
+        log["transcriptText"].is_null() && log["mediaErasedAt"].is_string(),
+        "{log}"
+    );
+
+    // Audited without the whole number.
+    let entries = audit(&w.t, &w.owner, "?action=caller.forget").await;
+    assert_eq!(entries.len(), 1, "{entries:#?}");
+    assert!(
+        !serde_json::to_string(&entries)
+            .expect("json")
+            .contains("5550001111")
+    );
+    let erased = audit(&w.t, &w.owner, "?action=media.erase").await;
+    assert!(erased.iter().all(|e| {
+        e["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("forget")
+    }));
+    // Admins name the tenant; receptionists may not.
+    let (status, body) =
+        w.t.post(
+            "/api/callers/forget",
+            &w.admin,
+            json!({"phoneNumber": CALLER, "confirm": CALLER, "customerId": other}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let desk =
+        w.t.user(
+            &w.admin,
+            "desk@brightsmiles.test",
+            "receptionist",
+            &w.tenant,
+            &["call-logs", "contacts"],
+        )
+        .await;
+    let (status, _) =
+        w.t.post(
+            "/api/callers/forget",
+            &desk,
+            json!({"phoneNumber": CALLER, "confirm": CALLER}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}

@@ -37,6 +37,7 @@ pub(super) struct ContactQuery {
     added: Option<String>,
     saved: Option<String>,
     deleted: Option<String>,
+    forgotten: Option<String>,
 }
 
 pub(super) async fn contacts_page(
@@ -79,6 +80,8 @@ pub(super) async fn contacts(
         Some("Contact added.".to_owned())
     } else if q.saved.is_some() {
         Some("Contact saved.".to_owned())
+    } else if q.forgotten.is_some() {
+        Some("Caller forgotten: their texts and contact are deleted, and their recordings and transcripts are being deleted here and at Twilio.".to_owned())
     } else {
         q.deleted.map(|_| "Contact deleted.".to_owned())
     };
@@ -120,6 +123,10 @@ pub(super) struct ContactPage {
     timeline: Vec<TimelineEntry>,
     calls_href: String,
     messages_href: String,
+    /// The account owner may forget this caller.
+    can_forget: bool,
+    /// The number, to repeat when forgetting.
+    phone: String,
 }
 
 /// One call or text with a contact, for its timeline.
@@ -246,6 +253,7 @@ async fn with_history(
     let timeline = timeline(state, tenant, &contact.phone).await?;
     let phone_q: String = url::form_urlencoded::byte_serialize(contact.phone.as_bytes()).collect();
     let id = contact.id.clone();
+    let phone = contact.phone.clone();
     let (form, errors) = form(contact);
     Ok(ContactPage {
         chrome: Chrome::for_user(state, user, title, "/contacts").await?,
@@ -253,6 +261,8 @@ async fn with_history(
         timeline,
         calls_href: format!("/call-logs?q={phone_q}"),
         messages_href: format!("/messages?with={phone_q}"),
+        can_forget: user.0.user.role == crate::users::Role::Customer,
+        phone,
         form,
         errors,
     })
@@ -294,4 +304,33 @@ pub(super) async fn delete_contact(
     let tenant = user.tenant_for(&state, "contacts").await?;
     crate::contacts::delete(&state.db, &tenant, &id).await?;
     Ok(Redirect::to("/contacts?deleted=1").into_response())
+}
+
+/// `POST /contacts/{id}/forget` (`confirm`: the number again): the account owner
+/// erases everything the caller left (see [`crate::retention::forget_caller`]).
+pub(super) async fn forget_contact(
+    State(state): State<AppState>,
+    user: PageUser,
+    Path(id): Path<String>,
+    form: FormData,
+) -> PageResult {
+    let tenant = user.tenant_for(&state, "contacts").await?;
+    user.0.owned_tenant(&state, "contacts").await?;
+    let contact = crate::contacts::get(&state.db, &tenant, &id).await?;
+    let request = crate::retention::ForgetRequest {
+        phone_number: contact.phone.clone(),
+        confirm: form.get("confirm").unwrap_or_default().to_owned(),
+        customer_id: None,
+    };
+    match crate::retention::forget_caller(&state.db, &tenant, &request).await {
+        Ok(_) => Ok(Redirect::to("/contacts?forgotten=1").into_response()),
+        Err(e @ AppError::Validation(_)) => {
+            let page = with_history(&state, &user, &tenant, "Contact", contact, |c| {
+                (ContactForm::of(c), Errors::from_app(&e))
+            })
+            .await?;
+            Ok((e.status(), page).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
 }

@@ -51,6 +51,7 @@ pub(in crate::web) fn router() -> crate::routes::Routes {
         .route("/contacts", get(contacts).post(add_contact))
         .route("/contacts/{id}", get(contact_page).post(save_contact))
         .route("/contacts/{id}/delete", axum::routing::post(delete_contact))
+        .route("/contacts/{id}/forget", axum::routing::post(forget_contact))
         .route("/appointments", get(appointments_page).post(book))
         .route("/appointments/staff", axum::routing::post(add_staff))
         .route(
@@ -96,6 +97,8 @@ pub(super) struct CallRow {
     pub conversation: Vec<ChatLine>,
     /// The receptionist put the caller through to a person.
     pub handed_off: bool,
+    /// Its recordings and transcripts were deleted (retention, a forgotten caller).
+    pub media_erased: bool,
 }
 
 /// One line of the receptionist's conversation as the call log shows it.
@@ -141,7 +144,7 @@ fn chat_lines(turns: &[crate::calls::fold::Turn]) -> Vec<ChatLine> {
     lines
 }
 
-fn local_time(rfc3339: &str, tz: &jiff::tz::TimeZone) -> String {
+pub(crate) fn local_time(rfc3339: &str, tz: &jiff::tz::TimeZone) -> String {
     rfc3339
         .parse::<jiff::Timestamp>()
         .map(|t| {
@@ -237,6 +240,7 @@ impl CallRow {
             },
             texted_back: false,
             handed_off: c.ai_outcome.as_deref() == Some("ai-handoff"),
+            media_erased: c.media_erased_at.is_some(),
             conversation: chat_lines(&c.conversation),
             call_sid: c.call_sid,
         }

@@ -200,6 +200,7 @@ pub(super) const SETTINGS_FIELDS: &[&str] = &[
     "confirmationMessage",
     "reminderMessage",
     "reminderLeadMinutes",
+    "retentionDays",
     "businessHours",
     "aiAgent",
     "accountSid",
@@ -364,6 +365,9 @@ impl SettingsPage {
         if let Some(lead) = form.get("reminderLeadMinutes").and_then(|v| v.parse().ok()) {
             c.reminder_lead_minutes = lead;
         }
+        c.retention_days = form
+            .get("retentionDays")
+            .and_then(|v| v.trim().parse().ok());
         self.hours_enabled = form.checked("hoursEnabled");
         for d in &mut self.days {
             d.open = form
@@ -481,6 +485,11 @@ pub(super) fn settings_update(form: &FormData) -> Result<TwilioConfigUpdate, App
             Some(v) => Some(Some(v.parse().unwrap_or(-1))),
         },
         llm_classification: Some(Some(form.checked("llmClassification"))),
+        // Empty keeps everything; anything else must be a number of days.
+        retention_days: Some(match form.get("retentionDays").map(str::trim) {
+            None | Some("") => None,
+            Some(v) => Some(v.parse().unwrap_or(-1)),
+        }),
         business_hours: Some(business_hours),
         ai_agent: Some(AiForm::from_form(form).knowledge_base()?),
         ..TwilioConfigUpdate::default()
