@@ -33,7 +33,7 @@ pub const DEFAULT_REMINDER: &str = "Reminder: {name}, you have an appointment at
 const MAX_LENGTH_MS: i64 = 24 * 3_600_000;
 
 /// Where an appointment stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     /// Asked for by a caller (the AI receptionist took it); staff confirm or move it.
@@ -84,7 +84,7 @@ impl Status {
 }
 
 /// A staff member as clients see it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StaffMember {
     /// `stf_…`.
@@ -102,7 +102,7 @@ pub struct StaffMember {
 }
 
 /// Creating or changing a staff member (absent fields stay when changing).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StaffInput {
     /// Name.
@@ -251,7 +251,7 @@ pub async fn staff_owner(db: &Db, id: &str) -> AppResult<Option<String>> {
 }
 
 /// The reminder of an appointment.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Reminder {
     /// `none` (nothing to remind), `scheduled`, `sent`, `skipped` or `dropped`.
@@ -265,7 +265,7 @@ pub struct Reminder {
 }
 
 /// An appointment as clients see it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Appointment {
     /// `apt_…`.
@@ -494,7 +494,7 @@ pub async fn request_from_call(
 }
 
 /// Creating an appointment.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewAppointment {
     /// A contact of the tenant's; fills name and phone when they are left out.
@@ -530,7 +530,7 @@ pub struct NewAppointment {
 }
 
 /// Changing an appointment; absent fields stay, `null` clears the optional ones.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AppointmentUpdate {
     /// The contact.

@@ -44,7 +44,7 @@ pub struct NewEntry {
 }
 
 /// A stored entry, as the API answers it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Entry {
     /// `aud_…`.
@@ -88,7 +88,8 @@ pub async fn record(db: &Db, entry: NewEntry) -> AppResult<()> {
 }
 
 /// Which entries to list, newest first.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Filter {
     /// One tenant's (admins; an owner always gets their own).
@@ -226,6 +227,16 @@ impl Slot {
     pub fn target(&self, target: impl Into<String>) {
         let target = target.into();
         self.with(|n| n.target = Some(target));
+    }
+
+    /// The request created `id`, of `tenant` (a new tenant is its own).
+    pub fn created(&self, id: &str, tenant: Option<&str>) {
+        self.with(|n| {
+            n.target = Some(id.to_owned());
+            if let Some(t) = tenant {
+                n.tenant_id = Some(t.to_owned());
+            }
+        });
     }
 
     /// A few words more; never a value.

@@ -10,7 +10,7 @@ use crate::error::{AppError, AppResult, FieldErrors};
 use crate::numbers::E164;
 
 /// A contact as clients see it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Contact {
     /// `con_…`.
@@ -30,7 +30,7 @@ pub struct Contact {
 }
 
 /// Creating a contact.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewContact {
     /// Name.
@@ -141,7 +141,7 @@ pub async fn owner(db: &Db, id: &str) -> AppResult<Option<String>> {
 }
 
 /// Changing a contact; absent fields stay, `null` or blank clears email and notes.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ContactUpdate {
     /// New name.

@@ -28,7 +28,7 @@ const BACKLOG: Duration = Duration::from_secs(5 * 60);
 pub const CACHE_FOR: Duration = Duration::from_secs(10);
 
 /// A dependency's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Level {
     /// Nothing to check.
@@ -42,7 +42,7 @@ pub enum Level {
 }
 
 /// A number whose webhooks on Twilio no longer point at us.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DriftedNumber {
     /// `PN…`.
@@ -56,7 +56,7 @@ pub struct DriftedNumber {
 }
 
 /// One dependency's check.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Check {
     /// What was checked.
@@ -78,7 +78,7 @@ pub struct Check {
 }
 
 /// All checks.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
     /// The worst of the critical checks (HEALTHY when none is critical and configured).

@@ -25,7 +25,7 @@ use crate::db::{Backend, Db, new_id, now_ms, rfc3339};
 use crate::error::{AppError, AppResult};
 
 /// A job's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum JobState {
     /// Waiting for its `run_at`.
@@ -98,7 +98,7 @@ impl NewJob {
 }
 
 /// A job as a handler and an admin see it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Job {
     /// `job_…`.

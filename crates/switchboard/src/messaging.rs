@@ -276,7 +276,7 @@ pub struct Inbound<'a> {
 }
 
 /// A text as the portal shows it.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Message {
     /// `SM…`.
@@ -297,6 +297,7 @@ pub struct Message {
     pub num_media: i64,
     /// Unix milliseconds (RFC 3339 in JSON).
     #[serde(serialize_with = "as_rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: i64,
     /// Our id of a text we send (stable before and after Twilio accepts it).
     pub id: Option<String>,

@@ -20,7 +20,7 @@ pub fn parse_section(s: &str) -> Option<&'static str> {
 }
 
 /// Unread counts per section.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UnreadCounts {
     /// Calls started since the call log was last opened.

@@ -87,7 +87,7 @@ fn is_nanp_shaped(e164: &str) -> bool {
 }
 
 /// A tenant's tracking number.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PhoneNumber {
     /// `num_…`.
@@ -111,7 +111,7 @@ pub fn sending_number(numbers: &[PhoneNumber]) -> Option<&PhoneNumber> {
 }
 
 /// A number in a configuration request.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NumberInput {
     /// Any common spelling; stored as E.164.

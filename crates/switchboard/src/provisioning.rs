@@ -12,7 +12,7 @@ use crate::state::AppState;
 use crate::telephony::{self, TwilioConfigUpdate, TwilioConfigView};
 
 /// A number on a Twilio account, and which tenant (if any) it is connected to here.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AccountNumber {
     /// `PN…`.
@@ -99,7 +99,7 @@ pub async fn account_numbers(
 }
 
 /// `POST /api/twilio/connect` (and, as [`crate::purchases::Purchase`], a purchase).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Connect {
     /// The tenant.
@@ -286,7 +286,7 @@ pub async fn disconnect(
 }
 
 /// What a credentials check found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CredentialsCheck {
     /// Whether Twilio accepted them.

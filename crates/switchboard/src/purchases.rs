@@ -27,7 +27,8 @@ pub const PROVISION: &str = "numbers.provision";
 const WAIT: Duration = Duration::from_secs(15);
 
 /// A search for numbers to buy.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Search {
     /// ISO country (default US).
@@ -157,7 +158,7 @@ pub async fn search(state: &AppState, tenant: Option<&str>, s: &Search) -> AppRe
 pub type Purchase = crate::provisioning::Connect;
 
 /// A number bought and connected.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Bought {
     /// `PN…`.

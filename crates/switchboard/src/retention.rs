@@ -112,7 +112,7 @@ pub async fn erase_job(state: AppState, job: Job) -> HandlerResult {
 }
 
 /// `POST /api/callers/forget` `{phoneNumber, confirm}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ForgetRequest {
     /// The caller's number (E.164, or as the tenant writes it).
@@ -125,7 +125,7 @@ pub struct ForgetRequest {
 }
 
 /// What forgetting a caller did.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Forgotten {
     /// The number, normalised.

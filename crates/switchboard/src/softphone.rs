@@ -19,7 +19,7 @@ use crate::state::AppState;
 pub const TOKEN_TTL_SECONDS: u64 = 3600;
 
 /// An access token as the browser gets it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IssuedToken {
     /// The JWT.
@@ -241,7 +241,7 @@ impl CallPacer {
 }
 
 /// `POST /api/twilio/make-call`'s body.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MakeCall {
     /// The customer; the contact's number when absent.
@@ -256,7 +256,7 @@ pub struct MakeCall {
 }
 
 /// A click-to-call Twilio accepted.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PlacedCall {
     /// Twilio's sid of the call (its record is the call log of that sid).

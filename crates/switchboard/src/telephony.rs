@@ -17,7 +17,7 @@ use crate::numbers::{self, E164, NumberInput, PhoneNumber};
 use twilio::sid::{is_sid, mask_sid};
 
 /// What a caller hears first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RoutingMode {
     /// Ring the staff number straight away.
@@ -59,7 +59,7 @@ impl RoutingMode {
 }
 
 /// One opening interval, local time, `HH:MM`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OpenInterval {
     /// Opens at.
@@ -69,7 +69,7 @@ pub struct OpenInterval {
 }
 
 /// What happens outside business hours.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AfterHoursAction {
     /// Take a message.
@@ -81,7 +81,7 @@ pub enum AfterHoursAction {
 }
 
 /// Opening hours per weekday.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BusinessHours {
     /// IANA zone; the tenant's when absent.
@@ -199,7 +199,7 @@ impl BusinessHours {
 }
 
 /// What kind of business answers: it decides which words are an emergency.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum BusinessKind {
     /// Any business: only the universal emergencies.
@@ -214,7 +214,7 @@ pub enum BusinessKind {
 }
 
 /// One service the business offers, with its price as the business words it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Service {
     /// "Teeth cleaning".
@@ -228,7 +228,7 @@ pub struct Service {
 }
 
 /// A question callers ask and the business's own answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Faq {
     /// The question, in the business's words.
@@ -238,7 +238,7 @@ pub struct Faq {
 }
 
 /// The AI receptionist's knowledge base: everything it may say, and nothing else.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AiAgent {
     /// The first thing a caller hears; "Thanks for calling {business}. How can I help?"
@@ -524,7 +524,7 @@ fn secret_context(tenant_id: &str, column: &str) -> String {
 }
 
 /// The config as clients see it: secrets masked, `null` where the platform default applies.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TwilioConfigView {
     /// The tenant.
@@ -594,7 +594,7 @@ pub struct TwilioConfigView {
 }
 
 /// A change to the config; absent fields stay, `null` clears.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[allow(missing_docs)]
 pub struct TwilioConfigUpdate {
@@ -658,6 +658,22 @@ pub struct TwilioConfigUpdate {
     /// that really share one Twilio account). Not stored; checked when the SID changes.
     #[serde(default)]
     pub share_account: Option<bool>,
+}
+
+impl TwilioConfigUpdate {
+    /// Which Twilio credentials the change touches, by name (for the audit log: which,
+    /// never their values).
+    pub fn credentials_changed(&self) -> Vec<&'static str> {
+        [
+            ("accountSid", self.account_sid.is_some()),
+            ("authToken", self.auth_token.is_some()),
+            ("apiKeySid", self.api_key_sid.is_some()),
+            ("apiKeySecret", self.api_key_secret.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, changed)| changed.then_some(name))
+        .collect()
+    }
 }
 
 /// Longest text by default, in segments (a tenant may set its own).

@@ -54,7 +54,7 @@ pub enum TenantScope {
 }
 
 /// A tenant as clients see it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Tenant {
     /// `ten_…`.
@@ -72,7 +72,7 @@ pub struct Tenant {
 }
 
 /// Creating a tenant.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTenant {
     /// Business name.
@@ -83,7 +83,7 @@ pub struct NewTenant {
 }
 
 /// Changing a tenant.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TenantUpdate {
     /// New name.

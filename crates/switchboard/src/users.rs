@@ -8,7 +8,7 @@ use crate::db::{Db, new_id, now_ms, rfc3339};
 use crate::error::{AppError, AppResult, FieldErrors};
 
 /// What a user may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// The platform operator.
@@ -52,7 +52,7 @@ pub const PAGES: &[&str] = &[
 ];
 
 /// A user as clients see it (never the hash).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
     /// `usr_…`.
@@ -82,7 +82,7 @@ impl User {
 }
 
 /// Creating a user.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewUser {
     /// Login.
@@ -103,7 +103,7 @@ pub struct NewUser {
 }
 
 /// Changing a user; absent fields stay as they are.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UserUpdate {
     /// New login.
@@ -127,7 +127,7 @@ pub struct UserUpdate {
 }
 
 /// A user changing their own profile: only what is theirs to change.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProfileUpdate {
     /// The phone click-to-call rings; an empty string removes it.

@@ -258,7 +258,7 @@ pub struct CallRecord {
 }
 
 /// One turn of the AI receptionist's conversation, as the call record keeps it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Turn {
     /// 0 for the greeting, then 1, 2, … per answer from the caller.

@@ -9,7 +9,7 @@ use crate::db::{Db, now_ms, rfc3339};
 use crate::error::{AppError, AppResult};
 
 /// A call as clients see it (the shape of DESIGN's call log).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[allow(missing_docs)]
 pub struct CallLog {
@@ -166,7 +166,8 @@ fn log_from_row(r: &sqlx::any::AnyRow) -> Result<CallLog, sqlx::Error> {
 }
 
 /// Filters of the call-log list and stats.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
 pub struct CallFilter {
     /// Page size (1–200, default 50).
@@ -456,7 +457,7 @@ pub async fn get(db: &Db, scope: &Scope, call_sid: &str) -> AppResult<CallLog> {
 }
 
 /// One entry of a call's timeline.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TimelineEntry {
     /// Event kind.
@@ -528,7 +529,7 @@ pub async fn timeline(db: &Db, tenant_id: &str, call_sid: &str) -> AppResult<Vec
 }
 
 /// Figures over the calls a filter matches.
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[allow(missing_docs)]
 pub struct Stats {
@@ -548,7 +549,7 @@ pub struct Stats {
     pub by_number: Vec<NumberStats>,
 }
 
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Default, utoipa::ToSchema)]
 #[allow(missing_docs)]
 pub struct MenuCounts {
     pub new: i64,
@@ -556,7 +557,7 @@ pub struct MenuCounts {
     pub none: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[allow(missing_docs)]
 pub struct DayStats {
     /// `YYYY-MM-DD` in the tenant's time zone.
@@ -567,7 +568,7 @@ pub struct DayStats {
     pub voicemails: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[allow(missing_docs)]
 pub struct NumberStats {
@@ -869,7 +870,7 @@ pub async fn recording_owner(db: &Db, recording_sid: &str) -> AppResult<Option<S
 }
 
 /// A verified request for a number no tenant owns.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UnroutedCall {
     /// The call.

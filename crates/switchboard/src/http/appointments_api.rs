@@ -17,7 +17,8 @@ use crate::users::Role;
 const PAGE: Option<&str> = <page::Appointments as crate::access::OnPage>::PAGE;
 
 /// `GET /api/appointments` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct ListQuery {
     /// A date (`2026-12-02`, the tenant's midnight) or a time.
@@ -46,6 +47,15 @@ fn bound(raw: &str, tz: &jiff::tz::TimeZone, end: bool) -> Option<i64> {
 
 /// `GET /api/appointments`: the tenant's appointments by start time, as
 /// `{appointments, total, limit, offset}`.
+#[utoipa::path(
+    get,
+    path = "/api/appointments",
+    tag = "appointments",
+    summary = "Appointments in a range",
+    params(ListQuery),
+    responses((status = 200, description = "Appointments", body = crate::http::openapi::AppointmentPage), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 422, description = "Invalid: per-field reasons in `error.fields`", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn list(
     State(state): State<AppState>,
     scoped: Scoped<page::Appointments>,
@@ -104,6 +114,15 @@ pub(crate) async fn list(
 
 /// `POST /api/appointments` → 201 with the appointment; an overlap for its staff member
 /// is 409.
+#[utoipa::path(
+    post,
+    path = "/api/appointments",
+    tag = "appointments",
+    summary = "Book an appointment",
+    request_body = appointments::NewAppointment,
+    responses((status = 201, description = "Booked", body = Appointment), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 409, description = "Conflicts with existing data", body = crate::http::openapi::ErrorBody), (status = 413, description = "Body too large", body = crate::http::openapi::ErrorBody), (status = 415, description = "Not JSON", body = crate::http::openapi::ErrorBody), (status = 422, description = "Invalid: per-field reasons in `error.fields`", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn create(
     State(state): State<AppState>,
     principal: Principal,
@@ -147,6 +166,15 @@ async fn resource_tenant(
 }
 
 /// `GET /api/appointments/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/appointments/{id}",
+    tag = "appointments",
+    summary = "An appointment",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "The appointment", body = Appointment), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn get(
     State(state): State<AppState>,
     principal: Principal,
@@ -158,6 +186,16 @@ pub(crate) async fn get(
 
 /// `PATCH /api/appointments/{id}`: moves the reminder with the start, drops it on
 /// cancel; an overlap is 409.
+#[utoipa::path(
+    patch,
+    path = "/api/appointments/{id}",
+    tag = "appointments",
+    summary = "Change an appointment",
+    params(("id" = String, Path)),
+    request_body = appointments::AppointmentUpdate,
+    responses((status = 200, description = "The appointment", body = Appointment), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 409, description = "Conflicts with existing data", body = crate::http::openapi::ErrorBody), (status = 413, description = "Body too large", body = crate::http::openapi::ErrorBody), (status = 415, description = "Not JSON", body = crate::http::openapi::ErrorBody), (status = 422, description = "Invalid: per-field reasons in `error.fields`", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn update(
     State(state): State<AppState>,
     principal: Principal,
@@ -172,6 +210,15 @@ pub(crate) async fn update(
 }
 
 /// `DELETE /api/appointments/{id}` → 204.
+#[utoipa::path(
+    delete,
+    path = "/api/appointments/{id}",
+    tag = "appointments",
+    summary = "Delete an appointment",
+    params(("id" = String, Path)),
+    responses((status = 204, description = "Deleted"), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn delete(
     State(state): State<AppState>,
     principal: Principal,
@@ -183,6 +230,14 @@ pub(crate) async fn delete(
 }
 
 /// `GET /api/staff-members` → `{staffMembers}`.
+#[utoipa::path(
+    get,
+    path = "/api/staff-members",
+    tag = "appointments",
+    summary = "Staff members",
+    responses((status = 200, description = "Staff", body = crate::http::openapi::StaffList), (status = 422, description = "Admins name the tenant (`customerId`)", body = crate::http::openapi::ErrorBody), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn list_staff(
     State(state): State<AppState>,
     scoped: Scoped<page::Appointments>,
@@ -193,6 +248,15 @@ pub(crate) async fn list_staff(
 }
 
 /// `POST /api/staff-members` `{name, phone?, smsNotifications?}` → 201.
+#[utoipa::path(
+    post,
+    path = "/api/staff-members",
+    tag = "appointments",
+    summary = "Add a staff member",
+    request_body = appointments::StaffInput,
+    responses((status = 201, description = "Added", body = StaffMember), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 409, description = "Conflicts with existing data", body = crate::http::openapi::ErrorBody), (status = 413, description = "Body too large", body = crate::http::openapi::ErrorBody), (status = 415, description = "Not JSON", body = crate::http::openapi::ErrorBody), (status = 422, description = "Invalid: per-field reasons in `error.fields`", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn create_staff(
     State(state): State<AppState>,
     principal: Principal,
@@ -213,6 +277,15 @@ async fn staff_tenant(state: &AppState, principal: &Principal, id: &str) -> AppR
 }
 
 /// `GET /api/staff-members/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/staff-members/{id}",
+    tag = "appointments",
+    summary = "A staff member",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "The staff member", body = StaffMember), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn get_staff(
     State(state): State<AppState>,
     principal: Principal,
@@ -223,6 +296,16 @@ pub(crate) async fn get_staff(
 }
 
 /// `PATCH /api/staff-members/{id}`.
+#[utoipa::path(
+    patch,
+    path = "/api/staff-members/{id}",
+    tag = "appointments",
+    summary = "Change a staff member",
+    params(("id" = String, Path)),
+    request_body = appointments::StaffInput,
+    responses((status = 200, description = "The staff member", body = StaffMember), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 409, description = "Conflicts with existing data", body = crate::http::openapi::ErrorBody), (status = 413, description = "Body too large", body = crate::http::openapi::ErrorBody), (status = 415, description = "Not JSON", body = crate::http::openapi::ErrorBody), (status = 422, description = "Invalid: per-field reasons in `error.fields`", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn update_staff(
     State(state): State<AppState>,
     principal: Principal,
@@ -240,6 +323,15 @@ pub(crate) async fn update_staff(
 }
 
 /// `DELETE /api/staff-members/{id}` → 204; their appointments stay, unassigned.
+#[utoipa::path(
+    delete,
+    path = "/api/staff-members/{id}",
+    tag = "appointments",
+    summary = "Remove a staff member",
+    params(("id" = String, Path)),
+    responses((status = 204, description = "Removed"), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn delete_staff(
     State(state): State<AppState>,
     principal: Principal,
@@ -251,7 +343,7 @@ pub(crate) async fn delete_staff(
 }
 
 /// The seed's `{appointmentId}` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct NoticeRequest {
     appointment_id: String,
@@ -289,6 +381,15 @@ async fn notice(
 }
 
 /// `POST /api/telephony/appointment-confirmation` `{appointmentId}` → `{success, message}`.
+#[utoipa::path(
+    post,
+    path = "/api/telephony/appointment-confirmation",
+    tag = "telephony",
+    summary = "Text an appointment's confirmation now (`{success, message, data}`)",
+    request_body = NoticeRequest,
+    responses((status = 200, description = "Queued", body = crate::http::openapi::SeedAnswer), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 409, description = "Conflicts with existing data", body = crate::http::openapi::ErrorBody), (status = 413, description = "Body too large", body = crate::http::openapi::ErrorBody), (status = 415, description = "Not JSON", body = crate::http::openapi::ErrorBody), (status = 422, description = "Invalid: per-field reasons in `error.fields`", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody), (status = 502, description = "Twilio failed or is not configured", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn confirmation(
     State(state): State<AppState>,
     principal: Principal,
@@ -298,6 +399,15 @@ pub(crate) async fn confirmation(
 }
 
 /// `POST /api/telephony/appointment-reminder` `{appointmentId}` → `{success, message}`.
+#[utoipa::path(
+    post,
+    path = "/api/telephony/appointment-reminder",
+    tag = "telephony",
+    summary = "Text an appointment's reminder now (`{success, message, data}`)",
+    request_body = NoticeRequest,
+    responses((status = 200, description = "Queued", body = crate::http::openapi::SeedAnswer), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 409, description = "Conflicts with existing data", body = crate::http::openapi::ErrorBody), (status = 413, description = "Body too large", body = crate::http::openapi::ErrorBody), (status = 415, description = "Not JSON", body = crate::http::openapi::ErrorBody), (status = 422, description = "Invalid: per-field reasons in `error.fields`", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody), (status = 502, description = "Twilio failed or is not configured", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn reminder(
     State(state): State<AppState>,
     principal: Principal,

@@ -32,7 +32,7 @@ async fn zone(state: &AppState, scope: &Scope) -> AppResult<jiff::tz::TimeZone> 
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct CallLogPage {
     call_logs: Vec<CallLog>,
@@ -41,6 +41,15 @@ pub(crate) struct CallLogPage {
     offset: i64,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/twilio/call-logs",
+    tag = "calls",
+    summary = "Call logs, newest first, filtered",
+    params(crate::calls::CallFilter),
+    responses((status = 200, description = "A page of calls", body = CallLogPage), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 422, description = "Invalid: per-field reasons in `error.fields`", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn list(
     State(state): State<AppState>,
     Scoped { scope, .. }: Scoped<page::CallLogs>,
@@ -59,7 +68,7 @@ pub(crate) async fn list(
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct CallDetail {
     #[serde(flatten)]
@@ -67,6 +76,15 @@ pub(crate) struct CallDetail {
     events: Vec<calls::TimelineEntry>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/twilio/call-logs/{call_sid}",
+    tag = "calls",
+    summary = "One call with its event timeline",
+    params(("call_sid" = String, Path), ("customerId" = Option<String>, Query, description = "Admins: the tenant")),
+    responses((status = 200, description = "The call", body = CallDetail), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn detail(
     State(state): State<AppState>,
     Scoped { scope, .. }: Scoped<page::CallLogs>,
@@ -113,6 +131,15 @@ fn intelligence_view(c: &CallLog) -> Value {
 /// `GET /api/twilio/call-logs/{callSid}/summary`: summary, transcript and verdict. A
 /// verdict from an older local classifier (or none yet, for a call with text) is
 /// redone first.
+#[utoipa::path(
+    get,
+    path = "/api/twilio/call-logs/{call_sid}/summary",
+    tag = "calls",
+    summary = "A call's summary, transcript and verdict with their sources",
+    params(("call_sid" = String, Path), ("customerId" = Option<String>, Query, description = "Admins: the tenant")),
+    responses((status = 200, description = "The summary", body = crate::http::openapi::CallSummary), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn summary(
     State(state): State<AppState>,
     Scoped { scope, .. }: Scoped<page::CallLogs>,
@@ -134,6 +161,16 @@ pub(crate) struct CorrectionBody {
 /// `PUT /api/twilio/call-logs/{callSid}/classification`: an owner, or staff who may
 /// open the call logs, corrects booked and reason. The correction wins in the row and
 /// the stats, and is kept with who made it, when, and what it replaced.
+#[utoipa::path(
+    put,
+    path = "/api/twilio/call-logs/{call_sid}/classification",
+    tag = "calls",
+    summary = "Correct a call's verdict (booked, reason)",
+    params(("call_sid" = String, Path), ("customerId" = Option<String>, Query, description = "Admins: the tenant")),
+    request_body = crate::intelligence::Correction,
+    responses((status = 200, description = "The corrected call", body = crate::http::openapi::CallSummary), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 413, description = "Body too large", body = crate::http::openapi::ErrorBody), (status = 415, description = "Not JSON", body = crate::http::openapi::ErrorBody), (status = 422, description = "Invalid: per-field reasons in `error.fields`", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn correct(
     State(state): State<AppState>,
     Scoped {
@@ -164,6 +201,15 @@ const MAX_EXPORT: i64 = 100_000;
 /// `GET /api/twilio/call-logs/corrections.jsonl`: every correction as a labelled line —
 /// the call's text in `switchboard classify --jsonl`'s input shape plus the corrected
 /// labels and what they replaced — to measure the classifier on a clinic's own calls.
+#[utoipa::path(
+    get,
+    path = "/api/twilio/call-logs/corrections.jsonl",
+    tag = "calls",
+    summary = "Corrections as JSON lines (for tuning the classifier)",
+    params(("customerId" = Option<String>, Query, description = "Admins: the tenant")),
+    responses((status = 200, description = "One JSON object per line", content_type = "application/x-ndjson", body = String), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn corrections_export(
     State(state): State<AppState>,
     Scoped { scope, .. }: Scoped<page::CallLogs>,
@@ -228,6 +274,14 @@ pub(crate) async fn corrections_export(
 
 /// `GET /api/twilio/ai-status` (admin): which classifier paths are active, whether
 /// the LLM endpoint answers, the rate limiter and recent errors.
+#[utoipa::path(
+    get,
+    path = "/api/twilio/ai-status",
+    tag = "calls",
+    summary = "The classifier and LLM endpoint's state",
+    responses((status = 200, description = "Status", body = Object), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn ai_status(State(state): State<AppState>, _: Admin) -> AppResult<Json<Value>> {
     let llm = state.llm.config().map(|c| {
         json!({
@@ -270,6 +324,15 @@ pub(crate) async fn ai_status(State(state): State<AppState>, _: Admin) -> AppRes
     })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/twilio/call-logs/stats",
+    tag = "calls",
+    summary = "Figures over the filtered calls",
+    params(crate::calls::CallFilter),
+    responses((status = 200, description = "Stats", body = crate::calls::Stats), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 422, description = "Invalid: per-field reasons in `error.fields`", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn stats(
     State(state): State<AppState>,
     Scoped { scope, .. }: Scoped<page::CallLogs>,
@@ -291,6 +354,14 @@ pub(crate) async fn stats(
 }
 
 /// `DELETE /api/twilio/call-logs`: a customer deletes their tenant's logs.
+#[utoipa::path(
+    delete,
+    path = "/api/twilio/call-logs",
+    tag = "calls",
+    summary = "Delete every call of your tenant (account owners)",
+    responses((status = 200, description = "How many", body = crate::http::openapi::Deleted), (status = 400, description = "Admins name the tenant in the path instead", body = crate::http::openapi::ErrorBody), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn delete_own(
     State(state): State<AppState>,
     principal: Principal,
@@ -316,6 +387,15 @@ pub(crate) async fn delete_own(
 
 /// `DELETE /api/twilio/call-logs/{id}`: an admin deletes the logs of the tenant `id`
 /// (DESIGN's `customerId`); a customer deletes their own call `id`.
+#[utoipa::path(
+    delete,
+    path = "/api/twilio/call-logs/{call_sid}",
+    tag = "calls",
+    summary = "Delete one call (owners), or, for admins, every call of the tenant whose id is given",
+    params(("call_sid" = String, Path)),
+    responses((status = 200, description = "How many", body = crate::http::openapi::Deleted), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn delete_for_tenant(
     State(state): State<AppState>,
     principal: Principal,
@@ -336,6 +416,14 @@ pub(crate) async fn delete_for_tenant(
 }
 
 /// `GET /api/twilio/configuration`: the tenant's effective telephony set-up.
+#[utoipa::path(
+    get,
+    path = "/api/twilio/configuration",
+    tag = "calls",
+    summary = "What is configured for your tenant (numbers, features)",
+    responses((status = 200, description = "Configuration", body = Object), (status = 400, description = "Admins read a tenant's settings instead", body = crate::http::openapi::ErrorBody), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn configuration(
     State(state): State<AppState>,
     principal: Principal,
@@ -438,6 +526,15 @@ fn total_from_content_range(value: &str) -> Option<u64> {
 }
 
 /// `GET /api/twilio/recording/{recordingSid}`.
+#[utoipa::path(
+    get,
+    path = "/api/twilio/recording/{recording_sid}",
+    tag = "calls",
+    summary = "A recording's audio, streamed through us (Range supported)",
+    params(("recording_sid" = String, Path)),
+    responses((status = 200, description = "Audio", content_type = "audio/mpeg", body = Vec<u8>), (status = 206, description = "Part of the audio", content_type = "audio/mpeg", body = Vec<u8>), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 410, description = "Deleted on purpose (retention, a forgotten caller)", body = crate::http::openapi::ErrorBody), (status = 416, description = "Range outside the audio", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody), (status = 502, description = "Twilio failed or is not configured", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn recording(
     State(state): State<AppState>,
     principal: Principal,
@@ -458,6 +555,15 @@ const ERASED: &str =
     "this recording was deleted (the account's retention, or a caller who asked to be forgotten)";
 
 /// `GET /api/twilio/voicemail/{callSid}`.
+#[utoipa::path(
+    get,
+    path = "/api/twilio/voicemail/{call_sid}",
+    tag = "calls",
+    summary = "A call's voicemail audio (Range supported)",
+    params(("call_sid" = String, Path), ("customerId" = Option<String>, Query, description = "Admins: the tenant")),
+    responses((status = 200, description = "Audio", content_type = "audio/mpeg", body = Vec<u8>), (status = 206, description = "Part of the audio", content_type = "audio/mpeg", body = Vec<u8>), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 410, description = "Deleted on purpose (retention, a forgotten caller)", body = crate::http::openapi::ErrorBody), (status = 416, description = "Range outside the audio", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody), (status = 502, description = "Twilio failed or is not configured", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn voicemail(
     State(state): State<AppState>,
     Scoped { scope, .. }: Scoped<page::CallLogs>,
@@ -478,6 +584,14 @@ fn tenant_of(principal: &Principal) -> AppResult<String> {
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/customer-notifications/unread-counts",
+    tag = "notifications",
+    summary = "Unread calls, voicemails and texts",
+    responses((status = 200, description = "Counts", body = crate::notifications::UnreadCounts), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn unread_counts(
     State(state): State<AppState>,
     principal: Principal,
@@ -494,6 +608,15 @@ pub(crate) async fn unread_counts(
     Ok(Json(counts))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/customer-notifications/mark-read/{section}",
+    tag = "notifications",
+    summary = "Mark a section read (call-logs, voicemails, messages)",
+    params(("section" = String, Path)),
+    responses((status = 204, description = "Done"), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 422, description = "Invalid: per-field reasons in `error.fields`", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn mark_read(
     State(state): State<AppState>,
     principal: Principal,
@@ -504,6 +627,14 @@ pub(crate) async fn mark_read(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/customer-notifications/mark-all-read",
+    tag = "notifications",
+    summary = "Mark everything read",
+    responses((status = 204, description = "Done"), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn mark_all_read(
     State(state): State<AppState>,
     principal: Principal,
@@ -513,6 +644,14 @@ pub(crate) async fn mark_all_read(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/admin/unrouted-calls",
+    tag = "admin",
+    summary = "Verified calls to numbers no tenant owns",
+    responses((status = 200, description = "Calls", body = crate::http::openapi::UnroutedList), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn unrouted(
     State(state): State<AppState>,
     _admin: Admin,
@@ -522,7 +661,8 @@ pub(crate) async fn unrouted(
     ))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct ContactQuery {
     q: Option<String>,
@@ -531,6 +671,15 @@ pub(crate) struct ContactQuery {
     customer_id: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/contacts",
+    tag = "contacts",
+    summary = "Contacts, optionally matching q",
+    params(ContactQuery),
+    responses((status = 200, description = "Contacts", body = crate::http::openapi::ContactList), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 422, description = "Invalid: per-field reasons in `error.fields`", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn list_contacts(
     State(state): State<AppState>,
     scoped: Scoped<page::Contacts>,
@@ -543,6 +692,15 @@ pub(crate) async fn list_contacts(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/contacts",
+    tag = "contacts",
+    summary = "Add a contact",
+    request_body = crate::contacts::NewContact,
+    responses((status = 201, description = "Created", body = crate::contacts::Contact), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 409, description = "Conflicts with existing data", body = crate::http::openapi::ErrorBody), (status = 413, description = "Body too large", body = crate::http::openapi::ErrorBody), (status = 415, description = "Not JSON", body = crate::http::openapi::ErrorBody), (status = 422, description = "Invalid: per-field reasons in `error.fields`", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn create_contact(
     State(state): State<AppState>,
     principal: Principal,
@@ -557,7 +715,8 @@ pub(crate) async fn create_contact(
     ))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct MessageQuery {
     limit: Option<i64>,
@@ -568,6 +727,15 @@ pub(crate) struct MessageQuery {
 }
 
 /// `GET /api/messages`: a tenant's texts, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/messages",
+    tag = "messages",
+    summary = "Texts, newest first",
+    params(MessageQuery),
+    responses((status = 200, description = "Texts", body = crate::http::openapi::MessageList), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 422, description = "Invalid: per-field reasons in `error.fields`", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn list_messages(
     State(state): State<AppState>,
     scoped: Scoped<page::Messages>,
@@ -590,6 +758,15 @@ pub(crate) async fn list_messages(
 }
 
 /// `GET /api/contacts/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/contacts/{id}",
+    tag = "contacts",
+    summary = "A contact",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "The contact", body = crate::contacts::Contact), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn get_contact(
     State(state): State<AppState>,
     principal: Principal,
@@ -600,6 +777,16 @@ pub(crate) async fn get_contact(
 }
 
 /// `PATCH /api/contacts/{id}`.
+#[utoipa::path(
+    patch,
+    path = "/api/contacts/{id}",
+    tag = "contacts",
+    summary = "Change a contact",
+    params(("id" = String, Path)),
+    request_body = crate::contacts::ContactUpdate,
+    responses((status = 200, description = "The contact", body = crate::contacts::Contact), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 409, description = "Conflicts with existing data", body = crate::http::openapi::ErrorBody), (status = 413, description = "Body too large", body = crate::http::openapi::ErrorBody), (status = 415, description = "Not JSON", body = crate::http::openapi::ErrorBody), (status = 422, description = "Invalid: per-field reasons in `error.fields`", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn update_contact(
     State(state): State<AppState>,
     principal: Principal,
@@ -613,6 +800,15 @@ pub(crate) async fn update_contact(
 }
 
 /// `DELETE /api/contacts/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/api/contacts/{id}",
+    tag = "contacts",
+    summary = "Delete a contact (their calls stay)",
+    params(("id" = String, Path)),
+    responses((status = 204, description = "Deleted"), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn delete_contact(
     State(state): State<AppState>,
     principal: Principal,
@@ -644,6 +840,15 @@ async fn contact_tenant(
 /// `POST /api/callers/forget` `{phoneNumber, confirm, customerId?}`: account owners (and
 /// admins, naming the tenant) erase what a caller left: recordings and transcripts (by
 /// jobs, at Twilio first), texts and contact.
+#[utoipa::path(
+    post,
+    path = "/api/callers/forget",
+    tag = "operations",
+    summary = "Forget a caller: texts and contact now, recordings and transcripts by jobs (here and at Twilio)",
+    request_body = crate::retention::ForgetRequest,
+    responses((status = 200, description = "What is being erased", body = crate::retention::Forgotten), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 413, description = "Body too large", body = crate::http::openapi::ErrorBody), (status = 415, description = "Not JSON", body = crate::http::openapi::ErrorBody), (status = 422, description = "Invalid: per-field reasons in `error.fields`", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn forget_caller(
     State(state): State<AppState>,
     principal: Principal,

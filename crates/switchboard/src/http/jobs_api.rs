@@ -10,7 +10,8 @@ use crate::error::{AppError, AppResult};
 use crate::jobs::{self, Job, JobState};
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct JobQuery {
     state: Option<String>,
@@ -19,6 +20,15 @@ pub(crate) struct JobQuery {
 }
 
 /// `GET /api/admin/jobs?state=queued|running|failed|dead|done&limit&offset`.
+#[utoipa::path(
+    get,
+    path = "/api/admin/jobs",
+    tag = "admin",
+    summary = "Durable jobs",
+    params(JobQuery),
+    responses((status = 200, description = "Jobs", body = crate::http::openapi::JobPage), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 422, description = "Invalid: per-field reasons in `error.fields`", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn list(
     State(state): State<AppState>,
     _admin: Admin,
@@ -46,6 +56,15 @@ pub(crate) async fn list(
 }
 
 /// `POST /api/admin/jobs/{id}/retry`: a failed or dead job runs again now.
+#[utoipa::path(
+    post,
+    path = "/api/admin/jobs/{id}/retry",
+    tag = "admin",
+    summary = "Run a failed or dead job again",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "The job", body = Job), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 409, description = "Conflicts with existing data", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn retry(
     State(state): State<AppState>,
     admin: Admin,
@@ -57,6 +76,15 @@ pub(crate) async fn retry(
 }
 
 /// `POST /api/admin/jobs/{id}/discard`: a job that is not running is dropped.
+#[utoipa::path(
+    post,
+    path = "/api/admin/jobs/{id}/discard",
+    tag = "admin",
+    summary = "Discard a job",
+    params(("id" = String, Path)),
+    responses((status = 204, description = "Discarded"), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 409, description = "Conflicts with existing data", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn discard(
     State(state): State<AppState>,
     admin: Admin,

@@ -7,6 +7,7 @@ pub mod calls_api;
 pub mod jobs_api;
 pub mod limits;
 pub mod numbers_api;
+pub mod openapi;
 pub mod ops;
 pub mod softphone_api;
 pub mod telephony_api;
@@ -160,6 +161,10 @@ pub fn api_router() -> Routes {
             post(calls_api::mark_all_read),
         )
         .route("/api/admin/unrouted-calls", get(calls_api::unrouted))
+        .route("/api/openapi.json", get(openapi::openapi_json))
+        .route("/api/docs", get(openapi::docs_root))
+        .route("/api/docs/", get(openapi::docs))
+        .route("/api/docs/{*file}", get(openapi::docs))
         .route("/api/admin/audit", get(api::admin_audit))
         .route("/api/callers/forget", post(calls_api::forget_caller))
         .route("/api/audit", get(api::tenant_audit))

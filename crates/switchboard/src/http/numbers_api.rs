@@ -11,7 +11,8 @@ use crate::provisioning::{self, Connect, CredentialsCheck};
 use crate::state::AppState;
 use crate::telephony::TwilioConfigView;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct AccountQuery {
     clinic_id: Option<String>,
@@ -25,6 +26,15 @@ fn account_query(
 }
 
 /// `GET /api/twilio/numbers[?clinicId=]`: the platform's (or a tenant's own) account numbers.
+#[utoipa::path(
+    get,
+    path = "/api/twilio/numbers",
+    tag = "numbers",
+    summary = "Numbers on a Twilio account, and which tenant each is connected to",
+    params(AccountQuery),
+    responses((status = 200, description = "Numbers", body = crate::http::openapi::NumberList), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody), (status = 502, description = "Twilio failed or is not configured", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn list(
     State(state): State<AppState>,
     Admin(admin): Admin,
@@ -39,6 +49,15 @@ pub(crate) async fn list(
 }
 
 /// `POST /api/twilio/connect`.
+#[utoipa::path(
+    post,
+    path = "/api/twilio/connect",
+    tag = "numbers",
+    summary = "Connect a number to a tenant (points its webhooks at us)",
+    request_body = Connect,
+    responses((status = 200, description = "The tenant's settings", body = TwilioConfigView), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 409, description = "Conflicts with existing data", body = crate::http::openapi::ErrorBody), (status = 413, description = "Body too large", body = crate::http::openapi::ErrorBody), (status = 415, description = "Not JSON", body = crate::http::openapi::ErrorBody), (status = 422, description = "Invalid: per-field reasons in `error.fields`", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody), (status = 502, description = "Twilio failed or is not configured", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn connect(
     State(state): State<AppState>,
     _admin: Admin,
@@ -47,13 +66,23 @@ pub(crate) async fn connect(
     Ok(Json(provisioning::connect(&state, body).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct MessageChange {
     menu_message: Option<String>,
 }
 
 /// `PATCH /api/twilio/update-message/{clinicId}`.
+#[utoipa::path(
+    patch,
+    path = "/api/twilio/update-message/{clinic_id}",
+    tag = "numbers",
+    summary = "Change a tenant's greeting",
+    params(("clinic_id" = String, Path)),
+    request_body = MessageChange,
+    responses((status = 200, description = "The tenant's settings", body = TwilioConfigView), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 413, description = "Body too large", body = crate::http::openapi::ErrorBody), (status = 415, description = "Not JSON", body = crate::http::openapi::ErrorBody), (status = 422, description = "Invalid: per-field reasons in `error.fields`", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn update_message(
     State(state): State<AppState>,
     Admin(admin): Admin,
@@ -66,7 +95,7 @@ pub(crate) async fn update_message(
     ))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct DisconnectRequest {
     phone_number: Option<String>,
@@ -74,6 +103,16 @@ pub(crate) struct DisconnectRequest {
 
 /// `PATCH /api/twilio/disconnect/{clinicId}` with an optional `{phoneNumber}`; without
 /// one, every number of the tenant is disconnected.
+#[utoipa::path(
+    patch,
+    path = "/api/twilio/disconnect/{clinic_id}",
+    tag = "numbers",
+    summary = "Disconnect one number (or all) from a tenant",
+    params(("clinic_id" = String, Path)),
+    request_body = DisconnectRequest,
+    responses((status = 200, description = "Disconnected", body = crate::http::openapi::Disconnected), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 413, description = "Body too large", body = crate::http::openapi::ErrorBody), (status = 415, description = "Not JSON", body = crate::http::openapi::ErrorBody), (status = 422, description = "Invalid: per-field reasons in `error.fields`", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody), (status = 502, description = "Twilio failed or is not configured", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn disconnect(
     State(state): State<AppState>,
     Admin(admin): Admin,
@@ -94,6 +133,15 @@ pub(crate) async fn disconnect(
 }
 
 /// `GET /api/twilio/test-credentials[?clinicId=]` (admins).
+#[utoipa::path(
+    get,
+    path = "/api/twilio/test-credentials",
+    tag = "numbers",
+    summary = "Check the platform's (or a tenant's) Twilio credentials",
+    params(AccountQuery),
+    responses((status = 200, description = "The check", body = CredentialsCheck), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn test_credentials(
     State(state): State<AppState>,
     Admin(admin): Admin,
@@ -109,6 +157,15 @@ pub(crate) async fn test_credentials(
 }
 
 /// `POST /api/companies/{companyId}/twilio/test-credentials` (the tenant's owner).
+#[utoipa::path(
+    post,
+    path = "/api/companies/{company_id}/twilio/test-credentials",
+    tag = "settings",
+    summary = "Check a tenant's Twilio credentials",
+    params(("company_id" = String, Path)),
+    responses((status = 200, description = "The check", body = CredentialsCheck), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn test_own_credentials(
     State(state): State<AppState>,
     principal: Principal,
@@ -123,6 +180,15 @@ pub(crate) async fn test_own_credentials(
 /// `GET /api/admin/notifications/dependency-health` (seed 002's path): every dependency,
 /// `{status, checkedAt, checks: [{name, status, critical, latencyMs, message,
 /// credentialSource?, drifted?}]}`; `?refresh=true` skips the short cache.
+#[utoipa::path(
+    get,
+    path = "/api/admin/notifications/dependency-health",
+    tag = "numbers",
+    summary = "Twilio, numbers' webhooks, jobs and the database",
+    params(HealthQuery),
+    responses((status = 200, description = "The report", body = crate::health::Report), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn dependency_health(
     State(state): State<AppState>,
     _: Admin,
@@ -135,7 +201,8 @@ pub(crate) async fn dependency_health(
     Ok(Json(crate::health::report(&state).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct HealthQuery {
     refresh: Option<bool>,
@@ -143,6 +210,15 @@ pub(crate) struct HealthQuery {
 
 /// `POST /api/twilio/numbers/fix-webhooks` `{phoneNumber}`: points a connected number
 /// whose webhooks drifted back at us, on its tenant's account → `{fixed: true}`.
+#[utoipa::path(
+    post,
+    path = "/api/twilio/numbers/fix-webhooks",
+    tag = "numbers",
+    summary = "Point a drifted number's webhooks back at us",
+    request_body = FixWebhooks,
+    responses((status = 200, description = "Fixed", body = crate::http::openapi::Fixed), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 413, description = "Body too large", body = crate::http::openapi::ErrorBody), (status = 415, description = "Not JSON", body = crate::http::openapi::ErrorBody), (status = 422, description = "Invalid: per-field reasons in `error.fields`", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody), (status = 502, description = "Twilio failed or is not configured", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn fix_webhooks(
     State(state): State<AppState>,
     _: Admin,
@@ -164,7 +240,7 @@ pub(crate) async fn fix_webhooks(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct FixWebhooks {
     phone_number: String,
@@ -174,6 +250,15 @@ pub(crate) struct FixWebhooks {
 /// → `{numbers: [{phoneNumber, friendlyName, locality, region, capabilities: {voice, sms}}]}`:
 /// an admin searches the platform's account (or `clinicId`'s own); a tenant's owner
 /// searches its own tenant's account.
+#[utoipa::path(
+    get,
+    path = "/api/twilio/available-numbers",
+    tag = "numbers",
+    summary = "Numbers for sale",
+    params(crate::purchases::Search),
+    responses((status = 200, description = "Numbers", body = crate::http::openapi::NumberList), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 422, description = "Invalid: per-field reasons in `error.fields`", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody), (status = 502, description = "Twilio failed or is not configured", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn available(
     State(state): State<AppState>,
     principal: Principal,
@@ -204,6 +289,15 @@ pub(crate) async fn available(
 /// buys the number on the tenant's account (its own, else the platform's) with our
 /// webhooks set and connects it → 201 `{sid, phoneNumber, clinicId, …}`, or 202
 /// `{status: "pending", jobId}` when Twilio is slow. Asking twice buys once.
+#[utoipa::path(
+    post,
+    path = "/api/twilio/numbers/purchase",
+    tag = "numbers",
+    summary = "Buy a number for a tenant (a job; answers at once)",
+    request_body = crate::purchases::Purchase,
+    responses((status = 201, description = "Bought and connected", body = crate::purchases::Bought), (status = 202, description = "Queued (the account is busy or Twilio is slow)", body = crate::http::openapi::Pending), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 409, description = "Conflicts with existing data", body = crate::http::openapi::ErrorBody), (status = 413, description = "Body too large", body = crate::http::openapi::ErrorBody), (status = 415, description = "Not JSON", body = crate::http::openapi::ErrorBody), (status = 422, description = "Invalid: per-field reasons in `error.fields`", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn purchase(
     State(state): State<AppState>,
     _: Admin,
@@ -224,6 +318,15 @@ pub(crate) async fn purchase(
 /// `DELETE /api/twilio/numbers/{sid}[?clinicId=]` (also `POST …/{sid}/release`): releases
 /// the number on Twilio (the platform's account, or `clinicId`'s own) and disconnects it;
 /// its call history stays → `{released: phoneNumber}`.
+#[utoipa::path(
+    delete,
+    path = "/api/twilio/numbers/{sid}",
+    tag = "numbers",
+    summary = "Release a number at Twilio",
+    params(("sid" = String, Path), AccountQuery),
+    responses((status = 200, description = "Released", body = crate::http::openapi::Released), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody), (status = 502, description = "Twilio failed or is not configured", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn release(
     State(state): State<AppState>,
     Admin(admin): Admin,

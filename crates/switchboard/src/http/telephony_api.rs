@@ -11,7 +11,7 @@ use crate::error::{AppError, SeedError};
 use crate::state::AppState;
 
 /// `POST /api/telephony/sms` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct SendSms {
     phone_number: String,
@@ -21,6 +21,15 @@ pub(crate) struct SendSms {
 /// `POST /api/telephony/sms`: texts a customer from the tenant's number, with its
 /// credentials, through the job queue. Answers at once with the text stored QUEUED;
 /// its status moves as Twilio reports it.
+#[utoipa::path(
+    post,
+    path = "/api/telephony/sms",
+    tag = "telephony",
+    summary = "Send a text (`{success, data}`)",
+    request_body = SendSms,
+    responses((status = 200, description = "Queued", body = crate::http::openapi::SeedAnswer), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 409, description = "Conflicts with existing data", body = crate::http::openapi::ErrorBody), (status = 413, description = "Body too large", body = crate::http::openapi::ErrorBody), (status = 415, description = "Not JSON", body = crate::http::openapi::ErrorBody), (status = 422, description = "Invalid: per-field reasons in `error.fields`", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn send_sms(
     State(state): State<AppState>,
     scoped: Scoped<page::Messages>,
@@ -56,7 +65,8 @@ pub(crate) async fn send_sms(
 }
 
 /// `GET /api/telephony/notifications` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NotificationQuery {
     #[serde(rename = "type")]
@@ -71,6 +81,15 @@ pub(crate) struct NotificationQuery {
 /// `GET /api/telephony/notifications?type=SMS|EMAIL&status=QUEUED|SENT|FAILED&limit&offset`:
 /// the texts the tenant sent (text-backs and replies; appointment notices once they
 /// exist), newest first, as `{success, data: {notifications, total, limit, offset}}`.
+#[utoipa::path(
+    get,
+    path = "/api/telephony/notifications",
+    tag = "telephony",
+    summary = "Texts sent (`{success, data}`)",
+    params(NotificationQuery),
+    responses((status = 200, description = "Notifications", body = crate::http::openapi::SeedAnswer), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 422, description = "Invalid: per-field reasons in `error.fields`", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn notifications(
     State(state): State<AppState>,
     scoped: Scoped<page::Messages>,
@@ -119,6 +138,15 @@ pub(crate) async fn notifications(
 /// `GET /api/telephony/call-logs` (the call-log filters): the tenant's calls in the seed
 /// module's shape, `{success, data: {callLogs, total, limit, offset}}`, each with its
 /// `callReason` and `appointmentBooked`.
+#[utoipa::path(
+    get,
+    path = "/api/telephony/call-logs",
+    tag = "telephony",
+    summary = "Call logs (`{success, data}`)",
+    params(crate::calls::CallFilter),
+    responses((status = 200, description = "Call logs", body = crate::http::openapi::SeedAnswer), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 422, description = "Invalid: per-field reasons in `error.fields`", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn call_logs(
     State(state): State<AppState>,
     scoped: Scoped<page::CallLogs>,
@@ -143,6 +171,14 @@ pub(crate) async fn call_logs(
 /// `GET /api/telephony/phone-number`: the number the tenant calls and texts from (its
 /// primary active one, `null` when it has none) and all its numbers, as
 /// `{success, data: {phoneNumber, friendlyName, numbers}}`.
+#[utoipa::path(
+    get,
+    path = "/api/telephony/phone-number",
+    tag = "telephony",
+    summary = "The number texts and calls go from (`{success, data}`)",
+    responses((status = 200, description = "The number", body = crate::http::openapi::SeedAnswer), (status = 422, description = "Admins name the tenant (`customerId`)", body = crate::http::openapi::ErrorBody), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn phone_number(
     State(state): State<AppState>,
     scoped: Scoped<page::CallLogs>,
@@ -164,6 +200,14 @@ pub(crate) async fn phone_number(
 /// none (idempotent: asking again returns the same number, never a second purchase) →
 /// `{success, data: {phoneNumber, sid, …}}`, or `{success, data: {status: "pending", jobId}}`
 /// with 202 while Twilio works.
+#[utoipa::path(
+    post,
+    path = "/api/telephony/provision-phone",
+    tag = "telephony",
+    summary = "Buy and connect a number for your tenant (`{success, data}`)",
+    responses((status = 200, description = "Bought and connected", body = crate::http::openapi::SeedAnswer), (status = 202, description = "Queued", body = crate::http::openapi::SeedAnswer), (status = 401, description = "No valid session or token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody), (status = 404, description = "Not found, or another tenant's", body = crate::http::openapi::ErrorBody), (status = 409, description = "Conflicts with existing data", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = crate::http::openapi::ErrorBody), (status = 502, description = "Twilio failed or is not configured", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub(crate) async fn provision_phone(
     State(state): State<AppState>,
     principal: crate::access::Principal,

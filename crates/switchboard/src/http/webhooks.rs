@@ -368,6 +368,15 @@ async fn respond(
 }
 
 /// `POST /api/twilio/voice/incoming`: a call arrives, or the menu comes back.
+#[utoipa::path(
+    post,
+    path = "/api/twilio/voice/incoming",
+    tag = "webhooks",
+    summary = "A call to a tracking number (the number's VoiceUrl)",
+    request_body(content = crate::http::openapi::TwilioForm, content_type = "application/x-www-form-urlencoded"),
+    security(("twilio_signature" = [])),
+    responses((status = 200, description = "TwiML", content_type = "text/xml", body = String), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody)),
+)]
 pub(crate) async fn incoming(State(state): State<AppState>, v: Verified) -> AppResult<Response> {
     let call = IncomingCall::from_params(v.params.clone()).map_err(bad_payload)?;
     let kind = if call.digits.is_some() || v.query_param("attempt").is_some() {
@@ -424,6 +433,15 @@ pub(crate) async fn incoming(State(state): State<AppState>, v: Verified) -> AppR
 /// said nothing). The turn is worked out from the knowledge base and the state the last
 /// turn left, stored as an `agent` event, and only then answered; a duplicate of a turn
 /// already stored gets that turn's answer again and changes nothing.
+#[utoipa::path(
+    post,
+    path = "/api/twilio/voice/agent",
+    tag = "webhooks",
+    summary = "The AI receptionist's Gather result",
+    request_body(content = crate::http::openapi::TwilioForm, content_type = "application/x-www-form-urlencoded"),
+    security(("twilio_signature" = [])),
+    responses((status = 200, description = "TwiML", content_type = "text/xml", body = String), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody)),
+)]
 pub(crate) async fn agent(State(state): State<AppState>, v: Verified) -> AppResult<Response> {
     let call = IncomingCall::from_params(v.params.clone()).map_err(bad_payload)?;
     let Some(tenant) = v.tenant_id.as_deref() else {
@@ -461,6 +479,15 @@ pub(crate) async fn agent(State(state): State<AppState>, v: Verified) -> AppResu
 /// browser dials through the tenant's TwiML App. The identity decided the tenant (and
 /// whose token signed the request); the number is checked, the call recorded as placed
 /// by that user, and the customer dialled from the tenant's tracking number.
+#[utoipa::path(
+    post,
+    path = "/api/twilio/voice/client",
+    tag = "webhooks",
+    summary = "A call placed from the browser softphone (the TwiML App's VoiceUrl)",
+    request_body(content = crate::http::openapi::TwilioForm, content_type = "application/x-www-form-urlencoded"),
+    security(("twilio_signature" = [])),
+    responses((status = 200, description = "TwiML", content_type = "text/xml", body = String), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody)),
+)]
 pub(crate) async fn voice_client(
     State(state): State<AppState>,
     v: Verified,
@@ -530,6 +557,15 @@ pub(crate) async fn voice_client(
 /// `POST /api/twilio/voice/click-to-call?to=…`: the staff member's own phone answered a
 /// click-to-call; bridge the customer from the number the call came from. The customer
 /// rides in our own URL, which Twilio signs with the rest of the request.
+#[utoipa::path(
+    post,
+    path = "/api/twilio/voice/click-to-call",
+    tag = "webhooks",
+    summary = "Click-to-call: the staff member answered; bridge the customer",
+    request_body(content = crate::http::openapi::TwilioForm, content_type = "application/x-www-form-urlencoded"),
+    security(("twilio_signature" = [])),
+    responses((status = 200, description = "TwiML", content_type = "text/xml", body = String), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody)),
+)]
 pub(crate) async fn click_to_call(
     State(state): State<AppState>,
     v: Verified,
@@ -567,6 +603,15 @@ pub(crate) async fn click_to_call(
 }
 
 /// `POST /api/twilio/voice/status-callback`: the caller's call (or a leg) changed.
+#[utoipa::path(
+    post,
+    path = "/api/twilio/voice/status-callback",
+    tag = "webhooks",
+    summary = "The caller's call status",
+    request_body(content = crate::http::openapi::TwilioForm, content_type = "application/x-www-form-urlencoded"),
+    security(("twilio_signature" = [])),
+    responses((status = 200, description = "TwiML", content_type = "text/xml", body = String), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody)),
+)]
 pub(crate) async fn status_callback(
     State(state): State<AppState>,
     v: Verified,
@@ -581,6 +626,15 @@ pub(crate) async fn status_callback(
 }
 
 /// `POST /api/twilio/voice/dial-status`: the Dial action, or a dialed leg's status.
+#[utoipa::path(
+    post,
+    path = "/api/twilio/voice/dial-status",
+    tag = "webhooks",
+    summary = "The Dial action: how ringing staff went",
+    request_body(content = crate::http::openapi::TwilioForm, content_type = "application/x-www-form-urlencoded"),
+    security(("twilio_signature" = [])),
+    responses((status = 200, description = "TwiML", content_type = "text/xml", body = String), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody)),
+)]
 pub(crate) async fn dial_status(State(state): State<AppState>, v: Verified) -> AppResult<Response> {
     if v.params.get("DialCallStatus").is_some() {
         let action = DialAction::from_params(v.params.clone()).map_err(bad_payload)?;
@@ -619,6 +673,15 @@ pub(crate) async fn dial_status(State(state): State<AppState>, v: Verified) -> A
 }
 
 /// `POST /api/twilio/voice/whisper`: what the answering staff hears first.
+#[utoipa::path(
+    post,
+    path = "/api/twilio/voice/whisper",
+    tag = "webhooks",
+    summary = "The whisper to the answering staff member",
+    request_body(content = crate::http::openapi::TwilioForm, content_type = "application/x-www-form-urlencoded"),
+    security(("twilio_signature" = [])),
+    responses((status = 200, description = "TwiML", content_type = "text/xml", body = String), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody)),
+)]
 pub(crate) async fn whisper(State(state): State<AppState>, v: Verified) -> AppResult<Response> {
     let leg = IncomingCall::from_params(v.params.clone()).map_err(bad_payload)?;
     let parent = leg
@@ -648,6 +711,15 @@ pub(crate) async fn whisper(State(state): State<AppState>, v: Verified) -> AppRe
 }
 
 /// `GET|POST /api/twilio/voice/voicemail`: the voicemail prompt, and its goodbye.
+#[utoipa::path(
+    method(get, post),
+    path = "/api/twilio/voice/voicemail",
+    tag = "webhooks",
+    summary = "The voicemail prompt",
+    request_body(content = crate::http::openapi::TwilioForm, content_type = "application/x-www-form-urlencoded"),
+    security(("twilio_signature" = [])),
+    responses((status = 200, description = "TwiML", content_type = "text/xml", body = String), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody)),
+)]
 pub(crate) async fn voicemail(State(state): State<AppState>, v: Verified) -> AppResult<Response> {
     let call = IncomingCall::from_params(v.params.clone()).map_err(bad_payload)?;
     record(
@@ -693,6 +765,15 @@ async fn recording(state: AppState, v: Verified, kind: EventKind) -> AppResult<R
 }
 
 /// `POST /api/twilio/voice/recording-status`: the main recording is ready.
+#[utoipa::path(
+    post,
+    path = "/api/twilio/voice/recording-status",
+    tag = "webhooks",
+    summary = "A recording is ready",
+    request_body(content = crate::http::openapi::TwilioForm, content_type = "application/x-www-form-urlencoded"),
+    security(("twilio_signature" = [])),
+    responses((status = 200, description = "TwiML", content_type = "text/xml", body = String), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody)),
+)]
 pub(crate) async fn recording_status(
     State(state): State<AppState>,
     v: Verified,
@@ -701,6 +782,15 @@ pub(crate) async fn recording_status(
 }
 
 /// `POST /api/twilio/voice/voicemail-status`: the voicemail is ready.
+#[utoipa::path(
+    post,
+    path = "/api/twilio/voice/voicemail-status",
+    tag = "webhooks",
+    summary = "A voicemail recording is ready",
+    request_body(content = crate::http::openapi::TwilioForm, content_type = "application/x-www-form-urlencoded"),
+    security(("twilio_signature" = [])),
+    responses((status = 200, description = "TwiML", content_type = "text/xml", body = String), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody)),
+)]
 pub(crate) async fn voicemail_status(
     State(state): State<AppState>,
     v: Verified,
@@ -709,6 +799,15 @@ pub(crate) async fn voicemail_status(
 }
 
 /// `POST /api/twilio/voice/transcription`: real-time transcription events.
+#[utoipa::path(
+    post,
+    path = "/api/twilio/voice/transcription",
+    tag = "webhooks",
+    summary = "Real-time transcription events",
+    request_body(content = crate::http::openapi::TwilioForm, content_type = "application/x-www-form-urlencoded"),
+    security(("twilio_signature" = [])),
+    responses((status = 200, description = "TwiML", content_type = "text/xml", body = String), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody)),
+)]
 pub(crate) async fn transcription(
     State(state): State<AppState>,
     v: Verified,
@@ -727,6 +826,15 @@ pub(crate) async fn transcription(
 
 /// `POST /api/twilio/sms`: an inbound text. Stored, then answered with the tenant's
 /// auto-reply when one is set.
+#[utoipa::path(
+    post,
+    path = "/api/twilio/sms",
+    tag = "webhooks",
+    summary = "An incoming text (answers the tenant's auto-reply, if any)",
+    request_body(content = crate::http::openapi::TwilioForm, content_type = "application/x-www-form-urlencoded"),
+    security(("twilio_signature" = [])),
+    responses((status = 200, description = "TwiML", content_type = "text/xml", body = String), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody)),
+)]
 pub(crate) async fn sms(State(state): State<AppState>, v: Verified) -> AppResult<Response> {
     let text = InboundSms::from_params(v.params.clone()).map_err(bad_payload)?;
     let reply = MessagingResponse::new();
@@ -777,6 +885,15 @@ pub(crate) async fn sms(State(state): State<AppState>, v: Verified) -> AppResult
 }
 
 /// `POST /api/twilio/sms/status`: a sent text's delivery status.
+#[utoipa::path(
+    post,
+    path = "/api/twilio/sms/status",
+    tag = "webhooks",
+    summary = "A sent text's status",
+    request_body(content = crate::http::openapi::TwilioForm, content_type = "application/x-www-form-urlencoded"),
+    security(("twilio_signature" = [])),
+    responses((status = 200, description = "TwiML", content_type = "text/xml", body = String), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody)),
+)]
 pub(crate) async fn sms_status(State(state): State<AppState>, v: Verified) -> AppResult<Response> {
     let status = SmsStatusCallback::from_params(v.params.clone()).map_err(bad_payload)?;
     let known = crate::messaging::apply_status(
@@ -799,6 +916,15 @@ fn messaging_twiml(response: &MessagingResponse) -> Response {
 /// `POST /api/twilio/ci-status`: a Voice Intelligence transcript is ready. Twilio sends
 /// JSON signed through `bodySHA256` (a form body is accepted too). The webhook is stored,
 /// then the results are fetched and stored; if that fails we answer 502 so Twilio retries.
+#[utoipa::path(
+    post,
+    path = "/api/twilio/ci-status",
+    tag = "webhooks",
+    summary = "A Voice Intelligence transcript's status (JSON or form)",
+    request_body(content = crate::http::openapi::TwilioForm, content_type = "application/x-www-form-urlencoded"),
+    security(("twilio_signature" = [])),
+    responses((status = 200, description = "TwiML", content_type = "text/xml", body = String), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody)),
+)]
 pub(crate) async fn ci_status(
     State(state): State<AppState>,
     uri: axum::http::Uri,

@@ -414,7 +414,7 @@ pub async fn refresh_if_stale(state: &AppState, call: CallLog) -> AppResult<Call
 }
 
 /// A person's correction of a call's verdict.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, utoipa::ToSchema)]
 pub struct Correction {
     /// Booked, not booked, or not known.
     pub appointment_booked: Option<bool>,

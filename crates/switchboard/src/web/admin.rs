@@ -119,6 +119,9 @@ async fn create_tenant(
     };
     match tenants::create(&state.db, new).await {
         Ok(t) => {
+            if let Some(slot) = &user.0.audit {
+                slot.created(&t.id, Some(&t.id));
+            }
             tracing::info!(tenant = %t.id, by = %user.0.user.id, "tenant created in the portal");
             Ok(Redirect::to(&format!("/admin/tenants/{}?created=1", t.id)).into_response())
         }
@@ -363,6 +366,9 @@ async fn create_user(State(state): State<AppState>, user: PageUser, form: FormDa
     };
     match result {
         Ok(created) => {
+            if let Some(slot) = &user.0.audit {
+                slot.created(&created.id, created.tenant_id.as_deref());
+            }
             tracing::info!(user = %created.id, by = %user.0.user.id, "user created in the portal");
             Ok(Redirect::to("/admin/users?created=1").into_response())
         }

@@ -122,7 +122,7 @@ impl TestApp {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut req = self.http.request(method, self.url(path));
+        let mut req = self.http.request(method.clone(), self.url(path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -135,7 +135,14 @@ impl TestApp {
         let value = if text.is_empty() {
             Value::Null
         } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
+            match serde_json::from_str(&text) {
+                Ok(json) => {
+                    // Every JSON answer the suite sees is held to the published contract.
+                    crate::contract::check_response(method.as_str(), path, status, &json);
+                    json
+                }
+                Err(_) => Value::String(text),
+            }
         };
         (status, value)
     }

@@ -279,6 +279,11 @@ const ROUTE_ACCESS: &[(&str, Access)] = &[
     ("/readyz", Access::Public),
     // 404 without SWITCHBOARD_METRICS_TOKEN (and it names no tenant's data with one).
     ("/metrics", Access::Public),
+    // The API's description and its reference page: no tenant data.
+    ("/api/openapi.json", Access::Public),
+    ("/api/docs", Access::Public),
+    ("/api/docs/", Access::Public),
+    ("/api/docs/{*file}", Access::Public),
     ("/api/admin/audit", Access::Admin),
     ("/api/audit", Access::OwnTenant),
     ("/api/callers/forget", Access::OwnTenant),

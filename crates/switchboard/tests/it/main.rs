@@ -11,6 +11,7 @@ mod browser;
 mod calls;
 mod cli;
 mod common;
+mod contract;
 mod health;
 mod intelligence;
 mod isolation;

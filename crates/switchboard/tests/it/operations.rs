@@ -517,6 +517,15 @@ async fn the_audit_log_records_who_did_what_and_owners_see_only_their_own() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = w
+        .t
+        .put(
+            &format!("/api/companies/{other}/twilio/config"),
+            &other_owner,
+            json!({"accountSid": format!("AC{}", "e".repeat(32)), "authToken": "tok-secret-zzz-0123"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     let (status, body) =
         w.t.patch(
             &format!("/api/admin/tenants/{other}"),
@@ -573,6 +582,18 @@ async fn the_audit_log_records_who_did_what_and_owners_see_only_their_own() {
     );
     assert!(find(&theirs, "number.disconnect").is_some(), "{theirs:#?}");
     assert!(find(&theirs, "settings.update").is_some(), "{theirs:#?}");
+    assert!(
+        theirs.iter().any(|e| e["action"] == "settings.update"
+            && e["detail"] == "credentials: accountSid, authToken"),
+        "which credentials changed: {theirs:#?}"
+    );
+    assert!(
+        !serde_json::to_string(&theirs)
+            .expect("json")
+            .contains("tok-secret")
+    );
+    let created = find(&theirs, "tenant.create").expect("the tenant's creation is its own");
+    assert_eq!(created["target"], json!(other));
     assert!(
         theirs.iter().all(|e| e["tenantId"] == json!(other)),
         "{theirs:#?}"
@@ -631,6 +652,17 @@ async fn the_audit_log_records_who_did_what_and_owners_see_only_their_own() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     let (status, _) = w.t.get("/api/admin/audit?limit=100000", &w.admin).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Unreadable filters are the JSON error too, not axum's plain text.
+    for query in ["limit=abc", "nonsense=1"] {
+        let (status, body) =
+            w.t.get(&format!("/api/admin/audit?{query}"), &w.admin)
+                .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(error_code(&body), "bad_request");
+    }
+    let (status, body) = w.t.get("/api/admin/users?Pw=1", &w.admin).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(error_code(&body), "bad_request");
 
     // Append-only, down to the database.
     let db = w.t.app.state.db.pool();

@@ -517,7 +517,13 @@ pub(super) async fn save_settings(
     let tenant = user.tenant_for(&state, "settings").await?;
     user.0.tenant_scope(&state, &tenant, None).await?;
     let result = match settings_update(&form) {
-        Ok(update) => telephony::update(&state.db, &state.secrets, &tenant, update).await,
+        Ok(update) => {
+            let credentials = update.credentials_changed();
+            if let Some(slot) = user.0.audit.as_ref().filter(|_| !credentials.is_empty()) {
+                slot.detail(format!("credentials: {}", credentials.join(", ")));
+            }
+            telephony::update(&state.db, &state.secrets, &tenant, update).await
+        }
         Err(e) => Err(e),
     };
     match result {
