@@ -253,6 +253,9 @@ async fn switchboard_server(dir: &Path) -> Result<App, BenchError> {
         ("PUBLIC_URL", format!("http://{addr}")),
         ("TWILIO_ACCOUNT_SID", ACCOUNT.to_owned()),
         ("TWILIO_AUTH_TOKEN", TOKEN.to_owned()),
+        // The load is the point here: no per-session or per-client limit.
+        ("SWITCHBOARD_RATE_LIMIT_PER_MINUTE", "0".to_owned()),
+        ("SWITCHBOARD_CLIENT_RATE_LIMIT_PER_MINUTE", "0".to_owned()),
     ]);
     let config = Config::from_lookup(|k| env.get(k).cloned()).map_err(err)?;
     let app = App::start_with_listener(config, listener)
@@ -588,7 +591,7 @@ pub async fn calls(o: BenchOptions) -> Result<(), BenchError> {
             format!("/api/twilio/call-logs/stats?startDate={month_ago_date}"),
         ),
         (
-            "stats since an exact time (scan; no goal)",
+            "stats since an exact time (rollups + edge scan)",
             format!("/api/twilio/call-logs/stats?startDate={month_ago}"),
         ),
     ];

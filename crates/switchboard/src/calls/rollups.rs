@@ -218,6 +218,7 @@ pub async fn tenant_zone(db: &Db, tenant_id: &str) -> AppResult<jiff::tz::TimeZo
 
 /// A filter the rollups can answer exactly: dates (not times), direction, outcome and
 /// tracking number; no text search.
+#[derive(Debug)]
 pub(super) struct RollupFilter {
     start_day: Option<i64>,
     end_day: Option<i64>,
@@ -271,6 +272,78 @@ pub(super) fn rollup_filter(f: &CallFilter) -> Option<RollupFilter> {
         outcomes,
         number,
     })
+}
+
+/// When local day `day` begins in `tz` (unix ms).
+fn day_start(day: i64, tz: &jiff::tz::TimeZone) -> Option<i64> {
+    let date = jiff::civil::date(1970, 1, 1)
+        .checked_add(jiff::Span::new().try_days(day).ok()?)
+        .ok()?;
+    Some(date.to_zoned(tz.clone()).ok()?.timestamp().as_millisecond())
+}
+
+/// A stats filter bounded by exact times, split into the whole local days inside the
+/// range (answered from rollups) and the partial days at its edges (scanned).
+#[derive(Debug)]
+pub(super) struct ExactSplit {
+    /// The whole days, with the rest of the filter.
+    pub(super) days: RollupFilter,
+    /// Each partial edge: from and to (unix ms, both inclusive) and its local day.
+    pub(super) edges: Vec<(i64, i64, i64)>,
+}
+
+/// Whether `f` has an exact time bound (RFC 3339, not a date) and otherwise filters
+/// the way rollups can answer; then how to split it. `None` when the range holds no
+/// whole day (a scan of at most two days is already quick) or a bound does not parse
+/// (the scan reports it).
+pub(super) fn exact_split(f: &CallFilter, tz: &jiff::tz::TimeZone) -> Option<ExactSplit> {
+    let text = |s: &Option<String>| {
+        s.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let (start, end) = (text(&f.start_date), text(&f.end_date));
+    let is_time = |s: &Option<String>| {
+        s.as_deref()
+            .is_some_and(|s| s.parse::<jiff::Timestamp>().is_ok())
+    };
+    if !is_time(&start) && !is_time(&end) {
+        return None;
+    }
+    let undated = CallFilter {
+        start_date: None,
+        end_date: None,
+        ..f.clone()
+    };
+    let mut days = rollup_filter(&undated)?;
+    let mut edges = Vec::new();
+    if let Some(s) = &start {
+        let from = super::queries::parse_bound(s, false, tz)?;
+        let first = local_day(from, tz);
+        if day_start(first, tz)? == from {
+            days.start_day = Some(first);
+        } else {
+            days.start_day = Some(first + 1);
+            edges.push((from, day_start(first + 1, tz)? - 1, first));
+        }
+    }
+    if let Some(e) = &end {
+        let to = super::queries::parse_bound(e, true, tz)?;
+        let last = local_day(to, tz);
+        if day_start(last + 1, tz)? - 1 == to {
+            days.end_day = Some(last);
+        } else {
+            days.end_day = Some(last - 1);
+            edges.push((day_start(last, tz)?, to, last));
+        }
+    }
+    if let (Some(a), Some(b)) = (days.start_day, days.end_day)
+        && a > b
+    {
+        return None;
+    }
+    Some(ExactSplit { days, edges })
 }
 
 /// The WHERE clause over `call_rollups` and its binds.
@@ -404,6 +477,57 @@ mod tests {
         let d23 = date_day("2026-11-23".parse().expect("date")).expect("day");
         assert_eq!(local_day(ms, &chicago), d23);
         assert_eq!(local_day(ms, &jiff::tz::TimeZone::UTC), d23 + 1);
+    }
+
+    #[test]
+    fn exact_times_split_into_whole_local_days_and_partial_edges() {
+        let la = jiff::tz::TimeZone::get("America/Los_Angeles").expect("tz");
+        let ms = |s: &str| s.parse::<jiff::Timestamp>().expect("ts").as_millisecond();
+        let day = |s: &str| date_day(s.parse().expect("date")).expect("day");
+        let times = |start: Option<&str>, end: Option<&str>| CallFilter {
+            start_date: start.map(str::to_owned),
+            end_date: end.map(str::to_owned),
+            ..CallFilter::default()
+        };
+        // Noon Nov 10 to noon Nov 14, Pacific (UTC-8).
+        let split = exact_split(
+            &times(Some("2026-11-10T20:00:00Z"), Some("2026-11-14T20:00:00Z")),
+            &la,
+        )
+        .expect("split");
+        assert_eq!(split.days.start_day, Some(day("2026-11-11")));
+        assert_eq!(split.days.end_day, Some(day("2026-11-13")));
+        assert_eq!(
+            split.edges,
+            vec![
+                (
+                    ms("2026-11-10T20:00:00Z"),
+                    ms("2026-11-11T08:00:00Z") - 1,
+                    day("2026-11-10")
+                ),
+                (
+                    ms("2026-11-14T08:00:00Z"),
+                    ms("2026-11-14T20:00:00Z"),
+                    day("2026-11-14")
+                ),
+            ]
+        );
+        // From exactly a local midnight: no left edge. One bound: one side.
+        let split = exact_split(&times(Some("2026-11-11T08:00:00Z"), None), &la).expect("split");
+        assert_eq!(split.days.start_day, Some(day("2026-11-11")));
+        assert_eq!((split.days.end_day, split.edges.len()), (None, 0));
+        // Dates alone are the rollups' already; a search, or a range inside one day, scans.
+        assert!(exact_split(&times(Some("2026-11-10"), Some("2026-11-12")), &la).is_none());
+        let mut searched = times(Some("2026-11-10T20:00:00Z"), None);
+        searched.q = Some("555".into());
+        assert!(exact_split(&searched, &la).is_none());
+        assert!(
+            exact_split(
+                &times(Some("2026-11-10T09:00:00Z"), Some("2026-11-10T20:00:00Z")),
+                &la
+            )
+            .is_none()
+        );
     }
 
     #[test]

@@ -1336,3 +1336,131 @@ async fn contacts_are_edited_and_deleted_within_their_tenant() {
     assert_eq!(status, StatusCode::OK, "the other contact stays");
     w.t.stop().await;
 }
+
+#[tokio::test]
+async fn stats_bounded_by_exact_times_equal_a_scan_of_the_calls() {
+    let w = call_world().await;
+    // Local days in a zone far from UTC, so day edges and UTC midnights differ.
+    let (status, _) =
+        w.t.call(
+            Method::PATCH,
+            &format!("/api/admin/tenants/{}", w.tenant),
+            Some(&w.admin),
+            Some(json!({"timezone": "America/Los_Angeles"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let tz = jiff::tz::TimeZone::get("America/Los_Angeles").expect("zone");
+    let today = jiff::Timestamp::now().to_zoned(tz.clone()).date();
+    let local = |days_ago: i64, hour: i8, minute: i8| {
+        today
+            .checked_sub(jiff::Span::new().days(days_ago))
+            .expect("date")
+            .at(hour, minute, 0, 0)
+            .to_zoned(tz.clone())
+            .expect("zoned")
+            .timestamp()
+    };
+    // Twelve calls over five local days, at hours on both sides of the edges below.
+    let staff = [
+        Staff::Answers { after_secs: 3 },
+        Staff::NoAnswer,
+        Staff::Busy,
+        Staff::Answers { after_secs: 5 },
+    ];
+    let mut n = 0;
+    for days_ago in 1..=5 {
+        for (hour, minute) in [(6, 30), (13, 15), (23, 50)] {
+            if n >= 12 {
+                break;
+            }
+            let mut s = caller();
+            s.presses = vec![Press::Digits(if n % 2 == 0 { "1" } else { "2" }.into())];
+            s.staff = staff[n % staff.len()];
+            s.talk_secs = 20 + n as u32;
+            s.voicemail_secs = (n % 4 == 1).then_some(10);
+            s.start_ms = Some(local(days_ago, hour, minute).as_millisecond());
+            w.play(&s).await;
+            n += 1;
+        }
+    }
+    let enc = |t: jiff::Timestamp| {
+        url::form_urlencoded::byte_serialize(t.to_string().as_bytes()).collect::<String>()
+    };
+    let cases = [
+        // Mid-day to mid-day: two partial edges and whole days between.
+        format!(
+            "startDate={}&endDate={}",
+            enc(local(4, 12, 0)),
+            enc(local(2, 9, 0))
+        ),
+        // From exactly a local midnight (no left edge) to a time.
+        format!(
+            "startDate={}&endDate={}",
+            enc(local(5, 0, 0)),
+            enc(local(1, 14, 0))
+        ),
+        // One bound only, each way; a time and a date mixed.
+        format!("startDate={}", enc(local(3, 18, 0))),
+        format!("endDate={}", enc(local(3, 7, 0))),
+        format!(
+            "startDate={}&endDate={}",
+            enc(local(4, 20, 0)),
+            today.checked_sub(jiff::Span::new().days(2)).expect("date")
+        ),
+        // With the other filters rollups answer.
+        format!(
+            "startDate={}&endDate={}&status=missed",
+            enc(local(4, 12, 0)),
+            enc(local(1, 23, 0))
+        ),
+        format!(
+            "startDate={}&direction=inbound&trackingNumber=%2B15551230001",
+            enc(local(4, 12, 0))
+        ),
+        // Inside one day: a scan, as before.
+        format!(
+            "startDate={}&endDate={}",
+            enc(local(2, 1, 0)),
+            enc(local(2, 20, 0))
+        ),
+    ];
+    for case in &cases {
+        let (status, split) =
+            w.t.get(&format!("/api/twilio/call-logs/stats?{case}"), &w.owner)
+                .await;
+        assert_eq!(status, StatusCode::OK, "{split}");
+        // `q` forces the scan; every caller's number contains 555.
+        let (_, scan) =
+            w.t.get(
+                &format!("/api/twilio/call-logs/stats?q=555&{case}"),
+                &w.owner,
+            )
+            .await;
+        for field in [
+            "total",
+            "answered",
+            "missed",
+            "voicemails",
+            "outbound",
+            "avgDuration",
+            "appointmentsBooked",
+            "byMenuChoice",
+            "byDay",
+            "byNumber",
+        ] {
+            assert_eq!(split[field], scan[field], "{field} for {case}");
+        }
+    }
+    let (_, all) = w.t.get("/api/twilio/call-logs/stats", &w.owner).await;
+    assert_eq!(all["total"], 12);
+    let (_, first) =
+        w.t.get(
+            &format!("/api/twilio/call-logs/stats?{}", cases[0]),
+            &w.owner,
+        )
+        .await;
+    let total = first["total"].as_i64().unwrap_or(0);
+    assert!(total > 0 && total < 12, "the bounds cut: {first}");
+    w.t.stop().await;
+}
