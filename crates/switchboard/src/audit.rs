@@ -429,6 +429,7 @@ pub async fn capture(State(state): State<AppState>, mut request: Request, next: 
         }
         action.to_owned()
     } else if is_login
+        // A portal login that failed answers 401 with the form again; the API 401 too.
         && matches!(
             status,
             StatusCode::UNAUTHORIZED | StatusCode::TOO_MANY_REQUESTS
@@ -438,12 +439,11 @@ pub async fn capture(State(state): State<AppState>, mut request: Request, next: 
     } else {
         return response;
     };
-    // A portal login that failed answers 401 with the form; a successful one redirects.
-    let note = match slot.0.lock() {
-        Ok(mut note) => std::mem::take(&mut *note),
-        Err(_) => Note::default(),
-    };
-    let mut note = note;
+    let mut note = slot
+        .0
+        .lock()
+        .map(|mut note| std::mem::take(&mut *note))
+        .unwrap_or_default();
     if let Some(tenant) = named_tenant {
         note.tenant_id = Some(tenant);
     }

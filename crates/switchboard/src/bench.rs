@@ -582,7 +582,7 @@ pub async fn calls(o: BenchOptions) -> Result<(), BenchError> {
             "/api/twilio/call-logs?limit=50&trackingNumber=%2B15551230002".to_owned(),
         ),
         (
-            "call-log, search by name (scan; no goal)",
+            "call-log, search by name (trigram index)",
             "/api/twilio/call-logs?limit=50&q=caller%204242".to_owned(),
         ),
         ("stats, all time", "/api/twilio/call-logs/stats".to_owned()),

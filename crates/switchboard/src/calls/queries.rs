@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row as _;
 
 use super::{event_from_row, rollups, row};
-use crate::db::{Db, now_ms, rfc3339};
+use crate::db::{Backend, Db, now_ms, rfc3339};
 use crate::error::{AppError, AppResult};
 
 /// A call as clients see it (the shape of DESIGN's call log).
@@ -214,7 +214,12 @@ struct Where {
     ints: Vec<i64>,
 }
 
-fn build_where(scope: &Scope, f: &CallFilter, tz: &jiff::tz::TimeZone) -> AppResult<Where> {
+fn build_where(
+    backend: Backend,
+    scope: &Scope,
+    f: &CallFilter,
+    tz: &jiff::tz::TimeZone,
+) -> AppResult<Where> {
     let mut clauses: Vec<String> = Vec::new();
     let mut texts: Vec<String> = Vec::new();
     let mut ints: Vec<i64> = Vec::new();
@@ -328,18 +333,39 @@ fn build_where(scope: &Scope, f: &CallFilter, tz: &jiff::tz::TimeZone) -> AppRes
                 .replace('_', "\\_")
                 .to_lowercase();
             let digits: String = q.chars().filter(char::is_ascii_digit).collect();
-            texts.push(format!("%{escaped}%"));
-            let name_idx = texts.len();
-            if digits.len() >= 3 {
-                texts.push(format!("%{digits}%"));
-                clauses.push(format!(
-                    "(LOWER(caller_name) LIKE $T{name_idx} ESCAPE '\\' OR from_number LIKE $T{} ESCAPE '\\')",
+            if backend == Backend::Sqlite && q.chars().count() >= 3 {
+                // The trigram index (migration 0021) finds the same substrings as the
+                // LIKEs below, case-insensitively; it needs three characters or more.
+                let phrase = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+                let expr = if digits.len() >= 3 {
+                    format!(
+                        "caller_name : {} OR from_number : {}",
+                        phrase(q),
+                        phrase(&digits)
+                    )
+                } else {
+                    format!("{{caller_name from_number}} : {}", phrase(q))
+                };
+                push_text(
+                    &mut clauses,
+                    "calls.rowid IN (SELECT rowid FROM calls_search WHERE calls_search MATCH ?)",
+                    expr,
+                );
+            } else {
+                texts.push(format!("%{escaped}%"));
+                let name_idx = texts.len();
+                if digits.len() >= 3 {
+                    texts.push(format!("%{digits}%"));
+                    // LOWER: what PostgreSQL's trigram index (migration 0021) is built on.
+                    clauses.push(format!(
+                    "(LOWER(caller_name) LIKE $T{name_idx} ESCAPE '\\' OR LOWER(from_number) LIKE $T{} ESCAPE '\\')",
                     texts.len()
                 ));
-            } else {
-                clauses.push(format!(
+                } else {
+                    clauses.push(format!(
                     "(LOWER(caller_name) LIKE $T{name_idx} ESCAPE '\\' OR LOWER(from_number) LIKE $T{name_idx} ESCAPE '\\')"
                 ));
+                }
             }
         }
     }
@@ -398,7 +424,7 @@ pub async fn list(
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }
-    let w = build_where(scope, f, tz)?;
+    let w = build_where(db.backend(), scope, f, tz)?;
     let n = w.texts.len() + w.ints.len();
     let sql = format!(
         "SELECT {} FROM calls WHERE {} ORDER BY started_at DESC, call_sid DESC LIMIT ${} OFFSET ${}",
@@ -756,7 +782,7 @@ async fn scan_stats(
     friendly: &[(String, Option<String>)],
 ) -> AppResult<Stats> {
     let utc_offset_ms = i64::from(tz.to_offset(jiff::Timestamp::now()).seconds()) * 1000;
-    let w = build_where(scope, f, tz)?;
+    let w = build_where(db.backend(), scope, f, tz)?;
     let n = w.texts.len() + w.ints.len();
     let sql = format!(
         "SELECT {AGGREGATES},

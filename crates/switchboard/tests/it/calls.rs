@@ -1464,3 +1464,75 @@ async fn stats_bounded_by_exact_times_equal_a_scan_of_the_calls() {
     assert!(total > 0 && total < 12, "the bounds cut: {first}");
     w.t.stop().await;
 }
+
+#[tokio::test]
+async fn search_finds_callers_by_name_and_number_fragments() {
+    let w = call_world().await;
+    for (name, from) in [
+        (Some("JANE DOE"), "+15550001111"),
+        (Some("BOB SMITH"), "+15550002222"),
+        (None, "+15550003333"),
+    ] {
+        let mut s = Scenario::new(from, TRACKING);
+        s.caller_name = name.map(str::to_owned);
+        s.presses = vec![Press::Digits("1".into())];
+        s.staff = Staff::Answers { after_secs: 2 };
+        w.play(&s).await;
+    }
+    let found = |q: &'static str| {
+        let t = &w.t;
+        let owner = w.owner.clone();
+        async move {
+            let q: String = url::form_urlencoded::byte_serialize(q.as_bytes()).collect();
+            let (status, page) = t.get(&format!("/api/twilio/call-logs?q={q}"), &owner).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            let (_, stats) = t
+                .get(&format!("/api/twilio/call-logs/stats?q={q}"), &owner)
+                .await;
+            assert_eq!(
+                page["total"], stats["total"],
+                "list and stats agree for {q}"
+            );
+            let mut from: Vec<String> = page["callLogs"]
+                .as_array()
+                .expect("calls")
+                .iter()
+                .map(|c| c["from"].as_str().unwrap_or_default().to_owned())
+                .collect();
+            from.sort();
+            from
+        }
+    };
+    let jane = vec!["+15550001111".to_owned()];
+    let bob = vec!["+15550002222".to_owned()];
+    // Names, any case, any part, spaces included.
+    assert_eq!(found("jane").await, jane);
+    assert_eq!(found("DoE").await, jane);
+    assert_eq!(found("ne d").await, jane);
+    assert_eq!(found("smith").await, bob);
+    // Number fragments, however they are written.
+    assert_eq!(found("000-22").await, bob);
+    assert_eq!(
+        found("(555) 000-3333").await,
+        vec!["+15550003333".to_owned()]
+    );
+    assert_eq!(found("555").await.len(), 3);
+    // Shorter than the index takes: still found, by a scan.
+    assert_eq!(found("an").await, jane);
+    // Characters that mean something to LIKE or to the index's query syntax are text.
+    assert!(found("a\"b").await.is_empty());
+    assert!(found("50%_").await.is_empty());
+    assert!(found("OR smith").await.is_empty());
+    // A new call is in the index as soon as it is stored (same transaction).
+    let mut late = Scenario::new("+15550004444", TRACKING);
+    late.caller_name = Some("ZED ZULU".into());
+    late.presses = vec![Press::Digits("1".into())];
+    late.staff = Staff::Answers { after_secs: 2 };
+    w.play(&late).await;
+    assert_eq!(found("zulu").await, vec!["+15550004444".to_owned()]);
+    // Deleted calls leave the index with them.
+    let (status, _) = w.t.delete("/api/twilio/call-logs", &w.owner).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(found("jane").await.is_empty());
+    w.t.stop().await;
+}
