@@ -35,6 +35,10 @@ enum Command {
         /// Requests per webhook throughput run.
         #[arg(long, default_value_t = 20_000)]
         requests: usize,
+        /// Seconds of the webhook latency run at 1,000 requests a second (180 for a
+        /// sustained run; its requests are prepared beforehand, about 1 KB each).
+        #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=3600))]
+        seconds: u32,
         /// With `classify`: list every call it gets wrong (of the tuning part or the file).
         #[arg(long)]
         misses: bool,
@@ -184,12 +188,14 @@ async fn main() -> anyhow::Result<()> {
             which,
             calls,
             requests,
+            seconds,
             misses,
             labelled,
         } => {
             let options = switchboard::bench::BenchOptions {
                 calls,
                 requests,
+                rate_secs: seconds,
                 ..Default::default()
             };
             let all = which.is_empty();
