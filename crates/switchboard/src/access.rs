@@ -295,14 +295,10 @@ impl FromRequestParts<AppState> for ClientAddress {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|ci| ci.0.ip());
-        Ok(Self(crate::auth::client_address(
-            state.config.trusted_proxy_header.as_deref(),
+        Ok(Self(ClientAddress::from_parts(
+            state,
+            &parts.extensions,
             &parts.headers,
-            peer,
         )))
     }
 }
@@ -310,15 +306,18 @@ impl FromRequestParts<AppState> for ClientAddress {
 impl ClientAddress {
     /// The client's address for a whole request (in a layer, before extractors run).
     pub fn of<B>(request: &axum::http::Request<B>, state: &AppState) -> Option<std::net::IpAddr> {
-        let peer = request
-            .extensions()
+        Self::from_parts(state, request.extensions(), request.headers())
+    }
+
+    fn from_parts(
+        state: &AppState,
+        extensions: &axum::http::Extensions,
+        headers: &axum::http::HeaderMap,
+    ) -> Option<std::net::IpAddr> {
+        let peer = extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|ci| ci.0.ip());
-        crate::auth::client_address(
-            state.config.trusted_proxy_header.as_deref(),
-            request.headers(),
-            peer,
-        )
+        crate::auth::client_address(state.config.trusted_proxy_header.as_deref(), headers, peer)
     }
 }
 
@@ -341,11 +340,7 @@ pub(crate) fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
 }
 
 fn bearer(parts: &Parts) -> Option<String> {
-    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim().to_owned())
+    bearer_token(&parts.headers).map(str::to_owned)
 }
 
 /// Refuses cookie-authenticated writes that come from another site (CSRF). Bearer

@@ -362,13 +362,11 @@ fn starts_playback(range: Option<&str>) -> bool {
 /// records it. An audited request that failed (4xx, 5xx) is not recorded, but for
 /// logins, whose failures are the point.
 pub async fn capture(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let route = request
+    // Most requests are not audited: decide before allocating anything.
+    let Some((action, route)) = request
         .extensions()
         .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned());
-    let Some(action) = route
-        .as_deref()
-        .and_then(|r| action_for(request.method(), r))
+        .and_then(|p| action_for(request.method(), p.as_str()).map(|a| (a, p.as_str().to_owned())))
     else {
         return next.run(request).await;
     };
@@ -405,7 +403,6 @@ pub async fn capture(State(state): State<AppState>, mut request: Request, next: 
     .filter(|t| !t.is_empty());
     // Admin routes on a tenant or a user concern that tenant (a user's, looked up
     // before a delete can remove it).
-    let route = route.unwrap_or_default();
     let id = params
         .iter()
         .find(|(k, _)| k == "id")

@@ -89,10 +89,10 @@ fn is_login(request: &Request) -> bool {
 
 /// The layer.
 pub async fn limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let path = request.uri().path().to_owned();
-    if exempt(&path) {
+    if exempt(request.uri().path()) {
         return next.run(request).await;
     }
+    let api = request.uri().path().starts_with("/api/");
     let limiters = &state.limiters;
     let clock = DefaultClock::default();
     let refused = match session_token(&request).filter(|_| !is_login(&request)) {
@@ -119,7 +119,7 @@ pub async fn limit(State(state): State<AppState>, request: Request, next: Next) 
             let retry_after_secs = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
             let error = AppError::RateLimited { retry_after_secs };
             // The API answers its JSON error; the portal a page saying so.
-            let mut response = if path.starts_with("/api/") {
+            let mut response = if api {
                 error.into_response()
             } else {
                 crate::web::WebError::from(error).into_response()
