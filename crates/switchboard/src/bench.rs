@@ -32,8 +32,8 @@ fn err(e: impl std::fmt::Display) -> BenchError {
 /// Sizes of the runs.
 #[derive(Debug, Clone, Copy)]
 pub struct BenchOptions {
-    /// Requests per throughput run.
-    pub requests: usize,
+    /// Seconds of each throughput run.
+    pub run_secs: u32,
     /// Requests in flight at once in throughput runs.
     pub concurrency: usize,
     /// Requests per second of the latency run.
@@ -47,7 +47,7 @@ pub struct BenchOptions {
 impl Default for BenchOptions {
     fn default() -> Self {
         Self {
-            requests: 20_000,
+            run_secs: 5,
             concurrency: 32,
             rate: 1000,
             // Long enough to include background checkpoints (at least every 10 s).
@@ -75,128 +75,146 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
-/// A prepared request: URL, form body and signature.
-#[derive(Clone)]
-struct Prepared {
-    url: String,
-    body: String,
-    signature: String,
+/// The auth token, account and tracking number of every system under load: the seeds'
+/// stack (perf-anchors' `peer-node`) verifies with token `12345` and answers
+/// `+15551234567`, so one set of signed bodies serves every system.
+const TOKEN: &str = "12345";
+const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
+const TRACKING: &str = "+15551234567";
+const INCOMING_PATH: &str = "/api/twilio/voice/incoming";
+
+/// Lets the bench read the writer's batch figures from `/metrics`.
+const METRICS_TOKEN: &str = "bench-metrics-token-0123456789";
+
+/// The event writer's figures so far, from a process's `/metrics`: (batches, events,
+/// seconds spent writing).
+async fn writer_figures(http: &reqwest::Client, webhook_url: &str) -> Option<(f64, f64, f64)> {
+    let base = webhook_url.strip_suffix(INCOMING_PATH)?;
+    let text = http
+        .get(format!("{base}/metrics"))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    let value = |name: &str| -> Option<f64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+    };
+    Some((
+        value("switchboard_event_batch_size_count")?,
+        value("switchboard_event_batch_size_sum")?,
+        value("switchboard_event_commit_seconds_sum")?,
+    ))
 }
 
-const TOKEN: &str = "0123456789abcdef0123456789abcdef";
-const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
+/// The wrk script: each pre-signed line sent once (see the script).
+const WRK_SCRIPT: &str = include_str!("bench/signed.lua");
 
-fn incoming_requests(base: &str, n: usize) -> Vec<Prepared> {
-    let url = format!("{base}/api/twilio/voice/incoming");
+/// Signed Twilio-sized incoming-call bodies for `url`, `(signature, form body)`, each
+/// with a CallSid of its own.
+fn incoming_bodies(url: &str, n: usize) -> Vec<(String, String)> {
     let validator = RequestValidator::new(TOKEN);
+    let salt = u128::from(rand::random::<u64>()) << 32;
     (0..n)
         .map(|i| {
+            let from = format!("+1555{:07}", 2_000_000 + i % 7_000_000);
             let params: Vec<(String, String)> = [
                 ("AccountSid", ACCOUNT.to_owned()),
                 ("ApiVersion", "2010-04-01".to_owned()),
-                (
-                    "CallSid",
-                    format!(
-                        "CA{:032x}",
-                        i as u128 + 1 + (rand::random::<u64>() as u128) * 1_000_000
-                    ),
-                ),
+                ("CallSid", format!("CA{:032x}", salt + i as u128)),
                 ("CallStatus", "ringing".to_owned()),
-                ("Called", "+15551230001".to_owned()),
-                ("Caller", format!("+1555{:07}", 2_000_000 + i % 7_000_000)),
+                ("Called", TRACKING.to_owned()),
+                ("Caller", from.clone()),
                 ("Direction", "inbound".to_owned()),
-                ("From", format!("+1555{:07}", 2_000_000 + i % 7_000_000)),
+                ("From", from),
                 ("FromCity", "AUSTIN".to_owned()),
                 ("FromCountry", "US".to_owned()),
                 ("FromState", "TX".to_owned()),
-                ("To", "+15551230001".to_owned()),
+                ("To", TRACKING.to_owned()),
                 ("ToCountry", "US".to_owned()),
             ]
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))
             .collect();
-            Prepared {
-                signature: validator.compute_signature(&url, &params),
-                body: serde_urlencoded::to_string(&params).unwrap_or_default(),
-                url: url.clone(),
-            }
+            (
+                validator.compute_signature(url, &params),
+                serde_urlencoded::to_string(&params).unwrap_or_default(),
+            )
         })
         .collect()
 }
 
-async fn send(client: &reqwest::Client, p: &Prepared) -> Result<Duration, BenchError> {
-    let started = Instant::now();
+/// Writes `n` signed bodies for `url` as the wrk script's lines.
+fn request_file(path: &Path, url: &str, n: usize) -> Result<(), BenchError> {
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).map_err(err)?);
+    for (signature, body) in incoming_bodies(url, n) {
+        writeln!(out, "{signature} {body}").map_err(err)?;
+    }
+    out.flush().map_err(err)
+}
+
+async fn send(
+    client: &reqwest::Client,
+    url: &str,
+    body: &(String, String),
+) -> Result<(), BenchError> {
     let resp = client
-        .post(&p.url)
+        .post(url)
         .header("content-type", "application/x-www-form-urlencoded")
-        .header("x-twilio-signature", &p.signature)
-        .body(p.body.clone())
+        .header("x-twilio-signature", &body.0)
+        .body(body.1.clone())
         .send()
         .await
         .map_err(err)?;
     let status = resp.status();
     let _ = resp.bytes().await.map_err(err)?;
     if !status.is_success() {
-        return Err(BenchError(format!("{} answered {status}", p.url)));
+        return Err(BenchError(format!("{url} answered {status}")));
     }
-    Ok(started.elapsed())
+    Ok(())
 }
 
-/// Closed loop: `concurrency` workers send `requests` back to back; returns requests/s.
-async fn throughput(
-    client: &reqwest::Client,
-    requests: Arc<Vec<Prepared>>,
-    concurrency: usize,
-) -> Result<f64, BenchError> {
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let started = Instant::now();
-    let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..concurrency {
-        let (client, requests, next) = (client.clone(), requests.clone(), next.clone());
-        workers.spawn(async move {
-            loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(p) = requests.get(i) else {
-                    return Ok::<(), BenchError>(());
-                };
-                send(&client, p).await?;
-            }
-        });
-    }
-    while let Some(r) = workers.join_next().await {
-        r.map_err(err)??;
-    }
-    Ok(requests.len() as f64 / started.elapsed().as_secs_f64())
-}
-
-/// Open loop at a fixed rate; latencies measured from the scheduled send time.
+/// Open loop at a fixed rate, round-robin over `urls`; latencies measured from each
+/// request's scheduled send time, so a stall counts for everything queued behind it.
+/// `sample` is called once a second (memory readings).
 async fn fixed_rate(
     client: &reqwest::Client,
-    requests: Arc<Vec<Prepared>>,
+    urls: &[String],
+    bodies: Arc<Vec<(String, String)>>,
     rate: u32,
+    mut sample: impl FnMut(),
 ) -> Result<Vec<Duration>, BenchError> {
     let interval = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
     let start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..requests.len() {
+    for i in 0..bodies.len() {
         let due = start + interval * i as u32;
         tokio::time::sleep_until(due.into()).await;
-        let (client, requests) = (client.clone(), requests.clone());
+        if i % rate.max(1) as usize == 0 {
+            sample();
+        }
+        let (client, bodies, url) = (client.clone(), bodies.clone(), urls[i % urls.len()].clone());
         tasks.spawn(async move {
-            send(&client, &requests[i]).await?;
+            send(&client, &url, &bodies[i]).await?;
             Ok::<Duration, BenchError>(due.elapsed())
         });
     }
-    let mut latencies = Vec::with_capacity(requests.len());
+    let mut latencies = Vec::with_capacity(bodies.len());
     while let Some(r) = tasks.join_next().await {
         latencies.push(r.map_err(err)??);
     }
+    sample();
     latencies.sort();
     Ok(latencies)
 }
 
-/// The baseline: a bare axum handler that inserts each body into SQLite.
-async fn baseline_server(dir: &Path) -> Result<String, BenchError> {
+/// The same handler as perf-anchors' `limit-probe sqlite`, through sqlx: one insert of
+/// the body per request (what this bench compared against before; kept for the figure).
+async fn sqlx_baseline(dir: &Path) -> Result<String, BenchError> {
     let options = sqlx::sqlite::SqliteConnectOptions::new()
         .filename(dir.join("baseline.db"))
         .create_if_missing(true)
@@ -207,22 +225,20 @@ async fn baseline_server(dir: &Path) -> Result<String, BenchError> {
         .connect_with(options)
         .await
         .map_err(err)?;
-    sqlx::query("CREATE TABLE hooks (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL, received_at INTEGER NOT NULL)")
+    sqlx::query("CREATE TABLE hooks (id INTEGER PRIMARY KEY, body BLOB NOT NULL)")
         .execute(&pool)
         .await
         .map_err(err)?;
     let app = axum::Router::new()
         .route(
-            "/api/twilio/voice/incoming",
+            INCOMING_PATH,
             axum::routing::post(
                 |axum::extract::State(pool): axum::extract::State<sqlx::SqlitePool>,
                  body: Bytes| async move {
-                    let inserted =
-                        sqlx::query("INSERT INTO hooks (body, received_at) VALUES (?, ?)")
-                            .bind(String::from_utf8_lossy(&body).into_owned())
-                            .bind(crate::db::now_ms())
-                            .execute(&pool)
-                            .await;
+                    let inserted = sqlx::query("INSERT INTO hooks (body) VALUES (?)")
+                        .bind(body.to_vec())
+                        .execute(&pool)
+                        .await;
                     match inserted {
                         Ok(_) => (axum::http::StatusCode::OK, "<Response/>"),
                         Err(_) => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, ""),
@@ -238,26 +254,66 @@ async fn baseline_server(dir: &Path) -> Result<String, BenchError> {
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    Ok(format!("http://{addr}"))
+    Ok(format!("http://{addr}{INCOMING_PATH}"))
 }
 
-/// Switchboard with one tenant owning the tracking number, menu on.
-async fn switchboard_server(dir: &Path) -> Result<App, BenchError> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(err)?;
-    let addr = listener.local_addr().map_err(err)?;
-    let env: HashMap<&str, String> = HashMap::from([
-        ("SWITCHBOARD_DATA_DIR", dir.display().to_string()),
-        ("SWITCHBOARD_BIND", addr.to_string()),
-        ("PUBLIC_URL", format!("http://{addr}")),
+fn free_port() -> Result<u16, BenchError> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(err)?;
+    Ok(l.local_addr().map_err(err)?.port())
+}
+
+/// Waits until `url` answers anything (the server is listening).
+async fn wait_listening(http: &reqwest::Client, url: &str) -> Result<(), BenchError> {
+    let started = Instant::now();
+    while http.get(url).send().await.is_err() {
+        if started.elapsed() > Duration::from_secs(30) {
+            return Err(BenchError(format!("{url} did not come up in 30 s")));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}
+
+fn spawn(cmd: &mut tokio::process::Command) -> Result<tokio::process::Child, BenchError> {
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| BenchError(format!("could not start {cmd:?}: {e}")))
+}
+
+/// The environment of Switchboard under load: one tenant's number, verified with the
+/// token every system shares, signed over `public_url`, no rate limits.
+fn switchboard_env(
+    data_dir: &Path,
+    database_url: Option<&str>,
+    public_url: &str,
+) -> Vec<(&'static str, String)> {
+    let mut env = vec![
+        ("SWITCHBOARD_DATA_DIR", data_dir.display().to_string()),
+        ("PUBLIC_URL", public_url.to_owned()),
         ("TWILIO_ACCOUNT_SID", ACCOUNT.to_owned()),
         ("TWILIO_AUTH_TOKEN", TOKEN.to_owned()),
         // The load is the point here: no per-session or per-client limit.
         ("SWITCHBOARD_RATE_LIMIT_PER_MINUTE", "0".to_owned()),
         ("SWITCHBOARD_CLIENT_RATE_LIMIT_PER_MINUTE", "0".to_owned()),
-    ]);
-    let config = Config::from_lookup(|k| env.get(k).cloned()).map_err(err)?;
+        ("SWITCHBOARD_LOG", "warn".to_owned()),
+        ("SWITCHBOARD_METRICS_TOKEN", METRICS_TOKEN.to_owned()),
+    ];
+    if let Some(url) = database_url {
+        env.push(("DATABASE_URL", url.to_owned()));
+    }
+    env
+}
+
+/// Switchboard in this process on `env`, with one tenant owning the tracking number,
+/// menu on.
+async fn bench_app(env: &[(&'static str, String)]) -> Result<App, BenchError> {
+    let setup_env: HashMap<&str, String> = env.iter().cloned().collect();
+    let config = Config::from_lookup(|k| setup_env.get(k).cloned()).map_err(err)?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(err)?;
     let app = App::start_with_listener(config, listener)
         .await
         .map_err(err)?;
@@ -276,7 +332,7 @@ async fn switchboard_server(dir: &Path) -> Result<App, BenchError> {
         &tenant.id,
         crate::telephony::TwilioConfigUpdate {
             phone_numbers: Some(vec![crate::numbers::NumberInput {
-                phone_number: "+15551230001".into(),
+                phone_number: TRACKING.into(),
                 friendly_name: Some("Main".into()),
                 status: None,
                 is_primary: None,
@@ -290,6 +346,469 @@ async fn switchboard_server(dir: &Path) -> Result<App, BenchError> {
     Ok(app)
 }
 
+/// Prepares the database (see [`bench_app`]) and starts `processes` ×
+/// `switchboard serve` on it, each on a port of its own.
+async fn start_switchboard(
+    http: &reqwest::Client,
+    env: &[(&'static str, String)],
+    processes: usize,
+) -> Result<(Vec<tokio::process::Child>, Vec<String>), BenchError> {
+    let app = bench_app(env).await?;
+    app.stop().await;
+    let exe = std::env::current_exe().map_err(err)?;
+    let (mut children, mut urls) = (Vec::new(), Vec::new());
+    for _ in 0..processes {
+        let port = free_port()?;
+        let mut cmd = tokio::process::Command::new(&exe);
+        cmd.arg("serve")
+            .env_remove("DATABASE_URL")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .env("SWITCHBOARD_BIND", format!("127.0.0.1:{port}"));
+        children.push(spawn(&mut cmd)?);
+        let base = format!("http://127.0.0.1:{port}");
+        wait_listening(http, &format!("{base}/readyz")).await?;
+        urls.push(format!("{base}{INCOMING_PATH}"));
+    }
+    Ok((children, urls))
+}
+
+/// One wrk run's figures.
+#[derive(Debug, Clone, Copy, Default)]
+struct WrkRun {
+    rate: f64,
+    requests: u64,
+    failed: u64,
+    wrapped: u64,
+}
+
+/// A closed-loop wrk run of `seconds` against `url`, over share `part` of `parts` of
+/// `file`'s lines.
+async fn wrk(
+    script: &Path,
+    url: &str,
+    file: &Path,
+    (part, parts): (usize, usize),
+    seconds: u32,
+    connections: usize,
+) -> Result<WrkRun, BenchError> {
+    let out = tokio::process::Command::new("wrk")
+        .args([
+            "-t2",
+            &format!("-c{connections}"),
+            &format!("-d{seconds}s"),
+            "-s",
+        ])
+        .arg(script)
+        .arg(url)
+        .arg("--")
+        .arg(file)
+        .arg((2 * parts).to_string())
+        .arg((2 * part).to_string())
+        .output()
+        .await
+        .map_err(|e| BenchError(format!("could not run wrk: {e}")))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return Err(BenchError(format!(
+            "wrk failed: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    let number_after = |label: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(label))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.trim_end_matches(',').parse().ok())
+            .unwrap_or(0.0)
+    };
+    let requests = text
+        .lines()
+        .find(|l| l.contains(" requests in "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let socket_errors: u64 = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Socket errors:"))
+        .map(|rest| {
+            rest.split(',')
+                .filter_map(|part| part.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .sum()
+        })
+        .unwrap_or(0);
+    Ok(WrkRun {
+        rate: number_after("Requests/sec:"),
+        requests,
+        failed: number_after("Non-2xx or 3xx responses:") as u64 + socket_errors,
+        wrapped: number_after("wrapped:") as u64,
+    })
+}
+
+/// A system under load and its runs.
+struct Target {
+    name: String,
+    /// The URLs its load is split over (one per process).
+    urls: Vec<String>,
+    /// Its processes (none for the in-process sqlx baseline).
+    pids: Vec<u32>,
+    /// Whether a failed request is a failure of the bench (ours) or only noted.
+    ours: bool,
+    runs: Vec<WrkRun>,
+    /// Requests answered while warming up.
+    warm_requests: u64,
+    /// The most resident memory seen after a run, summed over its processes.
+    peak_rss_kib: u64,
+}
+
+impl Target {
+    fn median(&self) -> WrkRun {
+        let mut runs = self.runs.clone();
+        runs.sort_by(|a, b| a.rate.total_cmp(&b.rate));
+        runs.get(runs.len() / 2).copied().unwrap_or_default()
+    }
+
+    fn rss_kib(&self) -> u64 {
+        self.pids.iter().filter_map(|p| rss_kib(*p)).sum()
+    }
+}
+
+/// Where the reference servers are: perf-anchors' `limit-probe` binary and `peer-node`
+/// folder (built as that README says); each is measured when present.
+#[derive(Debug, Clone, Default)]
+pub struct Anchors {
+    /// The `limit-probe` binary.
+    pub limit_probe: PathBuf,
+    /// The `peer-node` folder, with its `node_modules` installed.
+    pub peer_node: PathBuf,
+    /// A PostgreSQL server URL: also measure Switchboard on a fresh database there, with
+    /// one and with two `serve` processes.
+    pub postgres: Option<String>,
+}
+
+/// A fresh database on the PostgreSQL server of `admin_url`; its URL.
+async fn fresh_postgres(admin_url: &str, name: &str) -> Result<String, BenchError> {
+    use sqlx::Connection as _;
+    let mut conn = sqlx::PgConnection::connect(admin_url).await.map_err(err)?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .map_err(err)?;
+    conn.close().await.map_err(err)?;
+    let mut url = url::Url::parse(admin_url).map_err(err)?;
+    url.set_path(&format!("/{name}"));
+    Ok(url.to_string())
+}
+
+async fn drop_postgres(admin_url: &str, name: &str) {
+    use sqlx::Connection as _;
+    if let Ok(mut conn) = sqlx::PgConnection::connect(admin_url).await {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut conn)
+            .await;
+        let _ = conn.close().await;
+    }
+}
+
+/// Stored calls in a Switchboard database (the check that nothing was lost or counted
+/// twice).
+async fn stored_calls(env: &[(&'static str, String)]) -> Result<i64, BenchError> {
+    let setup_env: HashMap<&str, String> = env.iter().cloned().collect();
+    let config = Config::from_lookup(|k| setup_env.get(k).cloned()).map_err(err)?;
+    let db = Db::connect(&config.effective_database_url())
+        .await
+        .map_err(err)?;
+    let n = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM calls")
+        .fetch_one(db.pool())
+        .await
+        .map_err(err);
+    db.close().await;
+    n
+}
+
+/// Webhook throughput beside the references (wrk, closed loop, the same signed bodies
+/// for every system), then latency at a fixed rate, and memory.
+pub async fn webhooks(o: BenchOptions, anchors: Anchors) -> Result<(), BenchError> {
+    let dir = temp_dir("sbbench");
+    let http = client(o.concurrency)?;
+    // Every system is sent bodies signed over the peer's URL: Switchboard's PUBLIC_URL
+    // is set to it, and the references do not look.
+    let peer_port = free_port()?;
+    let public_url = format!("http://127.0.0.1:{peer_port}");
+    let signed_url = format!("{public_url}{INCOMING_PATH}");
+    let mut children = Vec::new();
+    let mut targets: Vec<Target> = Vec::new();
+    let target = |name: &str, urls: Vec<String>, pids: Vec<u32>, ours: bool| Target {
+        name: name.to_owned(),
+        urls,
+        pids,
+        ours,
+        runs: Vec::new(),
+        warm_requests: 0,
+        peak_rss_kib: 0,
+    };
+
+    if anchors.limit_probe.is_file() {
+        for (mode, name) in [
+            ("static", "axum, static TwiML (limit-probe static)"),
+            ("sqlite", "axum + one rusqlite insert (limit-probe sqlite)"),
+        ] {
+            let port = free_port()?;
+            let child = spawn(
+                tokio::process::Command::new(&anchors.limit_probe)
+                    .args([mode, &port.to_string()])
+                    .env("LIMIT_PROBE_DB", dir.join(format!("limit-probe-{mode}.db"))),
+            )?;
+            let url = format!("http://127.0.0.1:{port}/");
+            wait_listening(&http, &url).await?;
+            targets.push(target(
+                name,
+                vec![url],
+                child.id().into_iter().collect(),
+                false,
+            ));
+            children.push(child);
+        }
+    } else {
+        println!(
+            "  (no limit-probe at {}: build it as ../shared/tools/perf-anchors/README.md says, or pass --limit-probe)",
+            anchors.limit_probe.display()
+        );
+    }
+    targets.push(target(
+        "axum + one sqlx insert (the old baseline)",
+        vec![sqlx_baseline(&dir).await?],
+        vec![std::process::id()],
+        false,
+    ));
+    if anchors.peer_node.join("node_modules").is_dir() {
+        let child = spawn(
+            tokio::process::Command::new("node")
+                .arg("server.js")
+                .current_dir(&anchors.peer_node)
+                .env("PORT", peer_port.to_string())
+                .env("PEER_NODE_DB", dir.join("peer-node.db")),
+        )?;
+        wait_listening(&http, &public_url).await?;
+        targets.push(target(
+            "the seeds' stack (peer-node: Express, twilio, better-sqlite3)",
+            vec![signed_url.clone()],
+            child.id().into_iter().collect(),
+            false,
+        ));
+        children.push(child);
+    } else {
+        println!(
+            "  (no peer-node with node_modules at {}: see ../shared/tools/perf-anchors/README.md, or pass --peer-node)",
+            anchors.peer_node.display()
+        );
+    }
+    let sqlite_env = switchboard_env(&dir.join("sb"), None, &public_url);
+    let (sb, urls) = start_switchboard(&http, &sqlite_env, 1).await?;
+    let sqlite_pids: Vec<u32> = sb.iter().filter_map(|c| c.id()).collect();
+    let idle_rss: u64 = sqlite_pids.iter().filter_map(|p| rss_kib(*p)).sum();
+    targets.push(target(
+        "switchboard, SQLite",
+        urls.clone(),
+        sqlite_pids.clone(),
+        true,
+    ));
+    children.extend(sb);
+    let sqlite_urls = urls;
+    let mut postgres_setups = Vec::new();
+    if let Some(admin) = &anchors.postgres {
+        for processes in [1, 2] {
+            let name = format!("sbbench_{}_{processes}", std::process::id());
+            let url = fresh_postgres(admin, &name).await?;
+            let env = switchboard_env(
+                &dir.join(format!("sb-pg{processes}")),
+                Some(&url),
+                &public_url,
+            );
+            let (sb, urls) = start_switchboard(&http, &env, processes).await?;
+            let label = if processes == 1 {
+                "switchboard, PostgreSQL, one process".to_owned()
+            } else {
+                format!("switchboard, PostgreSQL, {processes} processes (load split between them)")
+            };
+            targets.push(target(
+                &label,
+                urls.clone(),
+                sb.iter().filter_map(|c| c.id()).collect(),
+                true,
+            ));
+            children.extend(sb);
+            postgres_setups.push((name, env, urls));
+        }
+    }
+
+    let script = dir.join("signed.lua");
+    std::fs::write(&script, WRK_SCRIPT).map_err(err)?;
+    let have_wrk = std::process::Command::new("wrk")
+        .arg("--version")
+        .output()
+        .is_ok();
+    let rounds = 3;
+    if have_wrk {
+        // Enough lines that no body repeats at 50,000 req/s.
+        let lines = 50_000 * o.run_secs as usize;
+        println!(
+            "webhooks: signed Twilio-sized incoming-call bodies, each CallSid once; wrk -t2 -c{} -d{}s, {rounds} rounds, every system in each round, median",
+            o.concurrency, o.run_secs
+        );
+        let warm = dir.join("warm.txt");
+        request_file(&warm, &signed_url, 20_000)?;
+        for t in &mut targets {
+            let share = o.concurrency.div_ceil(t.urls.len());
+            for (i, url) in t.urls.iter().enumerate() {
+                t.warm_requests += wrk(&script, url, &warm, (i, t.urls.len()), 1, share)
+                    .await?
+                    .requests;
+            }
+        }
+        for round in 0..rounds {
+            let file = dir.join(format!("round{round}.txt"));
+            request_file(&file, &signed_url, lines)?;
+            for t in &mut targets {
+                let share = o.concurrency.div_ceil(t.urls.len());
+                // A system of several processes: one wrk each, at once (round-robin
+                // by connection), their rates summed.
+                let runs = futures_util::future::try_join_all(t.urls.iter().enumerate().map(
+                    |(i, url)| wrk(&script, url, &file, (i, t.urls.len()), o.run_secs, share),
+                ))
+                .await?;
+                let run = runs.iter().fold(WrkRun::default(), |a, r| WrkRun {
+                    rate: a.rate + r.rate,
+                    requests: a.requests + r.requests,
+                    failed: a.failed + r.failed,
+                    wrapped: a.wrapped + r.wrapped,
+                });
+                if t.ours && run.failed > 0 {
+                    return Err(BenchError(format!(
+                        "{}: {} of {} requests failed",
+                        t.name, run.failed, run.requests
+                    )));
+                }
+                t.peak_rss_kib = t.peak_rss_kib.max(t.rss_kib());
+                t.runs.push(run);
+            }
+            let _ = std::fs::remove_file(&file);
+        }
+        let limit = targets
+            .iter()
+            .find(|t| t.name.contains("rusqlite"))
+            .map(|t| t.median().rate);
+        let seeds = targets
+            .iter()
+            .find(|t| t.name.contains("seeds"))
+            .map(|t| t.median().rate);
+        for t in &targets {
+            let m = t.median();
+            let mut line = format!("  {:<66} {:>8.0} req/s", t.name, m.rate);
+            if t.ours {
+                if let Some(limit) = limit {
+                    line += &format!("  {:>4.0} % of the rusqlite limit", m.rate / limit * 100.0);
+                }
+                if let Some(seeds) = seeds {
+                    line += &format!("  {:>4.1} × the seeds", m.rate / seeds);
+                }
+            }
+            if m.failed > 0 {
+                line += &format!("  ({} failed)", m.failed);
+            }
+            if t.ours && t.runs.iter().any(|r| r.wrapped > 0) {
+                line += "  (ran out of bodies: some repeated)";
+            }
+            println!("{line}");
+        }
+        println!("  goals: ≥ 60 % of the rusqlite limit (aim ≥ 100 %), ≥ 3 × the seeds' stack");
+        for t in targets.iter().filter(|t| t.ours) {
+            let mut figures = (0.0, 0.0, 0.0);
+            for url in &t.urls {
+                if let Some((batches, events, secs)) = writer_figures(&http, url).await {
+                    figures = (figures.0 + batches, figures.1 + events, figures.2 + secs);
+                }
+            }
+            let (batches, events, secs) = figures;
+            if batches > 0.0 {
+                println!(
+                    "  {:<66} writer: {:.1} events a batch on average, {:.0} µs a batch, {:.1} µs an event",
+                    t.name,
+                    events / batches,
+                    secs / batches * 1e6,
+                    secs / events * 1e6
+                );
+            }
+            println!(
+                "  {:<66} RSS {:.1} MB idle → {:.1} MB after the runs",
+                t.name,
+                idle_rss as f64 / 1024.0,
+                t.peak_rss_kib as f64 / 1024.0
+            );
+        }
+        let answered: u64 = targets
+            .iter()
+            .rfind(|t| t.ours)
+            .map(|t| t.warm_requests + t.runs.iter().map(|r| r.requests).sum::<u64>())
+            .unwrap_or(0);
+        if let Some((_, env, _)) = postgres_setups.last() {
+            let stored = stored_calls(env).await?;
+            println!(
+                "  two processes on one PostgreSQL: {stored} calls stored for {answered} answered requests (every request a new call; in-flight ones at each run's end are stored but not counted by wrk)"
+            );
+        }
+    } else {
+        println!("webhooks: wrk not found (apt-get install wrk): throughput runs skipped");
+    }
+
+    // Latency, open loop, against each of ours.
+    let mut latency_runs = vec![("SQLite".to_owned(), sqlite_urls, sqlite_pids)];
+    for (i, (_, _, urls)) in postgres_setups.iter().enumerate() {
+        let pids = targets
+            .iter()
+            .filter(|t| t.ours)
+            .nth(i + 1)
+            .map(|t| t.pids.clone())
+            .unwrap_or_default();
+        latency_runs.push((
+            format!("PostgreSQL, {} process(es)", urls.len()),
+            urls.clone(),
+            pids,
+        ));
+    }
+    for (name, urls, pids) in latency_runs {
+        let n = (o.rate * o.rate_secs) as usize;
+        let bodies = Arc::new(incoming_bodies(&signed_url, n));
+        let rss_now = || pids.iter().filter_map(|p| rss_kib(*p)).sum::<u64>();
+        let mut samples: Vec<u64> = Vec::new();
+        let latencies =
+            fixed_rate(&http, &urls, bodies, o.rate, || samples.push(rss_now())).await?;
+        let third = samples.get(samples.len() / 3).copied().unwrap_or(0);
+        let last = samples.last().copied().unwrap_or(0);
+        let peak = samples.iter().copied().max().unwrap_or(0);
+        println!(
+            "  {name}: {} req/s for {} s, open loop: p50 {}  p99 {}  max {}  (goals p99 < 5 ms, max < 100 ms); RSS at a third {:.1} MB, at the end {:.1} MB, peak {:.1} MB",
+            o.rate,
+            o.rate_secs,
+            ms(percentile(&latencies, 0.50)),
+            ms(percentile(&latencies, 0.99)),
+            ms(percentile(&latencies, 1.0)),
+            third as f64 / 1024.0,
+            last as f64 / 1024.0,
+            peak as f64 / 1024.0,
+        );
+    }
+    for mut child in children {
+        let _ = child.kill().await;
+    }
+    if let Some(admin) = &anchors.postgres {
+        for (name, _, _) in &postgres_setups {
+            drop_postgres(admin, name).await;
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
 fn client(concurrency: usize) -> Result<reqwest::Client, BenchError> {
     twilio::client::install_tls_provider();
     reqwest::Client::builder()
@@ -297,74 +816,6 @@ fn client(concurrency: usize) -> Result<reqwest::Client, BenchError> {
         .timeout(Duration::from_secs(30))
         .build()
         .map_err(err)
-}
-
-/// Webhook throughput beside the baseline, and latency at a fixed rate.
-pub async fn webhooks(o: BenchOptions) -> Result<(), BenchError> {
-    let dir = temp_dir("sbbench");
-    let baseline = baseline_server(&dir).await?;
-    let ours = switchboard_server(&dir.join("sb")).await?;
-    let ours_base = format!("http://{}", ours.addr);
-    let http = client(o.concurrency)?;
-    println!(
-        "webhooks: {} signed incoming-call requests per run, {} in flight",
-        o.requests, o.concurrency
-    );
-    // Warm both (connections, caches, SQLite pages).
-    throughput(
-        &http,
-        Arc::new(incoming_requests(&baseline, 500)),
-        o.concurrency,
-    )
-    .await?;
-    throughput(
-        &http,
-        Arc::new(incoming_requests(&ours_base, 500)),
-        o.concurrency,
-    )
-    .await?;
-    let (mut base_runs, mut our_runs) = (Vec::new(), Vec::new());
-    for _ in 0..3 {
-        base_runs.push(
-            throughput(
-                &http,
-                Arc::new(incoming_requests(&baseline, o.requests)),
-                o.concurrency,
-            )
-            .await?,
-        );
-        our_runs.push(
-            throughput(
-                &http,
-                Arc::new(incoming_requests(&ours_base, o.requests)),
-                o.concurrency,
-            )
-            .await?,
-        );
-    }
-    base_runs.sort_by(f64::total_cmp);
-    our_runs.sort_by(f64::total_cmp);
-    let (b, s) = (base_runs[1], our_runs[1]);
-    println!("  bare axum + one SQLite insert : {b:>8.0} req/s (median of 3)");
-    println!("  switchboard incoming webhook  : {s:>8.0} req/s (median of 3)");
-    println!(
-        "  ratio                         : {:>8.0} %  (goal ≥ 60 %)",
-        s / b * 100.0
-    );
-
-    let n = (o.rate * o.rate_secs) as usize;
-    let latencies = fixed_rate(&http, Arc::new(incoming_requests(&ours_base, n)), o.rate).await?;
-    println!(
-        "  at {} req/s for {} s           : p50 {}  p99 {}  max {}  (goal p99 < 5 ms)",
-        o.rate,
-        o.rate_secs,
-        ms(percentile(&latencies, 0.50)),
-        ms(percentile(&latencies, 0.99)),
-        ms(percentile(&latencies, 1.0))
-    );
-    ours.stop().await;
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok(())
 }
 
 /// (sid, number, from, outcome, dial status, talk, menu, started, caller name).
@@ -517,7 +968,7 @@ where
 /// List and stats latency over `o.calls` calls, through the HTTP API.
 pub async fn calls(o: BenchOptions) -> Result<(), BenchError> {
     let dir = temp_dir("sbbench");
-    let app = switchboard_server(&dir).await?;
+    let app = bench_app(&switchboard_env(&dir, None, "http://127.0.0.1")).await?;
     let tenants = crate::tenants::list(&app.state.db).await.map_err(err)?;
     let tenant = tenants
         .first()

@@ -71,12 +71,18 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// The SQLite file, when SQLite on a file.
+    file: Option<std::path::PathBuf>,
     /// The SQLite file's write-ahead log, when SQLite.
     wal_path: Option<std::path::PathBuf>,
     /// Bumped by every write that changes how calls are routed (numbers, settings,
     /// tenants), so caches of routing data know they are stale.
     routing_epoch: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
+
+/// Every SQLite connection's settings. Checkpoints run in the background
+/// (`Db::checkpoint`), not inside a committing request.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000; PRAGMA wal_autocheckpoint=0;";
 
 impl Db {
     /// Opens (creating the SQLite file and its directory if needed) and migrates.
@@ -104,12 +110,7 @@ impl Db {
                     .test_before_acquire(false)
                     .after_connect(|conn, _| {
                         Box::pin(async move {
-                            conn.execute(
-                                // Checkpoints run in the background (Db::checkpoint), not inside
-                                // a committing request.
-                                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000; PRAGMA wal_autocheckpoint=0;",
-                            )
-                            .await?;
+                            conn.execute(SQLITE_PRAGMAS).await?;
                             Ok(())
                         })
                     })
@@ -125,13 +126,17 @@ impl Db {
             }
         }
         .map_err(DbError::Connect)?;
-        let wal_path = (backend == Backend::Sqlite)
+        let file = (backend == Backend::Sqlite)
             .then(|| sqlite_path(url))
             .flatten()
-            .map(|p| std::path::PathBuf::from(format!("{p}-wal")));
+            .map(std::path::PathBuf::from);
+        let wal_path = file
+            .as_ref()
+            .map(|p| std::path::PathBuf::from(format!("{}-wal", p.display())));
         let db = Self {
             pool,
             backend,
+            file,
             wal_path,
             routing_epoch: std::sync::Arc::default(),
         };
@@ -169,6 +174,23 @@ impl Db {
     /// Which database this is.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// A connection of its own to the SQLite file, set up as the pool's are, for the
+    /// event writer's thread (`None` on PostgreSQL or without a file). The hot write
+    /// path only: everything else goes through the pool.
+    pub fn open_writer_connection(&self) -> Result<Option<rusqlite::Connection>, rusqlite::Error> {
+        let Some(file) = &self.file else {
+            return Ok(None);
+        };
+        let conn = rusqlite::Connection::open_with_flags(
+            file,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.execute_batch(SQLITE_PRAGMAS)?;
+        // Enough for every statement the writer prepares.
+        conn.set_prepared_statement_cache_capacity(32);
+        Ok(Some(conn))
     }
 
     /// Copies the SQLite write-ahead log into the database without blocking writers
@@ -364,6 +386,7 @@ mod tests {
                 .connect_lazy("sqlite::memory:")
                 .unwrap_or_else(|_| unreachable!()),
             backend,
+            file: None,
             wal_path: None,
             routing_epoch: std::sync::Arc::default(),
         };

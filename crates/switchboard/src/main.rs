@@ -32,9 +32,21 @@ enum Command {
         /// Calls to load for the list and stats run.
         #[arg(long, default_value_t = 1_000_000)]
         calls: usize,
-        /// Requests per webhook throughput run.
-        #[arg(long, default_value_t = 20_000)]
-        requests: usize,
+        /// Seconds of each webhook throughput run (wrk, closed loop).
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=600))]
+        run_seconds: u32,
+        /// With `webhooks`: perf-anchors' `limit-probe` binary (the rusqlite reference),
+        /// measured beside ours when it is there.
+        #[arg(long, default_value = "target/perf-anchors/release/limit-probe")]
+        limit_probe: std::path::PathBuf,
+        /// With `webhooks`: perf-anchors' `peer-node` folder with its node_modules (the
+        /// seeds' stack), measured beside ours when it is there.
+        #[arg(long, default_value = "target/peer-node")]
+        peer_node: std::path::PathBuf,
+        /// With `webhooks`: a PostgreSQL server URL; also measure one and two `serve`
+        /// processes on fresh databases there (created and dropped by the bench).
+        #[arg(long)]
+        postgres: Option<String>,
         /// Seconds of the webhook latency run at 1,000 requests a second (180 for a
         /// sustained run; its requests are prepared beforehand, about 1 KB each).
         #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=3600))]
@@ -187,14 +199,17 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench {
             which,
             calls,
-            requests,
+            run_seconds,
+            limit_probe,
+            peer_node,
+            postgres,
             seconds,
             misses,
             labelled,
         } => {
             let options = switchboard::bench::BenchOptions {
                 calls,
-                requests,
+                run_secs: run_seconds,
                 rate_secs: seconds,
                 ..Default::default()
             };
@@ -203,7 +218,15 @@ async fn main() -> anyhow::Result<()> {
                 switchboard::bench::process().await?;
             }
             if all || which.iter().any(|w| w == "webhooks") {
-                switchboard::bench::webhooks(options).await?;
+                switchboard::bench::webhooks(
+                    options,
+                    switchboard::bench::Anchors {
+                        limit_probe: limit_probe.clone(),
+                        peer_node: peer_node.clone(),
+                        postgres: postgres.clone(),
+                    },
+                )
+                .await?;
             }
             if all || which.iter().any(|w| w == "calls") {
                 switchboard::bench::calls(options).await?;

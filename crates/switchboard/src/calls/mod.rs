@@ -8,6 +8,7 @@
 //!
 //! - [`writer`]: the event writer (group commit, dedupe, ownership, fold, upsert);
 //! - [`fold`]: the pure fold of a call's events into its record;
+//! - `store`: the writer's statements, through sqlx or its own SQLite connection;
 //! - `row`: the `calls` columns, spelled once;
 //! - [`queries`]: filters, list, detail, timeline, stats, deletes;
 //! - [`rollups`]: the daily figures kept beside the rows.
@@ -17,6 +18,7 @@ pub mod fold;
 mod queries;
 pub mod rollups;
 mod row;
+mod store;
 mod writer;
 
 use sqlx::Row as _;
@@ -25,6 +27,7 @@ use crate::db::Db;
 use crate::error::{AppError, AppResult};
 pub use fold::{CallRecord, Event, EventKind, is_outbound};
 pub use queries::*;
+pub use store::{index_for_search, search_backlog};
 pub use writer::{EventWriter, NewEvent};
 
 /// The tenant a call belongs to, once we have seen it.
@@ -40,10 +43,15 @@ pub async fn tenant_of_call(db: &Db, call_sid: &str) -> AppResult<Option<String>
 pub(super) fn event_from_row(r: &sqlx::any::AnyRow) -> Result<Event, AppError> {
     let kind: String = r.try_get("kind")?;
     let payload: String = r.try_get("payload")?;
+    event_of(&kind, &payload, r.try_get("received_at")?)
+}
+
+/// An event from its stored columns.
+pub(super) fn event_of(kind: &str, payload: &str, received_at: i64) -> Result<Event, AppError> {
     Ok(Event {
-        kind: EventKind::parse(&kind)
+        kind: EventKind::parse(kind)
             .ok_or_else(|| AppError::Internal(format!("unknown event kind {kind}").into()))?,
-        params: serde_json::from_str(&payload).map_err(AppError::internal)?,
-        received_at: r.try_get("received_at")?,
+        params: serde_json::from_str(payload).map_err(AppError::internal)?,
+        received_at,
     })
 }

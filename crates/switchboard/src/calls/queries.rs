@@ -333,9 +333,22 @@ fn build_where(
                 .replace('_', "\\_")
                 .to_lowercase();
             let digits: String = q.chars().filter(char::is_ascii_digit).collect();
+            texts.push(format!("%{escaped}%"));
+            let name_idx = texts.len();
+            let number_idx = if digits.len() >= 3 {
+                texts.push(format!("%{digits}%"));
+                texts.len()
+            } else {
+                name_idx
+            };
+            // LOWER: what PostgreSQL's trigram index (migration 0021) is built on.
+            let like = format!(
+                "(LOWER(caller_name) LIKE $T{name_idx} ESCAPE '\\' OR LOWER(from_number) LIKE $T{number_idx} ESCAPE '\\')"
+            );
             if backend == Backend::Sqlite && q.chars().count() >= 3 {
                 // The trigram index (migration 0021) finds the same substrings as the
-                // LIKEs below, case-insensitively; it needs three characters or more.
+                // LIKEs, case-insensitively; it needs three characters or more. Calls
+                // not yet in it (migration 0022) are checked with the LIKEs.
                 let phrase = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
                 let expr = if digits.len() >= 3 {
                     format!(
@@ -346,26 +359,17 @@ fn build_where(
                 } else {
                     format!("{{caller_name from_number}} : {}", phrase(q))
                 };
-                push_text(
-                    &mut clauses,
-                    "calls.rowid IN (SELECT rowid FROM calls_search WHERE calls_search MATCH ?)",
-                    expr,
-                );
-            } else {
-                texts.push(format!("%{escaped}%"));
-                let name_idx = texts.len();
-                if digits.len() >= 3 {
-                    texts.push(format!("%{digits}%"));
-                    // LOWER: what PostgreSQL's trigram index (migration 0021) is built on.
-                    clauses.push(format!(
-                    "(LOWER(caller_name) LIKE $T{name_idx} ESCAPE '\\' OR LOWER(from_number) LIKE $T{} ESCAPE '\\')",
+                texts.push(expr);
+                let pending_like = like
+                    .replace("(caller_name)", "(noted.caller_name)")
+                    .replace("(from_number)", "(noted.from_number)");
+                clauses.push(format!(
+                    "calls.rowid IN (SELECT rowid FROM calls_search WHERE calls_search MATCH $T{} \
+                     UNION ALL SELECT noted.rowid FROM calls_search_pending p JOIN calls noted ON noted.rowid = p.call_rowid WHERE {pending_like})",
                     texts.len()
                 ));
-                } else {
-                    clauses.push(format!(
-                    "(LOWER(caller_name) LIKE $T{name_idx} ESCAPE '\\' OR LOWER(from_number) LIKE $T{name_idx} ESCAPE '\\')"
-                ));
-                }
+            } else {
+                clauses.push(like);
             }
         }
     }

@@ -84,29 +84,61 @@ fn contribution(f: Facts<'_>, tz: &jiff::tz::TimeZone) -> Contribution {
 /// The columns of `calls` a contribution needs.
 pub(super) const ROW_COLUMNS: &str = "call_sid, tenant_id, started_at, twilio_number, direction, outcome, menu_choice, talk_seconds, appointment_booked";
 
+/// What a stored `calls` row (selected with [`ROW_COLUMNS`]) holds of its call's
+/// contribution, and whose call it is.
+#[derive(Debug, Clone)]
+pub(super) struct RowFacts {
+    pub(super) call_sid: String,
+    pub(super) tenant: String,
+    pub(super) started_at: i64,
+    pub(super) number: Option<String>,
+    pub(super) direction: Option<String>,
+    pub(super) outcome: String,
+    pub(super) menu: Option<String>,
+    pub(super) talk: i64,
+    pub(super) booked: Option<i64>,
+}
+
+impl RowFacts {
+    /// Reads a row selected with [`ROW_COLUMNS`] through sqlx.
+    pub(super) fn from_any_row(row: &sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            call_sid: row.try_get("call_sid")?,
+            tenant: row.try_get("tenant_id")?,
+            started_at: row.try_get("started_at")?,
+            number: row.try_get("twilio_number")?,
+            direction: row.try_get("direction")?,
+            outcome: row.try_get("outcome")?,
+            menu: row.try_get("menu_choice")?,
+            talk: row.try_get("talk_seconds")?,
+            booked: row.try_get("appointment_booked")?,
+        })
+    }
+
+    /// What the row contributes to its key.
+    pub(super) fn contribution(&self, tz: &jiff::tz::TimeZone) -> Contribution {
+        contribution(
+            Facts {
+                tenant: &self.tenant,
+                started_at: self.started_at,
+                number: self.number.as_deref(),
+                direction: self.direction.as_deref(),
+                outcome: &self.outcome,
+                menu: self.menu.as_deref(),
+                talk: self.talk,
+                booked: self.booked,
+            },
+            tz,
+        )
+    }
+}
+
 /// The contribution of a stored `calls` row (selected with [`ROW_COLUMNS`]).
 pub(super) fn from_row(
     row: &sqlx::any::AnyRow,
     tz: &jiff::tz::TimeZone,
 ) -> Result<Contribution, sqlx::Error> {
-    let tenant: String = row.try_get("tenant_id")?;
-    let number: Option<String> = row.try_get("twilio_number")?;
-    let direction: Option<String> = row.try_get("direction")?;
-    let outcome: String = row.try_get("outcome")?;
-    let menu: Option<String> = row.try_get("menu_choice")?;
-    Ok(contribution(
-        Facts {
-            tenant: &tenant,
-            started_at: row.try_get("started_at")?,
-            number: number.as_deref(),
-            direction: direction.as_deref(),
-            outcome: &outcome,
-            menu: menu.as_deref(),
-            talk: row.try_get("talk_seconds")?,
-            booked: row.try_get("appointment_booked")?,
-        },
-        tz,
-    ))
+    Ok(RowFacts::from_any_row(row)?.contribution(tz))
 }
 
 /// The contribution of a freshly folded record.
@@ -135,7 +167,46 @@ pub(super) fn from_record(
 #[derive(Debug, Default)]
 pub(super) struct Deltas(HashMap<Key, (i64, i64, i64)>);
 
+/// One rollup key's net change: `(tenant, day, number, direction, outcome, menu)` and
+/// the change to its calls, talk seconds and bookings.
+pub(super) struct RollupChange<'a> {
+    pub(super) key: (&'a str, i64, &'a str, &'static str, &'a str, &'a str),
+    pub(super) calls: i64,
+    pub(super) talk: i64,
+    pub(super) booked: i64,
+}
+
+/// Adds a batch's changes to `call_rollups` (the statement both backends run, one row
+/// of nine parameters per change).
+pub(super) const ROLLUP_UPSERT_HEAD: &str = "INSERT INTO call_rollups (tenant_id, day, twilio_number, direction, outcome, menu_choice, calls, talk_seconds, booked) VALUES ";
+pub(super) const ROLLUP_UPSERT_TAIL: &str =
+    " ON CONFLICT (tenant_id, day, twilio_number, direction, outcome, menu_choice) DO UPDATE SET
+    calls = call_rollups.calls + excluded.calls,
+    talk_seconds = call_rollups.talk_seconds + excluded.talk_seconds,
+    booked = call_rollups.booked + excluded.booked";
+
 impl Deltas {
+    /// The non-zero changes.
+    pub(super) fn changes(&self) -> Vec<RollupChange<'_>> {
+        self.0
+            .iter()
+            .filter(|(_, d)| **d != (0, 0, 0))
+            .map(|(k, (calls, talk, booked))| RollupChange {
+                key: (
+                    k.tenant.as_str(),
+                    k.day,
+                    k.number.as_str(),
+                    k.direction,
+                    k.outcome.as_str(),
+                    k.menu.as_str(),
+                ),
+                calls: *calls,
+                talk: *talk,
+                booked: *booked,
+            })
+            .collect()
+    }
+
     pub(super) fn add(&mut self, c: Contribution, sign: i64) {
         let entry = self.0.entry(c.key).or_insert((0, 0, 0));
         entry.0 += sign;
@@ -143,42 +214,34 @@ impl Deltas {
         entry.2 += sign * c.booked;
     }
 
-    /// Applies the non-zero changes inside the writer's transaction.
+    /// Applies the non-zero changes inside a sqlx transaction.
     pub(super) async fn apply(
         self,
         db: &Db,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     ) -> AppResult<()> {
-        let rows: Vec<(Key, (i64, i64, i64))> = self
-            .0
-            .into_iter()
-            .filter(|(_, d)| *d != (0, 0, 0))
-            .collect();
-        for chunk in rows.chunks(200) {
+        let changes = self.changes();
+        for chunk in changes.chunks(200) {
             let values: Vec<String> = (0..chunk.len())
                 .map(|i| format!("({})", db.placeholders(i * 9 + 1, 9)))
                 .collect();
             let sql = format!(
-                "INSERT INTO call_rollups (tenant_id, day, twilio_number, direction, outcome, menu_choice, calls, talk_seconds, booked)
-                 VALUES {}
-                 ON CONFLICT (tenant_id, day, twilio_number, direction, outcome, menu_choice) DO UPDATE SET
-                    calls = call_rollups.calls + excluded.calls,
-                    talk_seconds = call_rollups.talk_seconds + excluded.talk_seconds,
-                    booked = call_rollups.booked + excluded.booked",
+                "{ROLLUP_UPSERT_HEAD}{}{ROLLUP_UPSERT_TAIL}",
                 values.join(", ")
             );
             let mut q = sqlx::query(&sql);
-            for (k, (calls, talk, booked)) in chunk {
+            for c in chunk {
+                let (tenant, day, number, direction, outcome, menu) = c.key;
                 q = q
-                    .bind(k.tenant.as_str())
-                    .bind(k.day)
-                    .bind(k.number.as_str())
-                    .bind(k.direction)
-                    .bind(k.outcome.as_str())
-                    .bind(k.menu.as_str())
-                    .bind(*calls)
-                    .bind(*talk)
-                    .bind(*booked);
+                    .bind(tenant)
+                    .bind(day)
+                    .bind(number)
+                    .bind(direction)
+                    .bind(outcome)
+                    .bind(menu)
+                    .bind(c.calls)
+                    .bind(c.talk)
+                    .bind(c.booked);
             }
             q.execute(&mut **tx).await?;
         }

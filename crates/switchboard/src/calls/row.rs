@@ -25,6 +25,14 @@ macro_rules! folded_columns {
             q
         }
 
+        /// A record's folded columns as rusqlite parameters, in [`FOLDED`] order.
+        fn folded_values(
+            r: &CallRecord,
+        ) -> rusqlite::Result<Vec<rusqlite::types::ToSqlOutput<'_>>> {
+            use rusqlite::ToSql as _;
+            Ok(vec![$( r.$field.to_sql()? ),*])
+        }
+
         /// The record a stored row holds.
         pub(super) fn record_from_row(row: &AnyRow) -> Result<CallRecord, sqlx::Error> {
             Ok(CallRecord {
@@ -139,6 +147,35 @@ pub(super) fn bind_upsert<'q>(
     let q = q.bind(call_sid).bind(tenant_id).bind(tracking_number);
     bind_folded(q, record).bind(now)
 }
+
+/// One row of the upsert as rusqlite parameters, in the order of [`UPSERT_HEAD`].
+pub(super) fn upsert_values<'a>(
+    call_sid: &'a str,
+    tenant_id: &'a str,
+    tracking_number: Option<String>,
+    record: &'a CallRecord,
+    now: i64,
+) -> rusqlite::Result<Vec<rusqlite::types::ToSqlOutput<'a>>> {
+    use rusqlite::types::ToSqlOutput;
+    let mut values = vec![
+        ToSqlOutput::from(call_sid),
+        ToSqlOutput::from(tenant_id),
+        tracking_number.map_or(ToSqlOutput::from(rusqlite::types::Null), ToSqlOutput::from),
+    ];
+    values.extend(folded_values(record)?);
+    values.push(ToSqlOutput::from(now));
+    Ok(values)
+}
+
+/// The upsert of one row with `?` placeholders (the SQLite writer's prepared statement).
+pub(super) static UPSERT_ONE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "{}({}){}",
+        UPSERT_HEAD.as_str(),
+        vec!["?"; UPSERT_COLUMNS].join(", "),
+        UPSERT_TAIL.as_str()
+    )
+});
 
 #[cfg(test)]
 mod tests {

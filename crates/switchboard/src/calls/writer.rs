@@ -2,12 +2,14 @@
 //! call's owner and folded into the call's row in one transaction per batch (group
 //! commit), before the request that carried it is answered.
 
+use std::collections::{HashMap, HashSet};
+
 use sha2::{Digest, Sha256};
-use sqlx::Row as _;
 
 use super::fold::{self, CallRecord, Event, EventKind};
-use super::{event_from_row, rollups, row};
-use crate::db::{Backend, Db, now_ms};
+use super::rollups::{self, RowFacts};
+use super::store::{self, BatchStore, EventRow, SqliteBatch, SqlxBatch, Stored};
+use crate::db::{Db, now_ms};
 use crate::error::{AppError, AppResult};
 
 /// The dedupe key of an event: the same call, kind and payload — or, for status
@@ -50,7 +52,13 @@ fn dedupe_key(call_sid: &str, kind: EventKind, params: &[(String, String)]) -> S
         }
     }
     let digest = h.finalize();
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut key = String::with_capacity(digest.len() * 2);
+    for b in digest.iter() {
+        key.push(char::from(HEX[usize::from(b >> 4)]));
+        key.push(char::from(HEX[usize::from(b & 0x0f)]));
+    }
+    key
 }
 
 /// One event to store.
@@ -77,6 +85,9 @@ struct Pending {
 /// into one transaction, each affected call is refolded once, and each request is
 /// answered after the commit. One writer means SQLite never busy-waits on its lock,
 /// and a commit's cost is shared by everything in it.
+///
+/// On a SQLite file the writer is a thread of its own with its own connection (see
+/// [`super::store`]); otherwise a task writing through the pool.
 #[derive(Clone)]
 pub struct EventWriter {
     queue: tokio::sync::mpsc::Sender<Pending>,
@@ -85,46 +96,157 @@ pub struct EventWriter {
 /// Most events in one transaction.
 const MAX_BATCH: usize = 256;
 
+type BatchResults = Vec<AppResult<Option<CallRecord>>>;
+
+/// How often the writer moves new calls into SQLite's search index (between batches):
+/// often enough that few calls wait, seldom enough that the index's cost per
+/// transaction is paid a few times a second rather than once a batch.
+const SEARCH_FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Where a writer's batches go.
+trait Connection {
+    async fn write(&mut self, db: &Db, events: &[NewEvent]) -> AppResult<BatchResults>;
+    /// Upkeep between batches (the SQLite search index).
+    async fn after_batch(&mut self, db: &Db);
+}
+
+/// Through the pool, in a sqlx transaction.
+struct ThroughPool {
+    last_flush: std::time::Instant,
+}
+
+impl Connection for ThroughPool {
+    async fn write(&mut self, db: &Db, events: &[NewEvent]) -> AppResult<BatchResults> {
+        let zones = zones(db, events).await?;
+        let sids: Vec<&str> = events.iter().map(|e| e.call_sid.as_str()).collect();
+        write_batch(SqlxBatch::begin(db, &sids).await?, events, &zones).await
+    }
+
+    async fn after_batch(&mut self, db: &Db) {
+        if self.last_flush.elapsed() >= SEARCH_FLUSH_EVERY {
+            self.last_flush = std::time::Instant::now();
+            if let Err(e) = store::flush_search_through_pool(db).await {
+                tracing::warn!(error = %e, "could not update the search index; will retry");
+            }
+        }
+    }
+}
+
+/// The writer thread's own SQLite connection.
+struct OwnConnection {
+    conn: rusqlite::Connection,
+    last_flush: std::time::Instant,
+}
+
+impl Connection for OwnConnection {
+    async fn write(&mut self, db: &Db, events: &[NewEvent]) -> AppResult<BatchResults> {
+        // Looked up before the write lock is taken.
+        let zones = zones(db, events).await?;
+        write_batch(SqliteBatch::begin(&mut self.conn)?, events, &zones).await
+    }
+
+    async fn after_batch(&mut self, _db: &Db) {
+        if self.last_flush.elapsed() >= SEARCH_FLUSH_EVERY {
+            self.last_flush = std::time::Instant::now();
+            if let Err(e) = store::flush_search(&mut self.conn) {
+                tracing::warn!(error = %e, "could not update the search index; will retry");
+            }
+        }
+    }
+}
+
+/// `first` and every request waiting behind it, up to [`MAX_BATCH`].
+fn drain(first: Pending, rx: &mut tokio::sync::mpsc::Receiver<Pending>) -> Vec<Pending> {
+    let mut batch = vec![first];
+    while batch.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(p) => batch.push(p),
+            Err(_) => break,
+        }
+    }
+    batch
+}
+
+/// Writes one batch and answers its requests.
+async fn serve(db: &Db, conn: &mut impl Connection, batch: Vec<Pending>) {
+    let events: Vec<NewEvent> = batch.iter().map(|p| p.event.clone()).collect();
+    let started = std::time::Instant::now();
+    let written = conn.write(db, &events).await;
+    crate::telemetry::event_batch(events.len(), started);
+    match written {
+        Ok(results) => {
+            for (p, r) in batch.into_iter().zip(results) {
+                let _ = p.done.send(r);
+            }
+        }
+        // One bad event must not fail the others: retry each alone.
+        Err(_) if batch.len() > 1 => {
+            for p in batch {
+                let result = conn
+                    .write(db, std::slice::from_ref(&p.event))
+                    .await
+                    .and_then(|mut r| r.pop().unwrap_or(Ok(None)));
+                let _ = p.done.send(result);
+            }
+        }
+        Err(e) => {
+            for p in batch {
+                let _ = p.done.send(Err(AppError::Internal(e.to_string().into())));
+            }
+        }
+    }
+    conn.after_batch(db).await;
+}
+
 impl EventWriter {
-    /// Starts the writer task for `db`.
+    /// Starts the writer for `db`: a thread with its own connection on a SQLite file,
+    /// else a task on the pool.
     pub fn start(db: Db) -> Self {
         let (queue, mut rx) = tokio::sync::mpsc::channel::<Pending>(4096);
-        tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                let mut batch = vec![first];
-                while batch.len() < MAX_BATCH {
-                    match rx.try_recv() {
-                        Ok(p) => batch.push(p),
-                        Err(_) => break,
-                    }
-                }
-                let events: Vec<NewEvent> = batch.iter().map(|p| p.event.clone()).collect();
-                let started = std::time::Instant::now();
-                let written = write_batch(&db, &events).await;
-                crate::telemetry::event_batch(events.len(), started);
-                match written {
-                    Ok(results) => {
-                        for (p, r) in batch.into_iter().zip(results) {
-                            let _ = p.done.send(r);
+        let own = match db.open_writer_connection() {
+            Ok(own) => own,
+            Err(e) => {
+                tracing::warn!(error = %e, "the event writer could not open its own SQLite connection; writing through the pool");
+                None
+            }
+        };
+        let runtime = tokio::runtime::Handle::current();
+        match own {
+            Some(conn) => {
+                let mut conn = OwnConnection {
+                    conn,
+                    last_flush: std::time::Instant::now(),
+                };
+                let spawned = std::thread::Builder::new()
+                    .name("event-writer".into())
+                    .spawn(move || {
+                        // What an earlier run left noted, before the first batch.
+                        while let Ok(moved) = store::flush_search(&mut conn.conn)
+                            && moved > 0
+                        {}
+                        while let Some(first) = rx.blocking_recv() {
+                            let batch = drain(first, &mut rx);
+                            runtime.block_on(serve(&db, &mut conn, batch));
                         }
-                    }
-                    // One bad event must not fail the others: retry each alone.
-                    Err(_) if batch.len() > 1 => {
-                        for p in batch {
-                            let result = write_batch(&db, std::slice::from_ref(&p.event))
-                                .await
-                                .and_then(|mut r| r.pop().unwrap_or(Ok(None)));
-                            let _ = p.done.send(result);
-                        }
-                    }
-                    Err(e) => {
-                        for p in batch {
-                            let _ = p.done.send(Err(AppError::Internal(e.to_string().into())));
-                        }
-                    }
+                    });
+                if let Err(e) = spawned {
+                    // Without its thread the queue's receiver is gone: every record
+                    // then answers "the event writer has stopped".
+                    tracing::error!(error = %e, "could not start the event writer thread");
                 }
             }
-        });
+            None => {
+                runtime.spawn(async move {
+                    let mut conn = ThroughPool {
+                        last_flush: std::time::Instant::now(),
+                    };
+                    while let Some(first) = rx.recv().await {
+                        let batch = drain(first, &mut rx);
+                        serve(&db, &mut conn, batch).await;
+                    }
+                });
+            }
+        }
         Self { queue }
     }
 
@@ -141,93 +263,64 @@ impl EventWriter {
     }
 }
 
-/// What the database knows of a batch's calls, read once per batch.
-struct Known {
-    /// Call → the tenant it belongs to: its row's, else its deleted row's, else the
-    /// first event of the batch that names a tenant. A call is its first tenant's for
-    /// good: an event another account signed for it is refused.
-    owner: std::collections::HashMap<String, String>,
-    /// Calls whose logs their tenant deleted.
-    deleted: std::collections::HashSet<String>,
-    /// The current `calls` rows (selected with [`rollups::ROW_COLUMNS`]).
-    rows: std::collections::HashMap<String, sqlx::any::AnyRow>,
-}
+type Zones = HashMap<String, jiff::tz::TimeZone>;
 
-/// Reads the rows and deleted markers of the calls `events` name for a tenant.
-async fn known_calls(
-    db: &Db,
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    events: &[NewEvent],
-) -> AppResult<Known> {
-    let mut sids: Vec<&str> = events
-        .iter()
-        .filter(|e| e.tenant_id.is_some())
-        .map(|e| e.call_sid.as_str())
-        .collect();
-    sids.sort_unstable();
-    sids.dedup();
-    let mut known = Known {
-        owner: std::collections::HashMap::new(),
-        deleted: std::collections::HashSet::new(),
-        rows: std::collections::HashMap::new(),
-    };
-    for chunk in sids.chunks(200) {
-        let list = db.placeholders(1, chunk.len());
-        let rows_sql = format!(
-            "SELECT {} FROM calls WHERE call_sid IN ({list})",
-            rollups::ROW_COLUMNS
-        );
-        let deleted_sql =
-            format!("SELECT call_sid, tenant_id FROM deleted_calls WHERE call_sid IN ({list})");
-        for (sql, deleted) in [(rows_sql, false), (deleted_sql, true)] {
-            let mut q = sqlx::query(&sql);
-            for sid in chunk {
-                q = q.bind(*sid);
-            }
-            for row in q.fetch_all(&mut **tx).await? {
-                let sid: String = row.try_get("call_sid")?;
-                let tenant: String = row.try_get("tenant_id")?;
-                known.owner.entry(sid.clone()).or_insert(tenant);
-                if deleted {
-                    known.deleted.insert(sid);
-                } else {
-                    known.rows.insert(sid, row);
-                }
-            }
+/// The time zones of the tenants `events` name: the one an event carries, else the
+/// tenant's setting.
+async fn zones(db: &Db, events: &[NewEvent]) -> AppResult<Zones> {
+    let mut zones = Zones::new();
+    for e in events {
+        if let (Some(t), Some(name)) = (&e.tenant_id, &e.timezone)
+            && let Ok(tz) = jiff::tz::TimeZone::get(name)
+        {
+            zones.insert(t.clone(), tz);
         }
     }
     for e in events {
-        if let Some(t) = &e.tenant_id {
-            known
-                .owner
-                .entry(e.call_sid.clone())
-                .or_insert_with(|| t.clone());
+        if let Some(t) = &e.tenant_id
+            && !zones.contains_key(t)
+        {
+            let tz = match rollups::tenant_zone(db, t).await {
+                Ok(tz) => tz,
+                // Deleted meanwhile: its events are still stored.
+                Err(AppError::NotFound) => jiff::tz::TimeZone::UTC,
+                Err(e) => return Err(e),
+            };
+            zones.insert(t.clone(), tz);
         }
     }
-    Ok(known)
+    Ok(zones)
+}
+
+/// Who owns each call of a batch: its row's tenant, else its deleted row's, else the
+/// first event of the batch that names a tenant. A call is its first tenant's for
+/// good: an event another account signed for it is refused.
+fn owners(stored: &Stored, events: &[NewEvent]) -> HashMap<String, String> {
+    let mut owner = HashMap::new();
+    for r in &stored.rows {
+        owner
+            .entry(r.call_sid.clone())
+            .or_insert_with(|| r.tenant.clone());
+    }
+    for (sid, tenant) in &stored.deleted {
+        owner.entry(sid.clone()).or_insert_with(|| tenant.clone());
+    }
+    for e in events {
+        if let Some(t) = &e.tenant_id {
+            owner.entry(e.call_sid.clone()).or_insert_with(|| t.clone());
+        }
+    }
+    owner
 }
 
 /// Appends `events` and refolds their calls in one transaction; results in order. An
 /// event whose tenant does not own its call is stored for admins and answered 403.
 async fn write_batch(
-    db: &Db,
+    mut store: impl BatchStore,
     events: &[NewEvent],
-) -> AppResult<Vec<AppResult<Option<CallRecord>>>> {
+    zones: &Zones,
+) -> AppResult<BatchResults> {
     let received_at = now_ms();
-    let mut tx = db.pool().begin().await?;
-    if db.backend() == Backend::Postgres {
-        // Serialise folds of a call across processes; sorted, so two batches cannot
-        // deadlock. SQLite's single write lock does this by itself.
-        let mut sids: Vec<&str> = events.iter().map(|e| e.call_sid.as_str()).collect();
-        sids.sort_unstable();
-        sids.dedup();
-        for sid in sids {
-            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
-                .bind(sid)
-                .execute(&mut *tx)
-                .await?;
-        }
-    }
     // Appended first: a write as the transaction's first statement takes SQLite's write
     // lock at once (waiting on `busy_timeout` if need be), where a read first would make
     // the later upgrade fail with SQLITE_BUSY under a concurrent writer (the job queue).
@@ -235,32 +328,41 @@ async fn write_batch(
         .iter()
         .map(|e| serde_json::to_string(&e.params).map_err(AppError::internal))
         .collect::<AppResult<Vec<_>>>()?;
-    for (chunk_events, chunk_payloads) in events.chunks(64).zip(payloads.chunks(64)) {
-        let mut sql = String::from(
-            "INSERT INTO call_events (tenant_id, call_sid, kind, dedupe_key, payload, received_at) VALUES ",
-        );
-        let rows: Vec<String> = (0..chunk_events.len())
-            .map(|i| format!("({})", db.placeholders(i * 6 + 1, 6)))
-            .collect();
-        sql.push_str(&rows.join(", "));
-        sql.push_str(" ON CONFLICT (dedupe_key) DO NOTHING");
-        let mut q = sqlx::query(&sql);
-        for (e, payload) in chunk_events.iter().zip(chunk_payloads) {
-            q = q
-                .bind(e.tenant_id.as_deref())
-                .bind(e.call_sid.as_str())
-                .bind(e.kind.as_str())
-                .bind(dedupe_key(&e.call_sid, e.kind, &e.params))
-                .bind(payload.as_str())
-                .bind(received_at);
-        }
-        q.execute(&mut *tx).await?;
-    }
-    let Known {
-        owner,
-        deleted,
-        mut rows,
-    } = known_calls(db, &mut tx, events).await?;
+    let keys: Vec<String> = events
+        .iter()
+        .map(|e| dedupe_key(&e.call_sid, e.kind, &e.params))
+        .collect();
+    let rows: Vec<EventRow<'_>> = events
+        .iter()
+        .zip(&payloads)
+        .zip(&keys)
+        .map(|((e, payload), key)| EventRow {
+            tenant_id: e.tenant_id.as_deref(),
+            call_sid: &e.call_sid,
+            kind: e.kind.as_str(),
+            dedupe_key: key,
+            payload,
+            received_at,
+        })
+        .collect();
+    store.append(&rows).await?;
+
+    let mut routed_sids: Vec<&str> = events
+        .iter()
+        .filter(|e| e.tenant_id.is_some())
+        .map(|e| e.call_sid.as_str())
+        .collect();
+    routed_sids.sort_unstable();
+    routed_sids.dedup();
+    let stored = store.stored(&routed_sids).await?;
+    let owner = owners(&stored, events);
+    let deleted: HashSet<&str> = stored.deleted.iter().map(|(s, _)| s.as_str()).collect();
+    let mut rows: HashMap<&str, &RowFacts> = stored
+        .rows
+        .iter()
+        .map(|r| (r.call_sid.as_str(), r))
+        .collect();
+
     // An event naming a tenant that does not own its call is refused: kept with no
     // tenant (never folded), and the tenant that claimed it.
     let refused: Vec<bool> = events
@@ -271,16 +373,10 @@ async fn write_batch(
                 .is_some_and(|t| owner.get(&e.call_sid) != Some(t))
         })
         .collect();
-    for (e, _) in events.iter().zip(&refused).filter(|(_, r)| **r) {
-        sqlx::query(
-            "UPDATE call_events SET claimed_tenant_id = tenant_id, tenant_id = NULL
-             WHERE dedupe_key = $1 AND tenant_id = $2 AND received_at = $3",
-        )
-        .bind(dedupe_key(&e.call_sid, e.kind, &e.params))
-        .bind(e.tenant_id.as_deref())
-        .bind(received_at)
-        .execute(&mut *tx)
-        .await?;
+    for ((e, key), _) in events.iter().zip(&keys).zip(&refused).filter(|(_, r)| **r) {
+        if let Some(t) = &e.tenant_id {
+            store.refuse(key, t, received_at).await?;
+        }
     }
 
     // Refold every routed call the batch touched, once, under its owner. Calls whose
@@ -294,85 +390,61 @@ async fn write_batch(
         .collect();
     routed.sort_unstable();
     routed.dedup();
-    let mut zones: std::collections::HashMap<String, jiff::tz::TimeZone> =
-        std::collections::HashMap::new();
-    for e in events {
-        if let (Some(t), Some(name)) = (&e.tenant_id, &e.timezone)
-            && let Ok(tz) = jiff::tz::TimeZone::get(name)
-        {
-            zones.insert(t.clone(), tz);
+    let zone = |tenant: &str| {
+        zones
+            .get(tenant)
+            .cloned()
+            .unwrap_or(jiff::tz::TimeZone::UTC)
+    };
+
+    // The calls' current rows: their rollup contributions go, and only calls that
+    // already have a row can have events stored before this batch. Every routed event is
+    // folded in the transaction that stores it, so a call without a row has no events
+    // but this batch's: it is folded from memory, with no read back.
+    let mut deltas = rollups::Deltas::default();
+    let mut existing: HashSet<&str> = HashSet::new();
+    for (sid, tenant) in &routed {
+        if let Some(row) = rows.remove(*sid) {
+            deltas.add(row.contribution(&zone(tenant)), -1);
+            existing.insert(*sid);
         }
     }
-    let mut records: std::collections::HashMap<(String, String), CallRecord> =
-        std::collections::HashMap::new();
-    for chunk in routed.chunks(200) {
-        // The calls' current rows (read with their owners): their rollup contributions
-        // go, and only calls that already have a row can have events stored before this
-        // batch. Every routed event is folded in the transaction that stores it, so a
-        // call without a row has no events but this batch's: it is folded from memory,
-        // with no read back.
-        let mut deltas = rollups::Deltas::default();
-        let mut existing: std::collections::HashSet<String> = std::collections::HashSet::new();
-        for (sid, tenant) in chunk {
-            if let Some(row) = rows.remove(*sid) {
-                let tz = zone(db, &mut zones, tenant).await?;
-                deltas.add(rollups::from_row(&row, &tz)?, -1);
-                existing.insert((*sid).to_owned());
-            }
-        }
-        let stored: Vec<&str> = chunk
-            .iter()
-            .map(|(sid, _)| *sid)
-            .filter(|sid| existing.contains(*sid))
-            .collect();
-        let mut by_call: std::collections::HashMap<(String, String), Vec<Event>> =
-            std::collections::HashMap::new();
-        if !stored.is_empty() {
-            let sql = format!(
-                "SELECT call_sid, tenant_id, kind, payload, received_at FROM call_events WHERE call_sid IN ({})",
-                db.placeholders(1, stored.len())
-            );
-            let mut q = sqlx::query(&sql);
-            for sid in &stored {
-                q = q.bind(*sid);
-            }
-            for row in q.fetch_all(&mut *tx).await? {
-                let tenant: Option<String> = row.try_get("tenant_id")?;
-                let Some(tenant) = tenant else { continue };
-                let sid: String = row.try_get("call_sid")?;
-                by_call
-                    .entry((sid, tenant))
-                    .or_default()
-                    .push(event_from_row(&row)?);
-            }
-        }
-        let mut folded: Vec<(&str, &str, CallRecord)> = Vec::with_capacity(chunk.len());
-        for (sid, tenant) in chunk {
-            let events = if existing.contains(*sid) {
-                by_call
-                    .remove(&((*sid).to_owned(), (*tenant).to_owned()))
-                    .unwrap_or_default()
-            } else {
-                batch_events(events, sid, tenant, received_at)
-            };
-            folded.push((sid, tenant, fold::fold(&events)));
-        }
-        for (_, tenant, record) in &folded {
-            let tz = zone(db, &mut zones, tenant).await?;
-            deltas.add(
-                rollups::from_record(tenant, tracking_number(record).as_deref(), record, &tz),
-                1,
-            );
-        }
-        for rows in folded.chunks(UPSERT_ROWS) {
-            upsert(db, &mut tx, rows).await?;
-        }
-        deltas.apply(db, &mut tx).await?;
-        for (sid, tenant, record) in folded {
-            records.insert((sid.to_owned(), tenant.to_owned()), record);
+    let reread: Vec<&str> = routed
+        .iter()
+        .map(|(sid, _)| *sid)
+        .filter(|sid| existing.contains(*sid))
+        .collect();
+    let mut by_call: HashMap<(String, String), Vec<Event>> = HashMap::new();
+    if !reread.is_empty() {
+        for (sid, tenant, event) in store.events_of(&reread).await? {
+            by_call.entry((sid, tenant)).or_default().push(event);
         }
     }
-    tx.commit().await?;
+    let mut folded: Vec<(&str, &str, CallRecord)> = Vec::with_capacity(routed.len());
+    for (sid, tenant) in &routed {
+        let events = if existing.contains(*sid) {
+            by_call
+                .remove(&((*sid).to_owned(), (*tenant).to_owned()))
+                .unwrap_or_default()
+        } else {
+            batch_events(events, &keys, sid, tenant, received_at)
+        };
+        folded.push((sid, tenant, fold::fold(&events)));
+    }
+    for (_, tenant, record) in &folded {
+        deltas.add(
+            rollups::from_record(
+                tenant,
+                tracking_number(record).as_deref(),
+                record,
+                &zone(tenant),
+            ),
+            1,
+        );
+    }
+    store.upsert(&folded, now_ms()).await?;
+    store.add_rollups(deltas).await?;
+    store.commit().await?;
     for (e, refused) in events.iter().zip(&refused) {
         if *refused {
             tracing::warn!(
@@ -381,6 +453,10 @@ async fn write_batch(
             );
         }
     }
+    let records: HashMap<(&str, &str), CallRecord> = folded
+        .into_iter()
+        .map(|(sid, tenant, record)| ((sid, tenant), record))
+        .collect();
     Ok(events
         .iter()
         .zip(refused)
@@ -389,21 +465,28 @@ async fn write_batch(
                 return Err(AppError::Forbidden("this call belongs to another account"));
             }
             Ok(e.tenant_id
-                .as_ref()
-                .and_then(|t| records.get(&(e.call_sid.clone(), t.clone())).cloned()))
+                .as_deref()
+                .and_then(|t| records.get(&(e.call_sid.as_str(), t)).cloned()))
         })
         .collect())
 }
 
 /// A new call's events as stored by this batch: its tenant's, each once (what the
 /// unique `dedupe_key` kept), stamped with the batch's time.
-fn batch_events(events: &[NewEvent], call_sid: &str, tenant: &str, received_at: i64) -> Vec<Event> {
-    let mut seen = std::collections::HashSet::new();
+fn batch_events(
+    events: &[NewEvent],
+    keys: &[String],
+    call_sid: &str,
+    tenant: &str,
+    received_at: i64,
+) -> Vec<Event> {
+    let mut seen = HashSet::new();
     events
         .iter()
-        .filter(|e| e.call_sid == call_sid && e.tenant_id.as_deref() == Some(tenant))
-        .filter(|e| seen.insert(dedupe_key(&e.call_sid, e.kind, &e.params)))
-        .map(|e| Event {
+        .zip(keys)
+        .filter(|(e, _)| e.call_sid == call_sid && e.tenant_id.as_deref() == Some(tenant))
+        .filter(|(_, key)| seen.insert(key.as_str()))
+        .map(|(e, _)| Event {
             kind: e.kind,
             params: e.params.clone(),
             received_at,
@@ -411,23 +494,9 @@ fn batch_events(events: &[NewEvent], call_sid: &str, tenant: &str, received_at: 
         .collect()
 }
 
-/// A tenant's zone, looked up once per batch.
-async fn zone(
-    db: &Db,
-    zones: &mut std::collections::HashMap<String, jiff::tz::TimeZone>,
-    tenant: &str,
-) -> AppResult<jiff::tz::TimeZone> {
-    if let Some(tz) = zones.get(tenant) {
-        return Ok(tz.clone());
-    }
-    let tz = rollups::tenant_zone(db, tenant).await?;
-    zones.insert(tenant.to_owned(), tz.clone());
-    Ok(tz)
-}
-
 /// The tracking number of a call: `To` of a call to us, `From` of one we placed,
 /// normalised when it can be (Twilio sends E.164).
-fn tracking_number(r: &CallRecord) -> Option<String> {
+pub(super) fn tracking_number(r: &CallRecord) -> Option<String> {
     let ours = if super::fold::is_outbound(r.direction.as_deref()) {
         r.from.as_deref()
     } else {
@@ -439,34 +508,31 @@ fn tracking_number(r: &CallRecord) -> Option<String> {
     })
 }
 
-/// Calls upserted per statement (well under both databases' parameter limits).
-const UPSERT_ROWS: usize = 100;
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Replaces the projection rows of several calls in one statement.
-async fn upsert(
-    db: &Db,
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    rows: &[(&str, &str, CallRecord)],
-) -> AppResult<()> {
-    let placeholders: Vec<String> = (0..rows.len())
-        .map(|i| {
-            format!(
-                "({})",
-                db.placeholders(i * row::UPSERT_COLUMNS + 1, row::UPSERT_COLUMNS)
-            )
-        })
-        .collect();
-    let sql = format!(
-        "{}{}{}",
-        row::UPSERT_HEAD.as_str(),
-        placeholders.join(", "),
-        row::UPSERT_TAIL.as_str()
-    );
-    let now = now_ms();
-    let mut q = sqlx::query(&sql);
-    for (call_sid, tenant_id, r) in rows {
-        q = row::bind_upsert(q, call_sid, tenant_id, tracking_number(r), r, now);
+    #[test]
+    fn dedupe_keys_are_the_lowercase_hex_of_their_digest() {
+        // Keys already stored must keep matching: the spelling is part of the schema.
+        let params = vec![
+            ("CallSid".to_owned(), "CA1".to_owned()),
+            ("CallStatus".to_owned(), "ringing".to_owned()),
+        ];
+        let key = dedupe_key("CA1", EventKind::Incoming, &params);
+        let mut h = Sha256::new();
+        for part in ["CA1", "incoming"] {
+            h.update(part.as_bytes());
+            h.update([0]);
+        }
+        for (k, v) in &params {
+            h.update(k.as_bytes());
+            h.update([0]);
+            h.update(v.as_bytes());
+            h.update([1]);
+        }
+        let expected: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(key, expected);
+        assert_eq!(key.len(), 64);
     }
-    q.execute(&mut **tx).await?;
-    Ok(())
 }

@@ -1,0 +1,479 @@
+//! What the event writer reads and writes inside one batch's transaction, on either of
+//! two connections: a sqlx transaction (PostgreSQL, and SQLite without a file), or the
+//! writer thread's own rusqlite connection to the SQLite file. The batch logic
+//! (ownership, dedupe, fold, rollups) is written once against [`BatchStore`]; only the
+//! statements' plumbing differs. On SQLite the rusqlite side runs every statement on the
+//! writer's thread, prepared once and cached, where sqlx hands each one to a worker
+//! thread of its own and back (a wake-up and a context switch per statement).
+
+use sqlx::Row as _;
+
+use super::fold::{CallRecord, Event};
+use super::rollups::{self, Deltas, RowFacts};
+use super::row;
+use crate::db::{Backend, Db};
+use crate::error::{AppError, AppResult};
+
+/// One event row to append.
+pub(super) struct EventRow<'a> {
+    pub(super) tenant_id: Option<&'a str>,
+    pub(super) call_sid: &'a str,
+    pub(super) kind: &'static str,
+    pub(super) dedupe_key: &'a str,
+    pub(super) payload: &'a str,
+    pub(super) received_at: i64,
+}
+
+/// What the database holds of a batch's calls before the batch.
+#[derive(Default)]
+pub(super) struct Stored {
+    /// The calls' current rows.
+    pub(super) rows: Vec<RowFacts>,
+    /// `(call_sid, tenant_id)` of calls whose logs their tenant deleted.
+    pub(super) deleted: Vec<(String, String)>,
+}
+
+const APPEND_HEAD: &str =
+    "INSERT INTO call_events (tenant_id, call_sid, kind, dedupe_key, payload, received_at) VALUES ";
+const APPEND_TAIL: &str = " ON CONFLICT (dedupe_key) DO NOTHING";
+const REFUSE: &str = "UPDATE call_events SET claimed_tenant_id = tenant_id, tenant_id = NULL
+     WHERE dedupe_key = $1 AND tenant_id = $2 AND received_at = $3";
+const EVENT_COLUMNS: &str = "call_sid, tenant_id, kind, payload, received_at";
+
+/// One batch's transaction. Every method runs inside it; [`BatchStore::commit`] ends it,
+/// and dropping it rolls back.
+pub(super) trait BatchStore {
+    /// Appends events; one whose dedupe key is stored already is skipped.
+    async fn append(&mut self, rows: &[EventRow<'_>]) -> AppResult<()>;
+    /// The rows and deleted markers of `call_sids`.
+    async fn stored(&mut self, call_sids: &[&str]) -> AppResult<Stored>;
+    /// Takes an event away from the tenant that signed it (kept for admins).
+    async fn refuse(
+        &mut self,
+        dedupe_key: &str,
+        tenant_id: &str,
+        received_at: i64,
+    ) -> AppResult<()>;
+    /// The stored routed events of `call_sids`: `(call_sid, tenant_id, event)`.
+    async fn events_of(&mut self, call_sids: &[&str]) -> AppResult<Vec<(String, String, Event)>>;
+    /// Replaces the `calls` rows of `(call_sid, tenant_id, record)`.
+    async fn upsert(&mut self, rows: &[(&str, &str, CallRecord)], now: i64) -> AppResult<()>;
+    /// Adds the rollup changes.
+    async fn add_rollups(&mut self, deltas: Deltas) -> AppResult<()>;
+    /// Commits.
+    async fn commit(self) -> AppResult<()>;
+}
+
+/// A batch through sqlx.
+pub(super) struct SqlxBatch<'d> {
+    db: &'d Db,
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+}
+
+impl<'d> SqlxBatch<'d> {
+    /// Begins a batch over `call_sids`. On PostgreSQL it first takes each call's advisory
+    /// lock, sorted, so two processes never fold one call at once nor deadlock; SQLite's
+    /// single write lock does this by itself.
+    pub(super) async fn begin(db: &'d Db, call_sids: &[&str]) -> AppResult<Self> {
+        let mut tx = db.pool().begin().await?;
+        if db.backend() == Backend::Postgres {
+            let mut sids = call_sids.to_vec();
+            sids.sort_unstable();
+            sids.dedup();
+            for sid in sids {
+                sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                    .bind(sid)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        Ok(Self { db, tx })
+    }
+}
+
+/// Calls upserted per sqlx statement (well under both databases' parameter limits).
+const UPSERT_ROWS: usize = 100;
+
+impl BatchStore for SqlxBatch<'_> {
+    async fn append(&mut self, rows: &[EventRow<'_>]) -> AppResult<()> {
+        for chunk in rows.chunks(64) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| format!("({})", self.db.placeholders(i * 6 + 1, 6)))
+                .collect();
+            let sql = format!("{APPEND_HEAD}{}{APPEND_TAIL}", values.join(", "));
+            let mut q = sqlx::query(&sql);
+            for r in chunk {
+                q = q
+                    .bind(r.tenant_id)
+                    .bind(r.call_sid)
+                    .bind(r.kind)
+                    .bind(r.dedupe_key)
+                    .bind(r.payload)
+                    .bind(r.received_at);
+            }
+            q.execute(&mut *self.tx).await?;
+        }
+        Ok(())
+    }
+
+    async fn stored(&mut self, call_sids: &[&str]) -> AppResult<Stored> {
+        let mut stored = Stored::default();
+        for chunk in call_sids.chunks(200) {
+            let list = self.db.placeholders(1, chunk.len());
+            let sql = format!(
+                "SELECT {} FROM calls WHERE call_sid IN ({list})",
+                rollups::ROW_COLUMNS
+            );
+            let mut q = sqlx::query(&sql);
+            for sid in chunk {
+                q = q.bind(*sid);
+            }
+            for row in q.fetch_all(&mut *self.tx).await? {
+                stored.rows.push(RowFacts::from_any_row(&row)?);
+            }
+            let sql =
+                format!("SELECT call_sid, tenant_id FROM deleted_calls WHERE call_sid IN ({list})");
+            let mut q = sqlx::query(&sql);
+            for sid in chunk {
+                q = q.bind(*sid);
+            }
+            for row in q.fetch_all(&mut *self.tx).await? {
+                stored
+                    .deleted
+                    .push((row.try_get("call_sid")?, row.try_get("tenant_id")?));
+            }
+        }
+        Ok(stored)
+    }
+
+    async fn refuse(
+        &mut self,
+        dedupe_key: &str,
+        tenant_id: &str,
+        received_at: i64,
+    ) -> AppResult<()> {
+        sqlx::query(REFUSE)
+            .bind(dedupe_key)
+            .bind(tenant_id)
+            .bind(received_at)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn events_of(&mut self, call_sids: &[&str]) -> AppResult<Vec<(String, String, Event)>> {
+        let mut events = Vec::new();
+        for chunk in call_sids.chunks(200) {
+            let sql = format!(
+                "SELECT {EVENT_COLUMNS} FROM call_events WHERE call_sid IN ({}) AND tenant_id IS NOT NULL",
+                self.db.placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query(&sql);
+            for sid in chunk {
+                q = q.bind(*sid);
+            }
+            for row in q.fetch_all(&mut *self.tx).await? {
+                events.push((
+                    row.try_get("call_sid")?,
+                    row.try_get("tenant_id")?,
+                    super::event_from_row(&row)?,
+                ));
+            }
+        }
+        Ok(events)
+    }
+
+    async fn upsert(&mut self, rows: &[(&str, &str, CallRecord)], now: i64) -> AppResult<()> {
+        for chunk in rows.chunks(UPSERT_ROWS) {
+            let placeholders: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    format!(
+                        "({})",
+                        self.db
+                            .placeholders(i * row::UPSERT_COLUMNS + 1, row::UPSERT_COLUMNS)
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "{}{}{}",
+                row::UPSERT_HEAD.as_str(),
+                placeholders.join(", "),
+                row::UPSERT_TAIL.as_str()
+            );
+            let mut q = sqlx::query(&sql);
+            for (call_sid, tenant_id, r) in chunk {
+                q = row::bind_upsert(
+                    q,
+                    call_sid,
+                    tenant_id,
+                    super::writer::tracking_number(r),
+                    r,
+                    now,
+                );
+            }
+            q.execute(&mut *self.tx).await?;
+        }
+        Ok(())
+    }
+
+    async fn add_rollups(&mut self, deltas: Deltas) -> AppResult<()> {
+        deltas.apply(self.db, &mut self.tx).await
+    }
+
+    async fn commit(self) -> AppResult<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn sqlite_error(e: rusqlite::Error) -> AppError {
+    AppError::internal(e)
+}
+
+/// A batch on the writer thread's own SQLite connection.
+pub(super) struct SqliteBatch<'c> {
+    tx: rusqlite::Transaction<'c>,
+}
+
+impl<'c> SqliteBatch<'c> {
+    /// Begins a batch: `BEGIN IMMEDIATE` takes the write lock at once (waiting on
+    /// `busy_timeout` while another connection writes), so no later statement of the
+    /// batch can fail to upgrade a read lock.
+    pub(super) fn begin(conn: &'c mut rusqlite::Connection) -> AppResult<Self> {
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sqlite_error)?;
+        Ok(Self { tx })
+    }
+}
+
+/// `$n` → `?n`: one statement text for sqlx and rusqlite alike.
+fn numbered(sql: &str) -> String {
+    sql.replace('$', "?")
+}
+
+impl BatchStore for SqliteBatch<'_> {
+    async fn append(&mut self, rows: &[EventRow<'_>]) -> AppResult<()> {
+        let mut st = self
+            .tx
+            .prepare_cached(&format!(
+                "{APPEND_HEAD}(?1, ?2, ?3, ?4, ?5, ?6){APPEND_TAIL}"
+            ))
+            .map_err(sqlite_error)?;
+        for r in rows {
+            st.execute(rusqlite::params![
+                r.tenant_id,
+                r.call_sid,
+                r.kind,
+                r.dedupe_key,
+                r.payload,
+                r.received_at
+            ])
+            .map_err(sqlite_error)?;
+        }
+        Ok(())
+    }
+
+    async fn stored(&mut self, call_sids: &[&str]) -> AppResult<Stored> {
+        let mut stored = Stored::default();
+        let mut rows = self
+            .tx
+            .prepare_cached(&format!(
+                "SELECT {} FROM calls WHERE call_sid = ?1",
+                rollups::ROW_COLUMNS
+            ))
+            .map_err(sqlite_error)?;
+        let mut deleted = self
+            .tx
+            .prepare_cached("SELECT call_sid, tenant_id FROM deleted_calls WHERE call_sid = ?1")
+            .map_err(sqlite_error)?;
+        for sid in call_sids {
+            let mut found = rows.query([sid]).map_err(sqlite_error)?;
+            while let Some(r) = found.next().map_err(sqlite_error)? {
+                stored.rows.push(
+                    (|| {
+                        Ok::<_, rusqlite::Error>(RowFacts {
+                            call_sid: r.get("call_sid")?,
+                            tenant: r.get("tenant_id")?,
+                            started_at: r.get("started_at")?,
+                            number: r.get("twilio_number")?,
+                            direction: r.get("direction")?,
+                            outcome: r.get("outcome")?,
+                            menu: r.get("menu_choice")?,
+                            talk: r.get("talk_seconds")?,
+                            booked: r.get("appointment_booked")?,
+                        })
+                    })()
+                    .map_err(sqlite_error)?,
+                );
+            }
+            let mut found = deleted.query([sid]).map_err(sqlite_error)?;
+            while let Some(r) = found.next().map_err(sqlite_error)? {
+                stored.deleted.push((
+                    r.get(0).map_err(sqlite_error)?,
+                    r.get(1).map_err(sqlite_error)?,
+                ));
+            }
+        }
+        Ok(stored)
+    }
+
+    async fn refuse(
+        &mut self,
+        dedupe_key: &str,
+        tenant_id: &str,
+        received_at: i64,
+    ) -> AppResult<()> {
+        self.tx
+            .prepare_cached(&numbered(REFUSE))
+            .and_then(|mut st| st.execute(rusqlite::params![dedupe_key, tenant_id, received_at]))
+            .map_err(sqlite_error)?;
+        Ok(())
+    }
+
+    async fn events_of(&mut self, call_sids: &[&str]) -> AppResult<Vec<(String, String, Event)>> {
+        let mut st = self
+            .tx
+            .prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS} FROM call_events WHERE call_sid = ?1 AND tenant_id IS NOT NULL"
+            ))
+            .map_err(sqlite_error)?;
+        let mut events = Vec::new();
+        for sid in call_sids {
+            let mut rows = st.query([sid]).map_err(sqlite_error)?;
+            while let Some(r) = rows.next().map_err(sqlite_error)? {
+                let kind: String = r.get("kind").map_err(sqlite_error)?;
+                let payload: String = r.get("payload").map_err(sqlite_error)?;
+                events.push((
+                    r.get("call_sid").map_err(sqlite_error)?,
+                    r.get("tenant_id").map_err(sqlite_error)?,
+                    super::event_of(&kind, &payload, r.get("received_at").map_err(sqlite_error)?)?,
+                ));
+            }
+        }
+        Ok(events)
+    }
+
+    async fn upsert(&mut self, rows: &[(&str, &str, CallRecord)], now: i64) -> AppResult<()> {
+        let mut st = self
+            .tx
+            .prepare_cached(row::UPSERT_ONE.as_str())
+            .map_err(sqlite_error)?;
+        for (call_sid, tenant_id, r) in rows {
+            let values = row::upsert_values(
+                call_sid,
+                tenant_id,
+                super::writer::tracking_number(r),
+                r,
+                now,
+            )
+            .map_err(sqlite_error)?;
+            st.execute(rusqlite::params_from_iter(values))
+                .map_err(sqlite_error)?;
+        }
+        Ok(())
+    }
+
+    async fn add_rollups(&mut self, deltas: Deltas) -> AppResult<()> {
+        let mut st = self
+            .tx
+            .prepare_cached(&format!(
+                "{}(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9){}",
+                rollups::ROLLUP_UPSERT_HEAD,
+                rollups::ROLLUP_UPSERT_TAIL
+            ))
+            .map_err(sqlite_error)?;
+        for c in deltas.changes() {
+            let (tenant, day, number, direction, outcome, menu) = c.key;
+            st.execute(rusqlite::params![
+                tenant, day, number, direction, outcome, menu, c.calls, c.talk, c.booked
+            ])
+            .map_err(sqlite_error)?;
+        }
+        Ok(())
+    }
+
+    async fn commit(self) -> AppResult<()> {
+        self.tx.commit().map_err(sqlite_error)
+    }
+}
+
+/// Most noted calls moved into the search index by one flush.
+const SEARCH_FLUSH_ROWS: i64 = 2_000;
+/// The last noted call one flush moves.
+const SEARCH_FLUSH_UPTO: &str = "SELECT MAX(call_rowid) FROM (SELECT call_rowid FROM calls_search_pending ORDER BY call_rowid LIMIT $1)";
+const SEARCH_FLUSH_INDEX: &str = "INSERT INTO calls_search(rowid, caller_name, from_number)
+     SELECT c.rowid, c.caller_name, c.from_number
+     FROM calls_search_pending p JOIN calls c ON c.rowid = p.call_rowid
+     WHERE p.call_rowid <= $1";
+const SEARCH_FLUSH_FORGET: &str = "DELETE FROM calls_search_pending WHERE call_rowid <= $1";
+
+/// Moves the calls noted for the SQLite search index (migration 0022) into it, a
+/// bounded number at a time, in one transaction on the writer's connection; how many.
+pub(super) fn flush_search(conn: &mut rusqlite::Connection) -> AppResult<usize> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(sqlite_error)?;
+    let upto: Option<i64> = tx
+        .prepare_cached(&numbered(SEARCH_FLUSH_UPTO))
+        .and_then(|mut st| st.query_row([SEARCH_FLUSH_ROWS], |r| r.get(0)))
+        .map_err(sqlite_error)?;
+    let Some(upto) = upto else {
+        return Ok(0);
+    };
+    let moved = tx
+        .prepare_cached(&numbered(SEARCH_FLUSH_INDEX))
+        .and_then(|mut st| st.execute([upto]))
+        .map_err(sqlite_error)?;
+    tx.prepare_cached(&numbered(SEARCH_FLUSH_FORGET))
+        .and_then(|mut st| st.execute([upto]))
+        .map_err(sqlite_error)?;
+    tx.commit().map_err(sqlite_error)?;
+    Ok(moved)
+}
+
+/// [`flush_search`] through the pool (a SQLite database without a file); nothing on
+/// PostgreSQL, whose trigram indexes are kept by the database.
+pub(super) async fn flush_search_through_pool(db: &Db) -> AppResult<usize> {
+    if db.backend() != Backend::Sqlite {
+        return Ok(0);
+    }
+    let mut tx = db.pool().begin().await?;
+    let upto: Option<i64> = sqlx::query_scalar(SEARCH_FLUSH_UPTO)
+        .bind(SEARCH_FLUSH_ROWS)
+        .fetch_one(&mut *tx)
+        .await?;
+    let Some(upto) = upto else {
+        return Ok(0);
+    };
+    let moved = sqlx::query(SEARCH_FLUSH_INDEX)
+        .bind(upto)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    sqlx::query(SEARCH_FLUSH_FORGET)
+        .bind(upto)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(usize::try_from(moved).unwrap_or(usize::MAX))
+}
+
+/// Calls noted for the SQLite search index and not yet in it (0 on PostgreSQL).
+pub async fn search_backlog(db: &Db) -> AppResult<i64> {
+    if db.backend() != Backend::Sqlite {
+        return Ok(0);
+    }
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM calls_search_pending")
+            .fetch_one(db.pool())
+            .await?,
+    )
+}
+
+/// Moves every noted call into the SQLite search index now (the writer does it a few
+/// times a second by itself).
+pub async fn index_for_search(db: &Db) -> AppResult<()> {
+    while flush_search_through_pool(db).await? > 0 {}
+    Ok(())
+}
