@@ -609,11 +609,10 @@ pub async fn webhooks(o: BenchOptions, anchors: Anchors) -> Result<(), BenchErro
     targets.push(target(
         "switchboard, SQLite",
         urls.clone(),
-        sqlite_pids.clone(),
+        sqlite_pids,
         true,
     ));
     children.extend(sb);
-    let sqlite_urls = urls;
     let mut postgres_setups = Vec::new();
     if let Some(admin) = &anchors.postgres {
         for processes in [1, 2] {
@@ -760,20 +759,41 @@ pub async fn webhooks(o: BenchOptions, anchors: Anchors) -> Result<(), BenchErro
         println!("webhooks: wrk not found (apt-get install wrk): throughput runs skipped");
     }
 
-    // Latency, open loop, against each of ours.
-    let mut latency_runs = vec![("SQLite".to_owned(), sqlite_urls, sqlite_pids)];
-    for (i, (_, _, urls)) in postgres_setups.iter().enumerate() {
-        let pids = targets
-            .iter()
-            .filter(|t| t.ours)
-            .nth(i + 1)
-            .map(|t| t.pids.clone())
-            .unwrap_or_default();
+    // Latency, open loop, against fresh instances of ours (warm, but not still digesting
+    // the saturating runs above: their search-index backlog and log are their own
+    // figure), with the throughput systems stopped.
+    for mut child in children.drain(..) {
+        let _ = child.kill().await;
+    }
+    let mut latency_runs = Vec::new();
+    let mut configs: Vec<(String, Option<String>, usize)> = vec![("SQLite".to_owned(), None, 1)];
+    if let Some(admin) = &anchors.postgres {
+        for processes in [1, 2] {
+            let name = format!("sbbench_{}_{processes}_latency", std::process::id());
+            let url = fresh_postgres(admin, &name).await?;
+            postgres_setups.push((name, Vec::new(), Vec::new()));
+            configs.push((
+                format!("PostgreSQL, {processes} process(es)"),
+                Some(url),
+                processes,
+            ));
+        }
+    }
+    for (i, (name, url, processes)) in configs.into_iter().enumerate() {
+        let env = switchboard_env(
+            &dir.join(format!("latency-{i}")),
+            url.as_deref(),
+            &public_url,
+        );
+        let (sb, urls) = start_switchboard(&http, &env, processes).await?;
+        let warm = Arc::new(incoming_bodies(&signed_url, 2_000));
+        fixed_rate(&http, &urls, warm, o.rate, || {}).await?;
         latency_runs.push((
-            format!("PostgreSQL, {} process(es)", urls.len()),
-            urls.clone(),
-            pids,
+            name,
+            urls,
+            sb.iter().filter_map(|c| c.id()).collect::<Vec<_>>(),
         ));
+        children.extend(sb);
     }
     for (name, urls, pids) in latency_runs {
         let n = (o.rate * o.rate_secs) as usize;

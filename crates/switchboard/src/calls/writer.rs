@@ -101,7 +101,7 @@ type BatchResults = Vec<AppResult<Option<CallRecord>>>;
 /// How often the writer moves new calls into SQLite's search index (between batches):
 /// often enough that few calls wait, seldom enough that the index's cost per
 /// transaction is paid a few times a second rather than once a batch.
-const SEARCH_FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+const SEARCH_FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Where a writer's batches go.
 trait Connection {
