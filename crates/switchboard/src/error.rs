@@ -173,6 +173,14 @@ impl From<sqlx::Error> for AppError {
     }
 }
 
+/// The event writer's own SQLite connection (calls/store.rs): every failure there is
+/// ours, not the client's.
+impl From<rusqlite::Error> for AppError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::internal(e)
+    }
+}
+
 #[derive(Serialize)]
 struct Body<'a> {
     /// `false`, in the seed telephony module's shape only.

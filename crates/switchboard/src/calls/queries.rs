@@ -342,9 +342,12 @@ fn build_where(
                 name_idx
             };
             // LOWER: what PostgreSQL's trigram index (migration 0021) is built on.
-            let like = format!(
-                "(LOWER(caller_name) LIKE $T{name_idx} ESCAPE '\\' OR LOWER(from_number) LIKE $T{number_idx} ESCAPE '\\')"
-            );
+            // `table`: the columns' qualifier, with its dot, or none.
+            let like_on = |table: &str| {
+                format!(
+                    "(LOWER({table}caller_name) LIKE $T{name_idx} ESCAPE '\\' OR LOWER({table}from_number) LIKE $T{number_idx} ESCAPE '\\')"
+                )
+            };
             if backend == Backend::Sqlite && q.chars().count() >= 3 {
                 // The trigram index (migration 0021) finds the same substrings as the
                 // LIKEs, case-insensitively; it needs three characters or more. Calls
@@ -360,16 +363,14 @@ fn build_where(
                     format!("{{caller_name from_number}} : {}", phrase(q))
                 };
                 texts.push(expr);
-                let pending_like = like
-                    .replace("(caller_name)", "(noted.caller_name)")
-                    .replace("(from_number)", "(noted.from_number)");
+                let pending_like = like_on("noted.");
                 clauses.push(format!(
                     "calls.rowid IN (SELECT rowid FROM calls_search WHERE calls_search MATCH $T{} \
                      UNION ALL SELECT noted.rowid FROM calls_search_pending p JOIN calls noted ON noted.rowid = p.call_rowid WHERE {pending_like})",
                     texts.len()
                 ));
             } else {
-                clauses.push(like);
+                clauses.push(like_on(""));
             }
         }
     }

@@ -12,7 +12,7 @@ use super::fold::{CallRecord, Event};
 use super::rollups::{self, Deltas, RowFacts};
 use super::row;
 use crate::db::{Backend, Db};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 
 /// One event row to append.
 pub(super) struct EventRow<'a> {
@@ -235,10 +235,6 @@ impl BatchStore for SqlxBatch<'_> {
     }
 }
 
-fn sqlite_error(e: rusqlite::Error) -> AppError {
-    AppError::internal(e)
-}
-
 /// A batch on the writer thread's own SQLite connection.
 pub(super) struct SqliteBatch<'c> {
     tx: rusqlite::Transaction<'c>,
@@ -249,11 +245,24 @@ impl<'c> SqliteBatch<'c> {
     /// `busy_timeout` while another connection writes), so no later statement of the
     /// batch can fail to upgrade a read lock.
     pub(super) fn begin(conn: &'c mut rusqlite::Connection) -> AppResult<Self> {
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(sqlite_error)?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         Ok(Self { tx })
     }
+}
+
+/// A row selected with [`rollups::ROW_COLUMNS`], through rusqlite.
+fn row_facts(r: &rusqlite::Row<'_>) -> rusqlite::Result<RowFacts> {
+    Ok(RowFacts {
+        call_sid: r.get("call_sid")?,
+        tenant: r.get("tenant_id")?,
+        started_at: r.get("started_at")?,
+        number: r.get("twilio_number")?,
+        direction: r.get("direction")?,
+        outcome: r.get("outcome")?,
+        menu: r.get("menu_choice")?,
+        talk: r.get("talk_seconds")?,
+        booked: r.get("appointment_booked")?,
+    })
 }
 
 /// `$n` → `?n`: one statement text for sqlx and rusqlite alike.
@@ -263,12 +272,9 @@ fn numbered(sql: &str) -> String {
 
 impl BatchStore for SqliteBatch<'_> {
     async fn append(&mut self, rows: &[EventRow<'_>]) -> AppResult<()> {
-        let mut st = self
-            .tx
-            .prepare_cached(&format!(
-                "{APPEND_HEAD}(?1, ?2, ?3, ?4, ?5, ?6){APPEND_TAIL}"
-            ))
-            .map_err(sqlite_error)?;
+        let mut st = self.tx.prepare_cached(&format!(
+            "{APPEND_HEAD}(?1, ?2, ?3, ?4, ?5, ?6){APPEND_TAIL}"
+        ))?;
         for r in rows {
             st.execute(rusqlite::params![
                 r.tenant_id,
@@ -277,51 +283,28 @@ impl BatchStore for SqliteBatch<'_> {
                 r.dedupe_key,
                 r.payload,
                 r.received_at
-            ])
-            .map_err(sqlite_error)?;
+            ])?;
         }
         Ok(())
     }
 
     async fn stored(&mut self, call_sids: &[&str]) -> AppResult<Stored> {
         let mut stored = Stored::default();
-        let mut rows = self
-            .tx
-            .prepare_cached(&format!(
-                "SELECT {} FROM calls WHERE call_sid = ?1",
-                rollups::ROW_COLUMNS
-            ))
-            .map_err(sqlite_error)?;
+        let mut rows = self.tx.prepare_cached(&format!(
+            "SELECT {} FROM calls WHERE call_sid = ?1",
+            rollups::ROW_COLUMNS
+        ))?;
         let mut deleted = self
             .tx
-            .prepare_cached("SELECT call_sid, tenant_id FROM deleted_calls WHERE call_sid = ?1")
-            .map_err(sqlite_error)?;
+            .prepare_cached("SELECT call_sid, tenant_id FROM deleted_calls WHERE call_sid = ?1")?;
         for sid in call_sids {
-            let mut found = rows.query([sid]).map_err(sqlite_error)?;
-            while let Some(r) = found.next().map_err(sqlite_error)? {
-                stored.rows.push(
-                    (|| {
-                        Ok::<_, rusqlite::Error>(RowFacts {
-                            call_sid: r.get("call_sid")?,
-                            tenant: r.get("tenant_id")?,
-                            started_at: r.get("started_at")?,
-                            number: r.get("twilio_number")?,
-                            direction: r.get("direction")?,
-                            outcome: r.get("outcome")?,
-                            menu: r.get("menu_choice")?,
-                            talk: r.get("talk_seconds")?,
-                            booked: r.get("appointment_booked")?,
-                        })
-                    })()
-                    .map_err(sqlite_error)?,
-                );
+            let mut found = rows.query([sid])?;
+            while let Some(r) = found.next()? {
+                stored.rows.push(row_facts(r)?);
             }
-            let mut found = deleted.query([sid]).map_err(sqlite_error)?;
-            while let Some(r) = found.next().map_err(sqlite_error)? {
-                stored.deleted.push((
-                    r.get(0).map_err(sqlite_error)?,
-                    r.get(1).map_err(sqlite_error)?,
-                ));
+            let mut found = deleted.query([sid])?;
+            while let Some(r) = found.next()? {
+                stored.deleted.push((r.get(0)?, r.get(1)?));
             }
         }
         Ok(stored)
@@ -335,28 +318,24 @@ impl BatchStore for SqliteBatch<'_> {
     ) -> AppResult<()> {
         self.tx
             .prepare_cached(&numbered(REFUSE))
-            .and_then(|mut st| st.execute(rusqlite::params![dedupe_key, tenant_id, received_at]))
-            .map_err(sqlite_error)?;
+            .and_then(|mut st| st.execute(rusqlite::params![dedupe_key, tenant_id, received_at]))?;
         Ok(())
     }
 
     async fn events_of(&mut self, call_sids: &[&str]) -> AppResult<Vec<(String, String, Event)>> {
-        let mut st = self
-            .tx
-            .prepare_cached(&format!(
-                "SELECT {EVENT_COLUMNS} FROM call_events WHERE call_sid = ?1 AND tenant_id IS NOT NULL"
-            ))
-            .map_err(sqlite_error)?;
+        let mut st = self.tx.prepare_cached(&format!(
+            "SELECT {EVENT_COLUMNS} FROM call_events WHERE call_sid = ?1 AND tenant_id IS NOT NULL"
+        ))?;
         let mut events = Vec::new();
         for sid in call_sids {
-            let mut rows = st.query([sid]).map_err(sqlite_error)?;
-            while let Some(r) = rows.next().map_err(sqlite_error)? {
-                let kind: String = r.get("kind").map_err(sqlite_error)?;
-                let payload: String = r.get("payload").map_err(sqlite_error)?;
+            let mut rows = st.query([sid])?;
+            while let Some(r) = rows.next()? {
+                let kind: String = r.get("kind")?;
+                let payload: String = r.get("payload")?;
                 events.push((
-                    r.get("call_sid").map_err(sqlite_error)?,
-                    r.get("tenant_id").map_err(sqlite_error)?,
-                    super::event_of(&kind, &payload, r.get("received_at").map_err(sqlite_error)?)?,
+                    r.get("call_sid")?,
+                    r.get("tenant_id")?,
+                    super::event_of(&kind, &payload, r.get("received_at")?)?,
                 ));
             }
         }
@@ -364,10 +343,7 @@ impl BatchStore for SqliteBatch<'_> {
     }
 
     async fn upsert(&mut self, rows: &[(&str, &str, CallRecord)], now: i64) -> AppResult<()> {
-        let mut st = self
-            .tx
-            .prepare_cached(row::UPSERT_ONE.as_str())
-            .map_err(sqlite_error)?;
+        let mut st = self.tx.prepare_cached(row::UPSERT_ONE.as_str())?;
         for (call_sid, tenant_id, r) in rows {
             let values = row::upsert_values(
                 call_sid,
@@ -375,35 +351,29 @@ impl BatchStore for SqliteBatch<'_> {
                 super::writer::tracking_number(r),
                 r,
                 now,
-            )
-            .map_err(sqlite_error)?;
-            st.execute(rusqlite::params_from_iter(values))
-                .map_err(sqlite_error)?;
+            )?;
+            st.execute(rusqlite::params_from_iter(values))?;
         }
         Ok(())
     }
 
     async fn add_rollups(&mut self, deltas: Deltas) -> AppResult<()> {
-        let mut st = self
-            .tx
-            .prepare_cached(&format!(
-                "{}(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9){}",
-                rollups::ROLLUP_UPSERT_HEAD,
-                rollups::ROLLUP_UPSERT_TAIL
-            ))
-            .map_err(sqlite_error)?;
+        let mut st = self.tx.prepare_cached(&format!(
+            "{}(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9){}",
+            rollups::ROLLUP_UPSERT_HEAD,
+            rollups::ROLLUP_UPSERT_TAIL
+        ))?;
         for c in deltas.changes() {
             let (tenant, day, number, direction, outcome, menu) = c.key;
             st.execute(rusqlite::params![
                 tenant, day, number, direction, outcome, menu, c.calls, c.talk, c.booked
-            ])
-            .map_err(sqlite_error)?;
+            ])?;
         }
         Ok(())
     }
 
     async fn commit(self) -> AppResult<()> {
-        self.tx.commit().map_err(sqlite_error)
+        Ok(self.tx.commit()?)
     }
 }
 
@@ -420,24 +390,19 @@ const SEARCH_FLUSH_FORGET: &str = "DELETE FROM calls_search_pending WHERE call_r
 /// Moves the calls noted for the SQLite search index (migration 0022) into it, a
 /// bounded number at a time, in one transaction on the writer's connection; how many.
 pub(super) fn flush_search(conn: &mut rusqlite::Connection) -> AppResult<usize> {
-    let tx = conn
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(sqlite_error)?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let upto: Option<i64> = tx
         .prepare_cached(&numbered(SEARCH_FLUSH_UPTO))
-        .and_then(|mut st| st.query_row([SEARCH_FLUSH_ROWS], |r| r.get(0)))
-        .map_err(sqlite_error)?;
+        .and_then(|mut st| st.query_row([SEARCH_FLUSH_ROWS], |r| r.get(0)))?;
     let Some(upto) = upto else {
         return Ok(0);
     };
     let moved = tx
         .prepare_cached(&numbered(SEARCH_FLUSH_INDEX))
-        .and_then(|mut st| st.execute([upto]))
-        .map_err(sqlite_error)?;
+        .and_then(|mut st| st.execute([upto]))?;
     tx.prepare_cached(&numbered(SEARCH_FLUSH_FORGET))
-        .and_then(|mut st| st.execute([upto]))
-        .map_err(sqlite_error)?;
-    tx.commit().map_err(sqlite_error)?;
+        .and_then(|mut st| st.execute([upto]))?;
+    tx.commit()?;
     Ok(moved)
 }
 

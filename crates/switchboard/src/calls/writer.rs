@@ -106,14 +106,12 @@ const SEARCH_FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis
 /// Where a writer's batches go.
 trait Connection {
     async fn write(&mut self, db: &Db, events: &[NewEvent]) -> AppResult<BatchResults>;
-    /// Upkeep between batches (the SQLite search index).
-    async fn after_batch(&mut self, db: &Db);
+    /// Moves calls noted for SQLite's search index into it; how many.
+    async fn flush_search(&mut self, db: &Db) -> AppResult<usize>;
 }
 
 /// Through the pool, in a sqlx transaction.
-struct ThroughPool {
-    last_flush: std::time::Instant,
-}
+struct ThroughPool;
 
 impl Connection for ThroughPool {
     async fn write(&mut self, db: &Db, events: &[NewEvent]) -> AppResult<BatchResults> {
@@ -122,33 +120,43 @@ impl Connection for ThroughPool {
         write_batch(SqlxBatch::begin(db, &sids).await?, events, &zones).await
     }
 
-    async fn after_batch(&mut self, db: &Db) {
-        if self.last_flush.elapsed() >= SEARCH_FLUSH_EVERY {
-            self.last_flush = std::time::Instant::now();
-            if let Err(e) = store::flush_search_through_pool(db).await {
-                tracing::warn!(error = %e, "could not update the search index; will retry");
-            }
-        }
+    async fn flush_search(&mut self, db: &Db) -> AppResult<usize> {
+        store::flush_search_through_pool(db).await
     }
 }
 
 /// The writer thread's own SQLite connection.
-struct OwnConnection {
-    conn: rusqlite::Connection,
-    last_flush: std::time::Instant,
-}
-
-impl Connection for OwnConnection {
+impl Connection for rusqlite::Connection {
     async fn write(&mut self, db: &Db, events: &[NewEvent]) -> AppResult<BatchResults> {
         // Looked up before the write lock is taken.
         let zones = zones(db, events).await?;
-        write_batch(SqliteBatch::begin(&mut self.conn)?, events, &zones).await
+        write_batch(SqliteBatch::begin(self)?, events, &zones).await
     }
 
-    async fn after_batch(&mut self, _db: &Db) {
+    async fn flush_search(&mut self, _db: &Db) -> AppResult<usize> {
+        store::flush_search(self)
+    }
+}
+
+/// A connection and when it last flushed the search index.
+struct Writer<C> {
+    conn: C,
+    last_flush: std::time::Instant,
+}
+
+impl<C: Connection> Writer<C> {
+    fn new(conn: C) -> Self {
+        Self {
+            conn,
+            last_flush: std::time::Instant::now(),
+        }
+    }
+
+    /// Upkeep between batches: the search index, at most every [`SEARCH_FLUSH_EVERY`].
+    async fn after_batch(&mut self, db: &Db) {
         if self.last_flush.elapsed() >= SEARCH_FLUSH_EVERY {
             self.last_flush = std::time::Instant::now();
-            if let Err(e) = store::flush_search(&mut self.conn) {
+            if let Err(e) = self.conn.flush_search(db).await {
                 tracing::warn!(error = %e, "could not update the search index; will retry");
             }
         }
@@ -168,7 +176,8 @@ fn drain(first: Pending, rx: &mut tokio::sync::mpsc::Receiver<Pending>) -> Vec<P
 }
 
 /// Writes one batch and answers its requests.
-async fn serve(db: &Db, conn: &mut impl Connection, batch: Vec<Pending>) {
+async fn serve<C: Connection>(db: &Db, writer: &mut Writer<C>, batch: Vec<Pending>) {
+    let conn = &mut writer.conn;
     let events: Vec<NewEvent> = batch.iter().map(|p| p.event.clone()).collect();
     let started = std::time::Instant::now();
     let written = conn.write(db, &events).await;
@@ -195,7 +204,7 @@ async fn serve(db: &Db, conn: &mut impl Connection, batch: Vec<Pending>) {
             }
         }
     }
-    conn.after_batch(db).await;
+    writer.after_batch(db).await;
 }
 
 impl EventWriter {
@@ -213,20 +222,17 @@ impl EventWriter {
         let runtime = tokio::runtime::Handle::current();
         match own {
             Some(conn) => {
-                let mut conn = OwnConnection {
-                    conn,
-                    last_flush: std::time::Instant::now(),
-                };
+                let mut writer = Writer::new(conn);
                 let spawned = std::thread::Builder::new()
                     .name("event-writer".into())
                     .spawn(move || {
                         // What an earlier run left noted, before the first batch.
-                        while let Ok(moved) = store::flush_search(&mut conn.conn)
+                        while let Ok(moved) = store::flush_search(&mut writer.conn)
                             && moved > 0
                         {}
                         while let Some(first) = rx.blocking_recv() {
                             let batch = drain(first, &mut rx);
-                            runtime.block_on(serve(&db, &mut conn, batch));
+                            runtime.block_on(serve(&db, &mut writer, batch));
                         }
                     });
                 if let Err(e) = spawned {
@@ -237,12 +243,10 @@ impl EventWriter {
             }
             None => {
                 runtime.spawn(async move {
-                    let mut conn = ThroughPool {
-                        last_flush: std::time::Instant::now(),
-                    };
+                    let mut writer = Writer::new(ThroughPool);
                     while let Some(first) = rx.recv().await {
                         let batch = drain(first, &mut rx);
-                        serve(&db, &mut conn, batch).await;
+                        serve(&db, &mut writer, batch).await;
                     }
                 });
             }
