@@ -86,9 +86,29 @@ const INCOMING_PATH: &str = "/api/twilio/voice/incoming";
 /// Lets the bench read the writer's batch figures from `/metrics`.
 const METRICS_TOKEN: &str = "bench-metrics-token-0123456789";
 
-/// The event writer's figures so far, from a process's `/metrics`: (batches, events,
-/// seconds spent writing).
-async fn writer_figures(http: &reqwest::Client, webhook_url: &str) -> Option<(f64, f64, f64)> {
+/// The event writer's figures so far, from a process's `/metrics`.
+#[derive(Debug, Clone, Copy, Default)]
+struct WriterFigures {
+    batches: f64,
+    events: f64,
+    /// Seconds spent writing batches.
+    seconds: f64,
+    /// Checkpoints between batches, and the seconds they took.
+    checkpoints: f64,
+    checkpoint_seconds: f64,
+}
+
+impl std::ops::AddAssign for WriterFigures {
+    fn add_assign(&mut self, o: Self) {
+        self.batches += o.batches;
+        self.events += o.events;
+        self.seconds += o.seconds;
+        self.checkpoints += o.checkpoints;
+        self.checkpoint_seconds += o.checkpoint_seconds;
+    }
+}
+
+async fn writer_figures(http: &reqwest::Client, webhook_url: &str) -> Option<WriterFigures> {
     let base = webhook_url.strip_suffix(INCOMING_PATH)?;
     let text = http
         .get(format!("{base}/metrics"))
@@ -103,11 +123,14 @@ async fn writer_figures(http: &reqwest::Client, webhook_url: &str) -> Option<(f6
         text.lines()
             .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
     };
-    Some((
-        value("switchboard_event_batch_size_count")?,
-        value("switchboard_event_batch_size_sum")?,
-        value("switchboard_event_commit_seconds_sum")?,
-    ))
+    Some(WriterFigures {
+        batches: value("switchboard_event_batch_size_count")?,
+        events: value("switchboard_event_batch_size_sum")?,
+        seconds: value("switchboard_event_commit_seconds_sum")?,
+        // None before the first checkpoint.
+        checkpoints: value("switchboard_writer_checkpoint_seconds_count").unwrap_or(0.0),
+        checkpoint_seconds: value("switchboard_writer_checkpoint_seconds_sum").unwrap_or(0.0),
+    })
 }
 
 /// The wrk script: each pre-signed line sent once (see the script).
@@ -721,20 +744,27 @@ pub async fn webhooks(o: BenchOptions, anchors: Anchors) -> Result<(), BenchErro
         }
         println!("  goals: ≥ 60 % of the rusqlite limit (aim ≥ 100 %), ≥ 3 × the seeds' stack");
         for t in targets.iter().filter(|t| t.ours) {
-            let mut figures = (0.0, 0.0, 0.0);
+            let mut f = WriterFigures::default();
             for url in &t.urls {
-                if let Some((batches, events, secs)) = writer_figures(&http, url).await {
-                    figures = (figures.0 + batches, figures.1 + events, figures.2 + secs);
+                if let Some(more) = writer_figures(&http, url).await {
+                    f += more;
                 }
             }
-            let (batches, events, secs) = figures;
-            if batches > 0.0 {
+            if f.batches > 0.0 {
                 println!(
                     "  {:<66} writer: {:.1} events a batch on average, {:.0} µs a batch, {:.1} µs an event",
                     t.name,
-                    events / batches,
-                    secs / batches * 1e6,
-                    secs / events * 1e6
+                    f.events / f.batches,
+                    f.seconds / f.batches * 1e6,
+                    f.seconds / f.events * 1e6
+                );
+            }
+            if f.checkpoints > 0.0 {
+                println!(
+                    "  {:<66} writer: {:.0} checkpoints between batches, {:.0} µs each on average",
+                    t.name,
+                    f.checkpoints,
+                    f.checkpoint_seconds / f.checkpoints * 1e6
                 );
             }
             println!(
@@ -780,11 +810,8 @@ pub async fn webhooks(o: BenchOptions, anchors: Anchors) -> Result<(), BenchErro
         }
     }
     for (i, (name, url, processes)) in configs.into_iter().enumerate() {
-        let env = switchboard_env(
-            &dir.join(format!("latency-{i}")),
-            url.as_deref(),
-            &public_url,
-        );
+        let data_dir = dir.join(format!("latency-{i}"));
+        let env = switchboard_env(&data_dir, url.as_deref(), &public_url);
         let (sb, urls) = start_switchboard(&http, &env, processes).await?;
         let warm = Arc::new(incoming_bodies(&signed_url, 2_000));
         fixed_rate(&http, &urls, warm, o.rate, || {}).await?;
@@ -792,10 +819,17 @@ pub async fn webhooks(o: BenchOptions, anchors: Anchors) -> Result<(), BenchErro
             name,
             urls,
             sb.iter().filter_map(|c| c.id()).collect::<Vec<_>>(),
+            data_dir.join("switchboard.db-wal"),
         ));
         children.extend(sb);
     }
-    for (name, urls, pids) in latency_runs {
+    for (name, urls, pids, wal) in latency_runs {
+        let mut before = WriterFigures::default();
+        for url in &urls {
+            if let Some(f) = writer_figures(&http, url).await {
+                before += f;
+            }
+        }
         let n = (o.rate * o.rate_secs) as usize;
         let bodies = Arc::new(incoming_bodies(&signed_url, n));
         let rss_now = || pids.iter().filter_map(|p| rss_kib(*p)).sum::<u64>();
@@ -816,6 +850,21 @@ pub async fn webhooks(o: BenchOptions, anchors: Anchors) -> Result<(), BenchErro
             last as f64 / 1024.0,
             peak as f64 / 1024.0,
         );
+        let mut after = WriterFigures::default();
+        for url in &urls {
+            if let Some(f) = writer_figures(&http, url).await {
+                after += f;
+            }
+        }
+        let checkpoints = after.checkpoints - before.checkpoints;
+        // SQLite's write-ahead log stays small when checkpoints rewind it.
+        if let Ok(meta) = std::fs::metadata(&wal) {
+            println!(
+                "  {name}: {checkpoints:.0} checkpoints by the writer, {:.0} µs each on average; write-ahead log {:.1} MB at the end",
+                (after.checkpoint_seconds - before.checkpoint_seconds) / checkpoints.max(1.0) * 1e6,
+                meta.len() as f64 / 1e6
+            );
+        }
     }
     for mut child in children {
         let _ = child.kill().await;

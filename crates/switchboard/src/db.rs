@@ -80,9 +80,10 @@ pub struct Db {
     routing_epoch: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
-/// Every SQLite connection's settings. Checkpoints run in the background
-/// (`Db::checkpoint`), not inside a committing request.
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000; PRAGMA wal_autocheckpoint=0;";
+/// Every SQLite connection's settings. Checkpoints run between the event writer's
+/// batches and in the background (`Db::checkpoint`), not inside a committing request;
+/// a log that a burst made larger than 64 MB is cut back to that once it is rewound.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000; PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;";
 
 impl Db {
     /// Opens (creating the SQLite file and its directory if needed) and migrates.
@@ -194,15 +195,15 @@ impl Db {
     }
 
     /// Copies the SQLite write-ahead log into the database without blocking writers
-    /// (PASSIVE). A no-op on PostgreSQL.
-    pub async fn checkpoint(&self) -> Result<(), sqlx::Error> {
+    /// (PASSIVE). A no-op on PostgreSQL (`false`); `true` when it ran.
+    pub async fn checkpoint(&self) -> Result<bool, sqlx::Error> {
         if self.backend != Backend::Sqlite {
-            return Ok(());
+            return Ok(false);
         }
         sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
             .execute(&self.pool)
             .await?;
-        Ok(())
+        Ok(true)
     }
 
     /// When the SQLite write-ahead log was last written (`None` on PostgreSQL).

@@ -155,8 +155,10 @@ fn spawn_housekeeping(
                     let written = state.db.wal_modified();
                     if written.is_some() && written != last_seen {
                         last_seen = written;
-                        if let Err(e) = state.db.checkpoint().await {
-                            tracing::warn!(error = %e, "SQLite checkpoint failed");
+                        match state.db.checkpoint().await {
+                            Ok(true) => state.events.log_copied(),
+                            Ok(false) => {}
+                            Err(e) => tracing::warn!(error = %e, "SQLite checkpoint failed"),
                         }
                     }
                 }

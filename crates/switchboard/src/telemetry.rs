@@ -98,6 +98,14 @@ fn describe() {
         "Calls classified, by source (local, llm, vi, correction)."
     );
     describe_counter!(
+        "switchboard_writer_checkpoints_total",
+        "SQLite checkpoints the event writer ran between batches, by whether they copied the whole log (complete) or not (partial: a reader held an older snapshot)."
+    );
+    describe_histogram!(
+        "switchboard_writer_checkpoint_seconds",
+        "How long each of the event writer's checkpoints held its next batch up."
+    );
+    describe_counter!(
         "switchboard_rate_limited_total",
         "Requests refused with 429, by limit (user, client)."
     );
@@ -123,6 +131,18 @@ pub fn event_batch(events: usize, started: Instant) {
     if handle().is_some() {
         metrics::histogram!("switchboard_event_batch_size").record(events as f64);
         metrics::histogram!("switchboard_event_commit_seconds")
+            .record(started.elapsed().as_secs_f64());
+    }
+}
+
+/// Counts a checkpoint of the event writer's, by whether it copied the whole log, and
+/// records how long it held the writer up.
+pub fn writer_checkpoint(complete: bool, started: Instant) {
+    if handle().is_some() {
+        let outcome = if complete { "complete" } else { "partial" };
+        metrics::counter!("switchboard_writer_checkpoints_total", "outcome" => outcome)
+            .increment(1);
+        metrics::histogram!("switchboard_writer_checkpoint_seconds")
             .record(started.elapsed().as_secs_f64());
     }
 }

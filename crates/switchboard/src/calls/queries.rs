@@ -363,10 +363,12 @@ fn build_where(
                     format!("{{caller_name from_number}} : {}", phrase(q))
                 };
                 texts.push(expr);
+                // `CROSS JOIN`: the few noted rows outside, each call by its row id
+                // (a plain join lets the planner walk every call instead).
                 let pending_like = like_on("noted.");
                 clauses.push(format!(
                     "calls.rowid IN (SELECT rowid FROM calls_search WHERE calls_search MATCH $T{} \
-                     UNION ALL SELECT noted.rowid FROM calls_search_pending p JOIN calls noted ON noted.rowid = p.call_rowid WHERE {pending_like})",
+                     UNION ALL SELECT noted.rowid FROM calls_search_pending p CROSS JOIN calls noted ON noted.rowid = p.call_rowid WHERE {pending_like})",
                     texts.len()
                 ));
             } else {

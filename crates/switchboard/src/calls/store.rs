@@ -377,13 +377,31 @@ impl BatchStore for SqliteBatch<'_> {
     }
 }
 
+/// Copies the write-ahead log into the database file from the writer's own connection,
+/// between its batches (PASSIVE: it never waits on readers); whether every frame was
+/// copied. SQLite rewinds the log to its start at the next write only when a checkpoint
+/// copied all of it, and a checkpoint running beside a busy writer never does (new
+/// frames land while it copies): the log then grows for as long as the load lasts —
+/// gigabytes, each new block zeroed by the file system on the commit's path. Run where
+/// no write can land meanwhile, the copy is complete and the log stays small.
+pub(super) fn checkpoint(conn: &rusqlite::Connection) -> AppResult<bool> {
+    let (busy, log, copied): (i64, i64, i64) =
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+    Ok(busy == 0 && log == copied)
+}
+
 /// Most noted calls moved into the search index by one flush.
 const SEARCH_FLUSH_ROWS: i64 = 256;
 /// The last noted call one flush moves.
 const SEARCH_FLUSH_UPTO: &str = "SELECT MAX(call_rowid) FROM (SELECT call_rowid FROM calls_search_pending ORDER BY call_rowid LIMIT $1)";
+/// `CROSS JOIN` fixes the loop order: the noted rows outside, each call looked up by its
+/// row id. With a plain join the planner moves the bound onto `calls` (`c.rowid <= $1`)
+/// and walks every call ever stored on each flush — milliseconds that grow with the table.
 const SEARCH_FLUSH_INDEX: &str = "INSERT INTO calls_search(rowid, caller_name, from_number)
      SELECT c.rowid, c.caller_name, c.from_number
-     FROM calls_search_pending p JOIN calls c ON c.rowid = p.call_rowid
+     FROM calls_search_pending p CROSS JOIN calls c ON c.rowid = p.call_rowid
      WHERE p.call_rowid <= $1";
 const SEARCH_FLUSH_FORGET: &str = "DELETE FROM calls_search_pending WHERE call_rowid <= $1";
 
@@ -450,4 +468,91 @@ pub async fn search_backlog(db: &Db) -> AppResult<i64> {
 pub async fn index_for_search(db: &Db) -> AppResult<()> {
     while flush_search_through_pool(db).await? > 0 {}
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A temporary migrated SQLite database, its writer connection, and its folder.
+    async fn migrated() -> (Db, rusqlite::Connection, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("sb-store-{}", crate::db::new_id("t")));
+        let url = format!("sqlite://{}/switchboard.db?mode=rwc", dir.display());
+        let db = Db::connect(&url).await.expect("database");
+        let conn = db
+            .open_writer_connection()
+            .expect("writer connection")
+            .expect("a SQLite file");
+        (db, conn, dir)
+    }
+
+    /// Frames in the write-ahead log now (a checkpoint's second figure).
+    fn log_frames(conn: &rusqlite::Connection) -> i64 {
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))
+            .expect("checkpoint")
+    }
+
+    /// The writer's checkpoint copies the whole log when nothing writes beside it, and
+    /// the next write starts the log over instead of growing it.
+    #[tokio::test]
+    async fn a_checkpoint_between_batches_lets_the_log_start_over() {
+        let (db, conn, dir) = migrated().await;
+        let write = |i: i64| {
+            conn.execute(
+                "INSERT INTO call_events (call_sid, kind, dedupe_key, payload, received_at)
+                 VALUES (?1, 'incoming', ?1, '[]', ?2)",
+                rusqlite::params![format!("CA{i}"), i],
+            )
+            .expect("insert");
+        };
+        for i in 0..50 {
+            write(i);
+        }
+        let grown = log_frames(&conn);
+        assert!(grown >= 50, "one frame or more a transaction: {grown}");
+        assert!(
+            checkpoint(&conn).expect("checkpoint"),
+            "all of the log copied"
+        );
+        write(50);
+        let after = log_frames(&conn);
+        assert!(
+            after < 10,
+            "the log started over: {after} frames after {grown}"
+        );
+        drop(conn);
+        db.pool().close().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The search flush reads the noted rows and looks each call up, whatever the
+    /// table's size: the plan's first step is the pending table, the second a lookup.
+    #[tokio::test]
+    async fn the_search_flush_walks_the_noted_rows_not_the_calls() {
+        let (db, conn, dir) = migrated().await;
+        let mut st = conn
+            .prepare(&format!(
+                "EXPLAIN QUERY PLAN {}",
+                numbered(SEARCH_FLUSH_INDEX)
+            ))
+            .expect("plan");
+        let steps: Vec<String> = st
+            .query_map([1], |r| r.get::<_, String>(3))
+            .expect("plan rows")
+            .collect::<Result<_, _>>()
+            .expect("plan text");
+        drop(st);
+        drop(conn);
+        db.pool().close().await;
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(steps.len(), 2, "{steps:?}");
+        assert!(
+            steps[0].starts_with("SEARCH p USING INTEGER PRIMARY KEY (rowid<"),
+            "{steps:?}"
+        );
+        assert!(
+            steps[1].starts_with("SEARCH c USING INTEGER PRIMARY KEY (rowid="),
+            "{steps:?}"
+        );
+    }
 }
