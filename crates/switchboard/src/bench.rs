@@ -133,6 +133,17 @@ async fn writer_figures(http: &reqwest::Client, webhook_url: &str) -> Option<Wri
     })
 }
 
+/// The writer figures of every process behind `urls`, added up.
+async fn writer_totals(http: &reqwest::Client, urls: &[String]) -> WriterFigures {
+    let mut total = WriterFigures::default();
+    for url in urls {
+        if let Some(f) = writer_figures(http, url).await {
+            total += f;
+        }
+    }
+    total
+}
+
 /// The wrk script: each pre-signed line sent once (see the script).
 const WRK_SCRIPT: &str = include_str!("bench/signed.lua");
 
@@ -744,12 +755,7 @@ pub async fn webhooks(o: BenchOptions, anchors: Anchors) -> Result<(), BenchErro
         }
         println!("  goals: ≥ 60 % of the rusqlite limit (aim ≥ 100 %), ≥ 3 × the seeds' stack");
         for t in targets.iter().filter(|t| t.ours) {
-            let mut f = WriterFigures::default();
-            for url in &t.urls {
-                if let Some(more) = writer_figures(&http, url).await {
-                    f += more;
-                }
-            }
+            let f = writer_totals(&http, &t.urls).await;
             if f.batches > 0.0 {
                 println!(
                     "  {:<66} writer: {:.1} events a batch on average, {:.0} µs a batch, {:.1} µs an event",
@@ -824,12 +830,7 @@ pub async fn webhooks(o: BenchOptions, anchors: Anchors) -> Result<(), BenchErro
         children.extend(sb);
     }
     for (name, urls, pids, wal) in latency_runs {
-        let mut before = WriterFigures::default();
-        for url in &urls {
-            if let Some(f) = writer_figures(&http, url).await {
-                before += f;
-            }
-        }
+        let before = writer_totals(&http, &urls).await;
         let n = (o.rate * o.rate_secs) as usize;
         let bodies = Arc::new(incoming_bodies(&signed_url, n));
         let rss_now = || pids.iter().filter_map(|p| rss_kib(*p)).sum::<u64>();
@@ -850,12 +851,7 @@ pub async fn webhooks(o: BenchOptions, anchors: Anchors) -> Result<(), BenchErro
             last as f64 / 1024.0,
             peak as f64 / 1024.0,
         );
-        let mut after = WriterFigures::default();
-        for url in &urls {
-            if let Some(f) = writer_figures(&http, url).await {
-                after += f;
-            }
-        }
+        let after = writer_totals(&http, &urls).await;
         let checkpoints = after.checkpoints - before.checkpoints;
         // SQLite's write-ahead log stays small when checkpoints rewind it.
         if let Ok(meta) = std::fs::metadata(&wal) {

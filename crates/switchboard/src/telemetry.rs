@@ -99,7 +99,7 @@ fn describe() {
     );
     describe_counter!(
         "switchboard_writer_checkpoints_total",
-        "SQLite checkpoints the event writer ran between batches, by whether they copied the whole log (complete) or not (partial: a reader held an older snapshot)."
+        "SQLite checkpoints the event writer ran between batches, by whether they copied the whole log (complete) or not (partial: a reader held an older snapshot, or another checkpoint was running)."
     );
     describe_histogram!(
         "switchboard_writer_checkpoint_seconds",

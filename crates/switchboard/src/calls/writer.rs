@@ -268,7 +268,6 @@ impl EventWriter {
         };
         let runtime = tokio::runtime::Handle::current();
         let log_copied = Arc::new(AtomicBool::new(false));
-        let writer_flag = log_copied.clone();
         match own {
             Some(conn) => {
                 let mut writer = Writer::new(conn, log_copied.clone());
@@ -291,8 +290,8 @@ impl EventWriter {
                 }
             }
             None => {
+                let mut writer = Writer::new(ThroughPool, log_copied.clone());
                 runtime.spawn(async move {
-                    let mut writer = Writer::new(ThroughPool, log_copied);
                     while let Some(first) = rx.recv().await {
                         let batch = drain(first, &mut rx);
                         serve(&db, &mut writer, batch).await;
@@ -300,10 +299,7 @@ impl EventWriter {
                 });
             }
         }
-        Self {
-            queue,
-            log_copied: writer_flag,
-        }
+        Self { queue, log_copied }
     }
 
     /// Housekeeping copied most of SQLite's log into the database: the writer copies
