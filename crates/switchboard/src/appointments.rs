@@ -804,7 +804,7 @@ pub async fn create(db: &Db, tenant_id: &str, new: NewAppointment) -> AppResult<
     let c = check(db, tenant_id, &tz, draft).await?;
     let id = new_id("apt");
     let now = now_ms();
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     claim_slot(&mut tx, tenant_id, &c, None).await?;
     sqlx::query(
         "INSERT INTO appointments (id, tenant_id, contact_id, customer_name, customer_phone, staff_id, starts_at, ends_at,
@@ -950,7 +950,7 @@ pub async fn update(
         call_sid: change.call_sid.unwrap_or(before.call_sid.clone()),
     };
     let c = check(db, tenant_id, &tz, draft).await?;
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     claim_slot(&mut tx, tenant_id, &c, Some(id)).await?;
     sqlx::query(
         "UPDATE appointments SET contact_id = $1, customer_name = $2, customer_phone = $3, staff_id = $4,

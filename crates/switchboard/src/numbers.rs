@@ -275,7 +275,7 @@ pub async fn replace_for_tenant(
     inputs: &[NumberInput],
 ) -> AppResult<Vec<PhoneNumber>> {
     let numbers = check_inputs(inputs)?;
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     for n in &numbers {
         if owner_in(&mut *tx, &n.e164)
             .await?
@@ -319,7 +319,7 @@ pub async fn attach(
     friendly_name: Option<&str>,
 ) -> AppResult<PhoneNumber> {
     let friendly_name = label(friendly_name).map_err(|why| AppError::field("friendlyName", why))?;
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     match owner_in(&mut *tx, number).await? {
         Some(owner) if owner != tenant_id => return Err(owned_elsewhere(number)),
         Some(_) => {
@@ -375,7 +375,7 @@ pub async fn detach(db: &Db, tenant_id: &str, number: Option<&E164>) -> AppResul
     if removed.is_empty() {
         return Err(AppError::NotFound);
     }
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     for e164 in &removed {
         sqlx::query("DELETE FROM phone_numbers WHERE tenant_id = $1 AND e164 = $2")
             .bind(tenant_id)

@@ -27,7 +27,7 @@ use crate::db::Db;
 use crate::error::{AppError, AppResult};
 pub use fold::{CallRecord, Event, EventKind, is_outbound};
 pub use queries::*;
-pub use store::{index_for_search, search_backlog};
+pub use store::{index_for_search, rebuild_search_index, search_backlog};
 pub use writer::{EventWriter, NewEvent};
 
 /// The tenant a call belongs to, once we have seen it.

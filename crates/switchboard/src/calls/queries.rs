@@ -878,7 +878,7 @@ pub async fn receptionist_stats(
 
 /// Deletes a tenant's calls and their events; returns how many calls.
 pub async fn delete_for_tenant(db: &Db, tenant_id: &str) -> AppResult<u64> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("DELETE FROM call_events WHERE tenant_id = $1")
         .bind(tenant_id)
         .execute(&mut *tx)
@@ -909,7 +909,7 @@ pub async fn delete_for_tenant(db: &Db, tenant_id: &str) -> AppResult<u64> {
 /// subtracted and a tombstone keeps late callbacks from bringing it back.
 pub async fn delete_one(db: &Db, tenant_id: &str, call_sid: &str) -> AppResult<()> {
     let tz = rollups::tenant_zone(db, tenant_id).await?;
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let row = sqlx::query(&format!(
         "SELECT {} FROM calls WHERE tenant_id = $1 AND call_sid = $2",
         rollups::ROW_COLUMNS

@@ -81,11 +81,12 @@ fn contribution(f: Facts<'_>, tz: &jiff::tz::TimeZone) -> Contribution {
     }
 }
 
-/// The columns of `calls` a contribution needs.
-pub(super) const ROW_COLUMNS: &str = "call_sid, tenant_id, started_at, twilio_number, direction, outcome, menu_choice, talk_seconds, appointment_booked";
+/// The columns of `calls` a contribution needs, and the text SQLite's search index holds
+/// of the call (the event writer keeps that index in step when the text changes).
+pub(super) const ROW_COLUMNS: &str = "call_sid, tenant_id, started_at, twilio_number, direction, outcome, menu_choice, talk_seconds, appointment_booked, caller_name, from_number";
 
 /// What a stored `calls` row (selected with [`ROW_COLUMNS`]) holds of its call's
-/// contribution, and whose call it is.
+/// contribution, whose call it is, and what search finds it by.
 #[derive(Debug, Clone)]
 pub(super) struct RowFacts {
     pub(super) call_sid: String,
@@ -97,6 +98,8 @@ pub(super) struct RowFacts {
     pub(super) menu: Option<String>,
     pub(super) talk: i64,
     pub(super) booked: Option<i64>,
+    pub(super) caller_name: Option<String>,
+    pub(super) from_number: Option<String>,
 }
 
 impl RowFacts {
@@ -112,6 +115,8 @@ impl RowFacts {
             menu: row.try_get("menu_choice")?,
             talk: row.try_get("talk_seconds")?,
             booked: row.try_get("appointment_booked")?,
+            caller_name: row.try_get("caller_name")?,
+            from_number: row.try_get("from_number")?,
         })
     }
 
@@ -263,7 +268,7 @@ pub async fn rebuild(db: &Db, tenant_id: &str) -> AppResult<()> {
     for row in &rows {
         deltas.add(from_row(row, &tz)?, 1);
     }
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("DELETE FROM call_rollups WHERE tenant_id = $1")
         .bind(tenant_id)
         .execute(&mut *tx)

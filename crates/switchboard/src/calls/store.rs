@@ -40,6 +40,34 @@ const REFUSE: &str = "UPDATE call_events SET claimed_tenant_id = tenant_id, tena
      WHERE dedupe_key = $1 AND tenant_id = $2 AND received_at = $3";
 const EVENT_COLUMNS: &str = "call_sid, tenant_id, kind, payload, received_at";
 
+/// A call's row to write.
+pub(super) struct CallWrite<'a> {
+    pub(super) call_sid: &'a str,
+    pub(super) tenant_id: &'a str,
+    pub(super) record: CallRecord,
+    /// The call had a row before this batch (else it is new).
+    pub(super) existing: bool,
+    /// Its caller's name or number differ from what the stored row holds: SQLite's
+    /// search index forgets the old text and takes the new.
+    pub(super) renamed: bool,
+}
+
+impl CallWrite<'_> {
+    /// SQLite's search index must take this call's text (migration 0024).
+    fn to_index(&self) -> bool {
+        !self.existing || self.renamed
+    }
+}
+
+/// The search index forgets a renamed call's old text, read from its row before the row
+/// changes — unless the call is still noted, its text not in the index yet.
+const SEARCH_FORGET: &str = "INSERT INTO calls_search(calls_search, rowid, caller_name, from_number)
+     SELECT 'delete', rowid, caller_name, from_number FROM calls
+     WHERE call_sid = $1 AND NOT EXISTS (SELECT 1 FROM calls_search_pending WHERE call_rowid = calls.rowid)";
+/// Notes a call for the search index; the writer moves noted calls into it in batches.
+const SEARCH_NOTE: &str = "INSERT OR IGNORE INTO calls_search_pending(call_rowid)
+     SELECT rowid FROM calls WHERE call_sid = $1";
+
 /// One batch's transaction. Every method runs inside it; [`BatchStore::commit`] ends it,
 /// and dropping it rolls back.
 pub(super) trait BatchStore {
@@ -56,8 +84,9 @@ pub(super) trait BatchStore {
     ) -> AppResult<()>;
     /// The stored routed events of `call_sids`: `(call_sid, tenant_id, event)`.
     async fn events_of(&mut self, call_sids: &[&str]) -> AppResult<Vec<(String, String, Event)>>;
-    /// Replaces the `calls` rows of `(call_sid, tenant_id, record)`.
-    async fn upsert(&mut self, rows: &[(&str, &str, CallRecord)], now: i64) -> AppResult<()>;
+    /// Writes the calls' rows, and notes for SQLite's search index the calls whose text
+    /// it must take (new, or renamed).
+    async fn write_calls(&mut self, calls: &[CallWrite<'_>], now: i64) -> AppResult<()>;
     /// Adds the rollup changes.
     async fn add_rollups(&mut self, deltas: Deltas) -> AppResult<()>;
     /// Commits.
@@ -75,7 +104,7 @@ impl<'d> SqlxBatch<'d> {
     /// lock, sorted, so two processes never fold one call at once nor deadlock; SQLite's
     /// single write lock does this by itself.
     pub(super) async fn begin(db: &'d Db, call_sids: &[&str]) -> AppResult<Self> {
-        let mut tx = db.pool().begin().await?;
+        let mut tx = db.begin_write().await?;
         if db.backend() == Backend::Postgres {
             let mut sids = call_sids.to_vec();
             sids.sort_unstable();
@@ -192,8 +221,18 @@ impl BatchStore for SqlxBatch<'_> {
         Ok(events)
     }
 
-    async fn upsert(&mut self, rows: &[(&str, &str, CallRecord)], now: i64) -> AppResult<()> {
-        for chunk in rows.chunks(UPSERT_ROWS) {
+    async fn write_calls(&mut self, calls: &[CallWrite<'_>], now: i64) -> AppResult<()> {
+        // PostgreSQL keeps its trigram indexes itself.
+        let sqlite = self.db.backend() == Backend::Sqlite;
+        if sqlite {
+            for c in calls.iter().filter(|c| c.existing && c.renamed) {
+                sqlx::query(SEARCH_FORGET)
+                    .bind(c.call_sid)
+                    .execute(&mut *self.tx)
+                    .await?;
+            }
+        }
+        for chunk in calls.chunks(UPSERT_ROWS) {
             let placeholders: Vec<String> = (0..chunk.len())
                 .map(|i| {
                     format!(
@@ -210,17 +249,25 @@ impl BatchStore for SqlxBatch<'_> {
                 row::UPSERT_TAIL.as_str()
             );
             let mut q = sqlx::query(&sql);
-            for (call_sid, tenant_id, r) in chunk {
+            for c in chunk {
                 q = row::bind_upsert(
                     q,
-                    call_sid,
-                    tenant_id,
-                    super::writer::tracking_number(r),
-                    r,
+                    c.call_sid,
+                    c.tenant_id,
+                    super::writer::tracking_number(&c.record),
+                    &c.record,
                     now,
                 );
             }
             q.execute(&mut *self.tx).await?;
+        }
+        if sqlite {
+            for c in calls.iter().filter(|c| c.to_index()) {
+                sqlx::query(SEARCH_NOTE)
+                    .bind(c.call_sid)
+                    .execute(&mut *self.tx)
+                    .await?;
+            }
         }
         Ok(())
     }
@@ -262,6 +309,8 @@ fn row_facts(r: &rusqlite::Row<'_>) -> rusqlite::Result<RowFacts> {
         menu: r.get("menu_choice")?,
         talk: r.get("talk_seconds")?,
         booked: r.get("appointment_booked")?,
+        caller_name: r.get("caller_name")?,
+        from_number: r.get("from_number")?,
     })
 }
 
@@ -342,17 +391,34 @@ impl BatchStore for SqliteBatch<'_> {
         Ok(events)
     }
 
-    async fn upsert(&mut self, rows: &[(&str, &str, CallRecord)], now: i64) -> AppResult<()> {
-        let mut st = self.tx.prepare_cached(row::UPSERT_ONE.as_str())?;
-        for (call_sid, tenant_id, r) in rows {
+    async fn write_calls(&mut self, calls: &[CallWrite<'_>], now: i64) -> AppResult<()> {
+        for c in calls {
             let values = row::upsert_values(
-                call_sid,
-                tenant_id,
-                super::writer::tracking_number(r),
-                r,
+                c.call_sid,
+                c.tenant_id,
+                super::writer::tracking_number(&c.record),
+                &c.record,
                 now,
             )?;
-            st.execute(rusqlite::params_from_iter(values))?;
+            if c.existing {
+                if c.renamed {
+                    self.tx
+                        .prepare_cached(&numbered(SEARCH_FORGET))?
+                        .execute([c.call_sid])?;
+                }
+                self.tx
+                    .prepare_cached(row::UPDATE_ONE.as_str())?
+                    .execute(rusqlite::params_from_iter(values))?;
+            } else {
+                self.tx
+                    .prepare_cached(row::INSERT_ONE.as_str())?
+                    .execute(rusqlite::params_from_iter(values))?;
+            }
+            if c.to_index() {
+                self.tx
+                    .prepare_cached(&numbered(SEARCH_NOTE))?
+                    .execute([c.call_sid])?;
+            }
         }
         Ok(())
     }
@@ -430,7 +496,7 @@ pub(super) async fn flush_search_through_pool(db: &Db) -> AppResult<usize> {
     if db.backend() != Backend::Sqlite {
         return Ok(0);
     }
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let upto: Option<i64> = sqlx::query_scalar(SEARCH_FLUSH_UPTO)
         .bind(SEARCH_FLUSH_ROWS)
         .fetch_one(&mut *tx)
@@ -467,6 +533,23 @@ pub async fn search_backlog(db: &Db) -> AppResult<i64> {
 /// times a second by itself).
 pub async fn index_for_search(db: &Db) -> AppResult<()> {
     while flush_search_through_pool(db).await? > 0 {}
+    Ok(())
+}
+
+/// Builds the SQLite search index afresh from every stored call (for rows written
+/// behind the event writer's back, such as a bulk load); nothing on PostgreSQL.
+pub async fn rebuild_search_index(db: &Db) -> AppResult<()> {
+    if db.backend() != Backend::Sqlite {
+        return Ok(());
+    }
+    let mut tx = db.begin_write().await?;
+    sqlx::query("INSERT INTO calls_search(calls_search) VALUES ('rebuild')")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM calls_search_pending")
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
     Ok(())
 }
 

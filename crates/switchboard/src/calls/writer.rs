@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::fold::{self, CallRecord, Event, EventKind};
 use super::rollups::{self, RowFacts};
-use super::store::{self, BatchStore, EventRow, SqliteBatch, SqlxBatch, Stored};
+use super::store::{self, BatchStore, CallWrite, EventRow, SqliteBatch, SqlxBatch, Stored};
 use crate::db::{Db, now_ms};
 use crate::error::{AppError, AppResult};
 
@@ -460,17 +460,17 @@ async fn write_batch(
     // folded in the transaction that stores it, so a call without a row has no events
     // but this batch's: it is folded from memory, with no read back.
     let mut deltas = rollups::Deltas::default();
-    let mut existing: HashSet<&str> = HashSet::new();
+    let mut existing: HashMap<&str, &RowFacts> = HashMap::new();
     for (sid, tenant) in &routed {
         if let Some(row) = rows.remove(*sid) {
             deltas.add(row.contribution(&zone(tenant)), -1);
-            existing.insert(*sid);
+            existing.insert(*sid, row);
         }
     }
     let reread: Vec<&str> = routed
         .iter()
         .map(|(sid, _)| *sid)
-        .filter(|sid| existing.contains(*sid))
+        .filter(|sid| existing.contains_key(*sid))
         .collect();
     let mut by_call: HashMap<(String, String), Vec<Event>> = HashMap::new();
     if !reread.is_empty() {
@@ -478,29 +478,40 @@ async fn write_batch(
             by_call.entry((sid, tenant)).or_default().push(event);
         }
     }
-    let mut folded: Vec<(&str, &str, CallRecord)> = Vec::with_capacity(routed.len());
+    let mut folded: Vec<CallWrite<'_>> = Vec::with_capacity(routed.len());
     for (sid, tenant) in &routed {
-        let events = if existing.contains(*sid) {
+        let stored_row = existing.get(*sid);
+        let events = if stored_row.is_some() {
             by_call
                 .remove(&((*sid).to_owned(), (*tenant).to_owned()))
                 .unwrap_or_default()
         } else {
             batch_events(events, &keys, sid, tenant, received_at)
         };
-        folded.push((sid, tenant, fold::fold(&events)));
+        let record = fold::fold(&events);
+        let renamed = stored_row.is_some_and(|row| {
+            row.caller_name != record.caller_name || row.from_number != record.from
+        });
+        folded.push(CallWrite {
+            call_sid: sid,
+            tenant_id: tenant,
+            record,
+            existing: stored_row.is_some(),
+            renamed,
+        });
     }
-    for (_, tenant, record) in &folded {
+    for c in &folded {
         deltas.add(
             rollups::from_record(
-                tenant,
-                tracking_number(record).as_deref(),
-                record,
-                &zone(tenant),
+                c.tenant_id,
+                tracking_number(&c.record).as_deref(),
+                &c.record,
+                &zone(c.tenant_id),
             ),
             1,
         );
     }
-    store.upsert(&folded, now_ms()).await?;
+    store.write_calls(&folded, now_ms()).await?;
     store.add_rollups(deltas).await?;
     store.commit().await?;
     for (e, refused) in events.iter().zip(&refused) {
@@ -513,7 +524,7 @@ async fn write_batch(
     }
     let records: HashMap<(&str, &str), CallRecord> = folded
         .into_iter()
-        .map(|(sid, tenant, record)| ((sid, tenant), record))
+        .map(|c| ((c.call_sid, c.tenant_id), c.record))
         .collect();
     Ok(events
         .iter()

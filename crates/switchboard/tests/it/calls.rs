@@ -1563,3 +1563,80 @@ async fn search_finds_callers_by_name_and_number_fragments() {
     assert!(found("555").await.is_empty());
     w.t.stop().await;
 }
+
+#[tokio::test]
+async fn search_follows_a_caller_name_an_earlier_callback_brings() {
+    let w = call_world().await;
+    let db = &w.t.app.state.db;
+    let token = w.account.auth_token.clone();
+    let call = "CA5ea7c4a11e7e5ea7c4a11e7e5ea7c4a1";
+    let callback =
+        |path: &'static str, status: &'static str, at: &'static str, name: &'static str| {
+            let t = &w.t;
+            let token = token.clone();
+            let account = w.account.sid.clone();
+            async move {
+                let (code, body) = crate::common::signed_post(
+                    t,
+                    path,
+                    &token,
+                    &[
+                        ("AccountSid", account.as_str()),
+                        ("CallSid", call),
+                        ("From", "+15550007777"),
+                        ("To", TRACKING),
+                        ("Direction", "inbound"),
+                        ("CallStatus", status),
+                        ("CallerName", name),
+                        ("Timestamp", at),
+                    ],
+                )
+                .await;
+                assert_eq!(code, StatusCode::OK, "{body}");
+            }
+        };
+    let found = |q: &'static str| {
+        let t = &w.t;
+        let owner = w.owner.clone();
+        async move {
+            let (status, page) = t.get(&format!("/api/twilio/call-logs?q={q}"), &owner).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            page["total"].as_i64().expect("total")
+        }
+    };
+    // The call's end arrives first, naming the caller as its lookup had it then …
+    callback(
+        "/api/twilio/voice/status-callback",
+        "completed",
+        "Tue, 01 Dec 2026 10:00:40 +0000",
+        "OLDNAME LOOKUP",
+    )
+    .await;
+    assert_eq!(found("oldname").await, 1);
+    switchboard::calls::index_for_search(db)
+        .await
+        .expect("index");
+    assert_eq!(found("oldname").await, 1, "found through the index");
+    // … then its start, earlier on Twilio's clock: the call's first name is this one.
+    callback(
+        "/api/twilio/voice/incoming",
+        "ringing",
+        "Tue, 01 Dec 2026 10:00:00 +0000",
+        "NEWNAME LOOKUP",
+    )
+    .await;
+    let (_, page) = w.t.get("/api/twilio/call-logs", &w.owner).await;
+    assert_eq!(
+        page["callLogs"][0]["callerName"], "NEWNAME LOOKUP",
+        "{page}"
+    );
+    for indexed in [false, true] {
+        assert_eq!(found("newname").await, 1, "indexed: {indexed}");
+        assert_eq!(found("oldname").await, 0, "indexed: {indexed}");
+        assert_eq!(found("lookup").await, 1, "one call, once");
+        switchboard::calls::index_for_search(db)
+            .await
+            .expect("index");
+    }
+    w.t.stop().await;
+}
