@@ -391,6 +391,98 @@ mod tests {
         );
     }
 
+    /// Migration 0025 rebuilds `call_events`: a database with events from before it keeps
+    /// them, their ids and the id counter, and dedupes by call and key after it.
+    #[tokio::test]
+    async fn rebuilding_the_events_table_keeps_events_ids_and_counter() {
+        sqlx::any::install_default_drivers();
+        let dir = std::env::temp_dir().join(new_id("sb-migrate"));
+        let earlier = dir.join("migrations");
+        std::fs::create_dir_all(&earlier).expect("folder");
+        let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+        for entry in std::fs::read_dir(&source).expect("migrations") {
+            let path = entry.expect("entry").path();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            if name < "0025" {
+                std::fs::copy(&path, earlier.join(name)).expect("copy");
+            }
+        }
+        let url = format!("sqlite://{}/old.db?mode=rwc", dir.display());
+        let pool = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&url)
+            .await
+            .expect("pool");
+        let before = sqlx::migrate::Migrator::new(earlier.as_path())
+            .await
+            .expect("earlier migrations");
+        before.run(&pool).await.expect("migrated to 0024");
+        let run = |sql: &'static str| sqlx::query(sql).execute(&pool);
+        run("INSERT INTO tenants (id, name, timezone, created_at, updated_at) VALUES ('t1', 'T', 'UTC', 0, 0)")
+            .await
+            .expect("tenant");
+        for i in 1..=3 {
+            sqlx::query(
+                "INSERT INTO call_events (tenant_id, call_sid, kind, dedupe_key, payload, received_at)
+                 VALUES ('t1', $1, 'incoming', $2, '[]', $3)",
+            )
+            .bind(format!("CA{}", i % 2))
+            .bind(format!("key{i}"))
+            .bind(i)
+            .execute(&pool)
+            .await
+            .expect("event");
+        }
+        run("DELETE FROM call_events WHERE id = 3")
+            .await
+            .expect("delete");
+        SQLITE_MIGRATIONS.run(&pool).await.expect("migrated");
+        let kept: Vec<(i64, String, String)> =
+            sqlx::query_as("SELECT id, call_sid, dedupe_key FROM call_events ORDER BY id")
+                .fetch_all(&pool)
+                .await
+                .expect("events");
+        assert_eq!(
+            kept,
+            vec![
+                (1, "CA1".to_owned(), "key1".to_owned()),
+                (2, "CA0".to_owned(), "key2".to_owned())
+            ]
+        );
+        let append = |sid: &'static str, key: &'static str| {
+            sqlx::query(
+                "INSERT INTO call_events (tenant_id, call_sid, kind, dedupe_key, payload, received_at)
+                 VALUES ('t1', $1, 'incoming', $2, '[]', 9) ON CONFLICT (call_sid, dedupe_key) DO NOTHING",
+            )
+            .bind(sid)
+            .bind(key)
+            .execute(&pool)
+        };
+        // A new event first: it takes the next id the counter hands out.
+        assert_eq!(append("CA1", "key4").await.expect("new").rows_affected(), 1);
+        assert_eq!(
+            append("CA1", "key1")
+                .await
+                .expect("duplicate")
+                .rows_affected(),
+            0
+        );
+        let newest: i64 =
+            sqlx::query_scalar("SELECT id FROM call_events WHERE dedupe_key = 'key4'")
+                .fetch_one(&pool)
+                .await
+                .expect("newest");
+        assert!(
+            newest > 3,
+            "the deleted event's id was handed out again: {newest}"
+        );
+        pool.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[tokio::test]
     async fn placeholders_per_backend() {
         let fake = |backend| Db {

@@ -136,11 +136,14 @@ pub async fn erase(
         if changed {
             // The dedupe key stays: a redelivered original is still recognised and
             // not stored again.
-            sqlx::query("UPDATE call_events SET payload = $1 WHERE dedupe_key = $2")
-                .bind(serde_json::to_string(&params).map_err(AppError::internal)?)
-                .bind(key)
-                .execute(db.pool())
-                .await?;
+            sqlx::query(
+                "UPDATE call_events SET payload = $1 WHERE call_sid = $2 AND dedupe_key = $3",
+            )
+            .bind(serde_json::to_string(&params).map_err(AppError::internal)?)
+            .bind(call_sid)
+            .bind(key)
+            .execute(db.pool())
+            .await?;
         }
     }
     events

@@ -35,9 +35,11 @@ pub(super) struct Stored {
 
 const APPEND_HEAD: &str =
     "INSERT INTO call_events (tenant_id, call_sid, kind, dedupe_key, payload, received_at) VALUES ";
-const APPEND_TAIL: &str = " ON CONFLICT (dedupe_key) DO NOTHING";
+/// A dedupe key is unique within its call (migration 0025: one index serves both the
+/// dedupe and the reads of a call's events).
+const APPEND_TAIL: &str = " ON CONFLICT (call_sid, dedupe_key) DO NOTHING";
 const REFUSE: &str = "UPDATE call_events SET claimed_tenant_id = tenant_id, tenant_id = NULL
-     WHERE dedupe_key = $1 AND tenant_id = $2 AND received_at = $3";
+     WHERE call_sid = $1 AND dedupe_key = $2 AND tenant_id = $3 AND received_at = $4";
 const EVENT_COLUMNS: &str = "call_sid, tenant_id, kind, payload, received_at";
 
 /// A call's row to write.
@@ -78,6 +80,7 @@ pub(super) trait BatchStore {
     /// Takes an event away from the tenant that signed it (kept for admins).
     async fn refuse(
         &mut self,
+        call_sid: &str,
         dedupe_key: &str,
         tenant_id: &str,
         received_at: i64,
@@ -186,11 +189,13 @@ impl BatchStore for SqlxBatch<'_> {
 
     async fn refuse(
         &mut self,
+        call_sid: &str,
         dedupe_key: &str,
         tenant_id: &str,
         received_at: i64,
     ) -> AppResult<()> {
         sqlx::query(REFUSE)
+            .bind(call_sid)
             .bind(dedupe_key)
             .bind(tenant_id)
             .bind(received_at)
@@ -361,13 +366,21 @@ impl BatchStore for SqliteBatch<'_> {
 
     async fn refuse(
         &mut self,
+        call_sid: &str,
         dedupe_key: &str,
         tenant_id: &str,
         received_at: i64,
     ) -> AppResult<()> {
         self.tx
             .prepare_cached(&numbered(REFUSE))
-            .and_then(|mut st| st.execute(rusqlite::params![dedupe_key, tenant_id, received_at]))?;
+            .and_then(|mut st| {
+                st.execute(rusqlite::params![
+                    call_sid,
+                    dedupe_key,
+                    tenant_id,
+                    received_at
+                ])
+            })?;
         Ok(())
     }
 

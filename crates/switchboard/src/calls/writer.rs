@@ -433,7 +433,7 @@ async fn write_batch(
         .collect();
     for ((e, key), _) in events.iter().zip(&keys).zip(&refused).filter(|(_, r)| **r) {
         if let Some(t) = &e.tenant_id {
-            store.refuse(key, t, received_at).await?;
+            store.refuse(&e.call_sid, key, t, received_at).await?;
         }
     }
 
