@@ -472,7 +472,7 @@ pub(super) fn checkpoint(conn: &rusqlite::Connection) -> AppResult<bool> {
 }
 
 /// Most noted calls moved into the search index by one flush.
-const SEARCH_FLUSH_ROWS: i64 = 256;
+pub(super) const SEARCH_FLUSH_ROWS: usize = 256;
 /// The last noted call one flush moves.
 const SEARCH_FLUSH_UPTO: &str = "SELECT MAX(call_rowid) FROM (SELECT call_rowid FROM calls_search_pending ORDER BY call_rowid LIMIT $1)";
 /// `CROSS JOIN` fixes the loop order: the noted rows outside, each call looked up by its
@@ -490,7 +490,7 @@ pub(super) fn flush_search(conn: &mut rusqlite::Connection) -> AppResult<usize> 
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let upto: Option<i64> = tx
         .prepare_cached(&numbered(SEARCH_FLUSH_UPTO))
-        .and_then(|mut st| st.query_row([SEARCH_FLUSH_ROWS], |r| r.get(0)))?;
+        .and_then(|mut st| st.query_row([SEARCH_FLUSH_ROWS as i64], |r| r.get(0)))?;
     let Some(upto) = upto else {
         return Ok(0);
     };
@@ -511,7 +511,7 @@ pub(super) async fn flush_search_through_pool(db: &Db) -> AppResult<usize> {
     }
     let mut tx = db.begin_write().await?;
     let upto: Option<i64> = sqlx::query_scalar(SEARCH_FLUSH_UPTO)
-        .bind(SEARCH_FLUSH_ROWS)
+        .bind(SEARCH_FLUSH_ROWS as i64)
         .fetch_one(&mut *tx)
         .await?;
     let Some(upto) = upto else {

@@ -105,6 +105,10 @@ type BatchResults = Vec<AppResult<Option<CallRecord>>>;
 /// often enough that few calls wait, seldom enough that the index's cost per
 /// transaction is paid a few times a second rather than once a batch.
 const SEARCH_FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
+/// How soon the next flush comes after one that moved all it may: calls are being noted
+/// faster than one flush every [`SEARCH_FLUSH_EVERY`] takes in, and the backlog (which
+/// search checks row by row) would grow for as long as the load lasts.
+const SEARCH_FLUSH_BEHIND: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// Where a writer's batches go.
 trait Connection {
@@ -160,7 +164,7 @@ const CHECKPOINT_AT_LEAST_EVERY: std::time::Duration = std::time::Duration::from
 /// A connection and when it last flushed the search index and checkpointed.
 struct Writer<C> {
     conn: C,
-    last_flush: std::time::Instant,
+    next_flush: std::time::Instant,
     last_checkpoint: std::time::Instant,
     /// Set by housekeeping when its checkpoint has copied most of the log.
     log_copied: Arc<AtomicBool>,
@@ -170,13 +174,14 @@ impl<C: Connection> Writer<C> {
     fn new(conn: C, log_copied: Arc<AtomicBool>) -> Self {
         Self {
             conn,
-            last_flush: std::time::Instant::now(),
+            next_flush: std::time::Instant::now() + SEARCH_FLUSH_EVERY,
             last_checkpoint: std::time::Instant::now(),
             log_copied,
         }
     }
 
-    /// Upkeep between batches: the search index at most every [`SEARCH_FLUSH_EVERY`],
+    /// Upkeep between batches: the search index every [`SEARCH_FLUSH_EVERY`] (sooner
+    /// while it falls behind),
     /// and the last of SQLite's log into the database file.
     ///
     /// A checkpoint has two halves. Housekeeping copies the bulk of the log on a thread
@@ -190,11 +195,17 @@ impl<C: Connection> Writer<C> {
     /// (p99 at 1,000/s 7.0 ms against 5.2–5.5 ms), and a saturating load's log grows
     /// by hundreds of megabytes meanwhile.
     async fn after_batch(&mut self, db: &Db) {
-        if self.last_flush.elapsed() >= SEARCH_FLUSH_EVERY {
-            self.last_flush = std::time::Instant::now();
-            if let Err(e) = self.conn.flush_search(db).await {
-                tracing::warn!(error = %e, "could not update the search index; will retry");
-            }
+        let now = std::time::Instant::now();
+        if now >= self.next_flush {
+            let wait = match self.conn.flush_search(db).await {
+                Ok(moved) if moved >= store::SEARCH_FLUSH_ROWS => SEARCH_FLUSH_BEHIND,
+                Ok(_) => SEARCH_FLUSH_EVERY,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not update the search index; will retry");
+                    SEARCH_FLUSH_EVERY
+                }
+            };
+            self.next_flush = now + wait;
         }
         if self.log_copied.swap(false, Ordering::AcqRel)
             || self.last_checkpoint.elapsed() >= CHECKPOINT_AT_LEAST_EVERY
@@ -603,5 +614,37 @@ mod tests {
         let expected: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(key, expected);
         assert_eq!(key.len(), 64);
+    }
+
+    /// A backlog of noted calls larger than one flush takes is worked off in quick
+    /// succession, not one flush per [`SEARCH_FLUSH_EVERY`].
+    #[tokio::test]
+    async fn a_search_backlog_is_flushed_without_waiting_the_full_interval() {
+        let dir = std::env::temp_dir().join(crate::db::new_id("sb-writer"));
+        let url = format!("sqlite://{}/switchboard.db?mode=rwc", dir.display());
+        let db = Db::connect(&url).await.expect("database");
+        let conn = db
+            .open_writer_connection()
+            .expect("writer connection")
+            .expect("a SQLite file");
+        let noted = 2 * store::SEARCH_FLUSH_ROWS + 88;
+        conn.execute_batch(&format!(
+            "INSERT INTO tenants (id, name, timezone, created_at, updated_at) VALUES ('t1', 'T', 'UTC', 0, 0);
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {noted})
+             INSERT INTO calls (call_sid, tenant_id, from_number, outcome, started_at, updated_at)
+                 SELECT 'CA' || i, 't1', '+1555000' || i, 'answered', 0, 0 FROM n;
+             INSERT INTO calls_search_pending (call_rowid) SELECT rowid FROM calls;"
+        ))
+        .expect("noted calls");
+        let mut writer = Writer::new(conn, Arc::new(AtomicBool::new(false)));
+        tokio::time::sleep(SEARCH_FLUSH_EVERY + std::time::Duration::from_millis(10)).await;
+        for _ in 0..3 {
+            writer.after_batch(&db).await;
+            tokio::time::sleep(SEARCH_FLUSH_BEHIND + std::time::Duration::from_millis(5)).await;
+        }
+        assert_eq!(store::search_backlog(&db).await.expect("backlog"), 0);
+        drop(writer);
+        db.pool().close().await;
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
