@@ -405,6 +405,11 @@ impl BatchStore for SqliteBatch<'_> {
     }
 
     async fn write_calls(&mut self, calls: &[CallWrite<'_>], now: i64) -> AppResult<()> {
+        // Looked up in the statement cache once a batch, not once a call.
+        let mut insert = self.tx.prepare_cached(row::INSERT_ONE.as_str())?;
+        let mut update = self.tx.prepare_cached(row::UPDATE_ONE.as_str())?;
+        let mut forget = self.tx.prepare_cached(&numbered(SEARCH_FORGET))?;
+        let mut note = self.tx.prepare_cached(&numbered(SEARCH_NOTE))?;
         for c in calls {
             let values = row::upsert_values(
                 c.call_sid,
@@ -415,22 +420,14 @@ impl BatchStore for SqliteBatch<'_> {
             )?;
             if c.existing {
                 if c.renamed {
-                    self.tx
-                        .prepare_cached(&numbered(SEARCH_FORGET))?
-                        .execute([c.call_sid])?;
+                    forget.execute([c.call_sid])?;
                 }
-                self.tx
-                    .prepare_cached(row::UPDATE_ONE.as_str())?
-                    .execute(rusqlite::params_from_iter(values))?;
+                update.execute(rusqlite::params_from_iter(values))?;
             } else {
-                self.tx
-                    .prepare_cached(row::INSERT_ONE.as_str())?
-                    .execute(rusqlite::params_from_iter(values))?;
+                insert.execute(rusqlite::params_from_iter(values))?;
             }
             if c.to_index() {
-                self.tx
-                    .prepare_cached(&numbered(SEARCH_NOTE))?
-                    .execute([c.call_sid])?;
+                note.execute([c.call_sid])?;
             }
         }
         Ok(())
@@ -566,21 +563,23 @@ pub async fn rebuild_search_index(db: &Db) -> AppResult<()> {
     Ok(())
 }
 
+/// A temporary migrated SQLite database, its writer connection, and its folder (for the
+/// calls module's unit tests).
+#[cfg(test)]
+pub(super) async fn migrated() -> (Db, rusqlite::Connection, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("sb-store-{}", crate::db::new_id("t")));
+    let url = format!("sqlite://{}/switchboard.db?mode=rwc", dir.display());
+    let db = Db::connect(&url).await.expect("database");
+    let conn = db
+        .open_writer_connection()
+        .expect("writer connection")
+        .expect("a SQLite file");
+    (db, conn, dir)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A temporary migrated SQLite database, its writer connection, and its folder.
-    async fn migrated() -> (Db, rusqlite::Connection, std::path::PathBuf) {
-        let dir = std::env::temp_dir().join(format!("sb-store-{}", crate::db::new_id("t")));
-        let url = format!("sqlite://{}/switchboard.db?mode=rwc", dir.display());
-        let db = Db::connect(&url).await.expect("database");
-        let conn = db
-            .open_writer_connection()
-            .expect("writer connection")
-            .expect("a SQLite file");
-        (db, conn, dir)
-    }
 
     /// Frames in the write-ahead log now (a checkpoint's second figure).
     fn log_frames(conn: &rusqlite::Connection) -> i64 {

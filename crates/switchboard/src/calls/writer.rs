@@ -620,13 +620,7 @@ mod tests {
     /// succession, not one flush per [`SEARCH_FLUSH_EVERY`].
     #[tokio::test]
     async fn a_search_backlog_is_flushed_without_waiting_the_full_interval() {
-        let dir = std::env::temp_dir().join(crate::db::new_id("sb-writer"));
-        let url = format!("sqlite://{}/switchboard.db?mode=rwc", dir.display());
-        let db = Db::connect(&url).await.expect("database");
-        let conn = db
-            .open_writer_connection()
-            .expect("writer connection")
-            .expect("a SQLite file");
+        let (db, conn, dir) = store::migrated().await;
         let noted = 2 * store::SEARCH_FLUSH_ROWS + 88;
         conn.execute_batch(&format!(
             "INSERT INTO tenants (id, name, timezone, created_at, updated_at) VALUES ('t1', 'T', 'UTC', 0, 0);
