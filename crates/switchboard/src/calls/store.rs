@@ -620,6 +620,41 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// Housekeeping's checkpoint (two passes and a sync of what they copied) leaves the
+    /// writer's finishing one nothing that keeps the log from starting over.
+    #[tokio::test]
+    async fn housekeeping_and_the_writer_together_let_the_log_start_over() {
+        let (db, conn, dir) = migrated().await;
+        for i in 0..50 {
+            conn.execute(
+                "INSERT INTO call_events (call_sid, kind, dedupe_key, payload, received_at)
+                 VALUES (?1, 'incoming', ?1, '[]', ?2)",
+                rusqlite::params![format!("CA{i}"), i],
+            )
+            .expect("insert");
+        }
+        let grown = log_frames(&conn);
+        assert!(db.checkpoint().await.expect("housekeeping's checkpoint"));
+        assert!(
+            checkpoint(&conn).expect("the writer's"),
+            "all of the log copied"
+        );
+        conn.execute(
+            "INSERT INTO call_events (call_sid, kind, dedupe_key, payload, received_at)
+             VALUES ('CA50', 'incoming', 'CA50', '[]', 50)",
+            [],
+        )
+        .expect("insert");
+        let after = log_frames(&conn);
+        assert!(
+            after < 10,
+            "the log started over: {after} frames after {grown}"
+        );
+        drop(conn);
+        db.pool().close().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     /// The search flush reads the noted rows and looks each call up, whatever the
     /// table's size: the plan's first step is the pending table, the second a lookup.
     #[tokio::test]
