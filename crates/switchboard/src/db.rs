@@ -96,6 +96,15 @@ pub struct Db {
 /// a log that a burst made larger than 64 MB is cut back to that once it is rewound.
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000; PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;";
 
+/// Every PostgreSQL connection's settings. sqlx prepares each statement once per
+/// connection, and after five runs PostgreSQL may keep a generic plan for it, made for
+/// the table as it was then: on a new database, a plan for an empty `calls` table (a
+/// sequential scan for `call_sid IN (…)`) stayed while the table grew, and every batch
+/// of the event writer scanned all of it until an autoanalyze came by (a minute or
+/// more). Each run is planned for its own values and the table as it is instead; the
+/// planning costs tens of microseconds.
+const POSTGRES_SESSION: &str = "SET plan_cache_mode = force_custom_plan";
+
 impl Db {
     /// Opens (creating the SQLite file and its directory if needed) and migrates.
     pub async fn connect(url: &str) -> Result<Self, DbError> {
@@ -133,6 +142,12 @@ impl Db {
                 AnyPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(Duration::from_secs(10))
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute(POSTGRES_SESSION).await?;
+                            Ok(())
+                        })
+                    })
                     .connect_with(options)
                     .await
             }

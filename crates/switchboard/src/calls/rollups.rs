@@ -191,9 +191,12 @@ pub(super) const ROLLUP_UPSERT_TAIL: &str =
     booked = call_rollups.booked + excluded.booked";
 
 impl Deltas {
-    /// The non-zero changes.
+    /// The non-zero changes, sorted by key: batches that write concurrently on PostgreSQL (writers in one
+    /// process, or several processes) lock shared rows in one order, so never deadlock
+    /// on each other (PostgreSQL would abort one after a second's wait).
     pub(super) fn changes(&self) -> Vec<RollupChange<'_>> {
-        self.0
+        let mut changes: Vec<RollupChange<'_>> = self
+            .0
             .iter()
             .filter(|(_, d)| **d != (0, 0, 0))
             .map(|(k, (calls, talk, booked))| RollupChange {
@@ -209,7 +212,9 @@ impl Deltas {
                 talk: *talk,
                 booked: *booked,
             })
-            .collect()
+            .collect();
+        changes.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        changes
     }
 
     pub(super) fn add(&mut self, c: Contribution, sign: i64) {

@@ -1075,3 +1075,27 @@ async fn forgetting_a_caller_erases_their_calls_texts_and_contact_with_confirmat
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+/// On PostgreSQL every pooled connection plans each run of a statement for its values
+/// and the tables as they are: a generic plan kept from when `calls` was empty had the
+/// event writer scan the whole table on every batch.
+#[tokio::test]
+async fn postgres_connections_plan_each_statement_for_the_tables_as_they_are() {
+    let t = TestApp::start_with(&[]).await;
+    let db = &t.app.state.db;
+    if db.backend() != switchboard::db::Backend::Postgres {
+        eprintln!("SQLite: no plan cache to check");
+        return;
+    }
+    // Every connection the pool hands out, not only the first.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut conn = db.pool().acquire().await.expect("connection");
+        let mode: String = sqlx::query_scalar("SHOW plan_cache_mode")
+            .fetch_one(&mut *conn)
+            .await
+            .expect("show");
+        assert_eq!(mode, "force_custom_plan");
+        held.push(conn);
+    }
+}
