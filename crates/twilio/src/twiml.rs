@@ -77,21 +77,27 @@ impl Element {
 /// Escapes text for XML. Characters XML 1.0 forbids are dropped rather than sent to
 /// Twilio, which would reject the whole document.
 fn escape_into(text: &str, attribute: bool, out: &mut String) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' if attribute => out.push_str("&quot;"),
-            '\'' if attribute => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' if attribute => {
-                let _ = write!(out, "&#{};", c as u32);
-            }
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
-            c => out.push(c),
-        }
+    // Runs of text that need nothing are copied whole (most of a document).
+    let mut run = 0;
+    for (i, c) in text.char_indices() {
+        let escaped = match c {
+            '&' => "&amp;",
+            '<' => "&lt;",
+            '>' => "&gt;",
+            '"' if attribute => "&quot;",
+            '\'' if attribute => "&apos;",
+            '\t' if attribute => "&#9;",
+            '\n' if attribute => "&#10;",
+            '\r' if attribute => "&#13;",
+            '\t' | '\n' | '\r' => continue,
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => "",
+            _ => continue,
+        };
+        out.push_str(&text[run..i]);
+        out.push_str(escaped);
+        run = i + c.len_utf8();
     }
+    out.push_str(&text[run..]);
 }
 
 fn document(root: &Element) -> String {
@@ -749,6 +755,37 @@ mod tests {
             .push(Say::new(r#"a < b && "c" > 'd'"#).voice(r#"x"y'z<&>"#))
             .to_xml();
         assert!(xml.contains(r#"<Say voice="x&quot;y&apos;z&lt;&amp;&gt;">a &lt; b &amp;&amp; "c" &gt; 'd'</Say>"#), "{xml}");
+    }
+
+    /// What escaping did before it copied runs whole: one character at a time.
+    fn escape_by_character(text: &str, attribute: bool) -> String {
+        let mut out = String::new();
+        for c in text.chars() {
+            match c {
+                '&' => out.push_str("&amp;"),
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '"' if attribute => out.push_str("&quot;"),
+                '\'' if attribute => out.push_str("&apos;"),
+                '\t' | '\n' | '\r' if attribute => out.push_str(&format!("&#{};", c as u32)),
+                '\t' | '\n' | '\r' => out.push(c),
+                c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
+                c => out.push(c),
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn escaping_runs_whole_matches_escaping_each_character(
+            text in "[&<>\"'\t\n\r\x00-\x1fa-zé日😀\u{FFFE}\u{FFFF} ]{0,40}",
+            attribute: bool,
+        ) {
+            let mut out = String::new();
+            escape_into(&text, attribute, &mut out);
+            proptest::prop_assert_eq!(out, escape_by_character(&text, attribute));
+        }
     }
 
     #[test]

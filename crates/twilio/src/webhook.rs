@@ -256,7 +256,9 @@ pub struct CallDetails {
 }
 
 impl CallDetails {
-    fn from_params(p: &Params) -> Result<Self, WebhookError> {
+    /// Parses the parameters every call webhook carries; `CallSid` and `AccountSid` are
+    /// required.
+    pub fn from_params(p: &Params) -> Result<Self, WebhookError> {
         Ok(Self {
             call_sid: p.req("CallSid")?,
             account_sid: p.req("AccountSid")?,

@@ -66,6 +66,8 @@ impl CallWrite<'_> {
 const SEARCH_FORGET: &str = "INSERT INTO calls_search(calls_search, rowid, caller_name, from_number)
      SELECT 'delete', rowid, caller_name, from_number FROM calls
      WHERE call_sid = $1 AND NOT EXISTS (SELECT 1 FROM calls_search_pending WHERE call_rowid = calls.rowid)";
+/// Notes a new call's row (by its row id) for the search index.
+const SEARCH_NOTE_ROW: &str = "INSERT OR IGNORE INTO calls_search_pending(call_rowid) VALUES (?1)";
 /// Notes a call for the search index; the writer moves noted calls into it in batches.
 const SEARCH_NOTE: &str = "INSERT OR IGNORE INTO calls_search_pending(call_rowid)
      SELECT rowid FROM calls WHERE call_sid = $1";
@@ -410,6 +412,7 @@ impl BatchStore for SqliteBatch<'_> {
         let mut update = self.tx.prepare_cached(row::UPDATE_ONE.as_str())?;
         let mut forget = self.tx.prepare_cached(&numbered(SEARCH_FORGET))?;
         let mut note = self.tx.prepare_cached(&numbered(SEARCH_NOTE))?;
+        let mut note_row = self.tx.prepare_cached(SEARCH_NOTE_ROW)?;
         for c in calls {
             let values = row::upsert_values(
                 c.call_sid,
@@ -423,11 +426,13 @@ impl BatchStore for SqliteBatch<'_> {
                     forget.execute([c.call_sid])?;
                 }
                 update.execute(rusqlite::params_from_iter(values))?;
+                if c.renamed {
+                    note.execute([c.call_sid])?;
+                }
             } else {
                 insert.execute(rusqlite::params_from_iter(values))?;
-            }
-            if c.to_index() {
-                note.execute([c.call_sid])?;
+                // The row just inserted: no second lookup of the call by its sid.
+                note_row.execute([self.tx.last_insert_rowid()])?;
             }
         }
         Ok(())

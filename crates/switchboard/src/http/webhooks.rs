@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use twilio::signature::RequestValidator;
 use twilio::twiml::{Hangup, Message, MessagingResponse, Say, VoiceResponse};
 use twilio::webhook::{
-    CallStatusCallback, DialAction, InboundSms, IncomingCall, NumberStatus, Params,
+    CallDetails, CallStatusCallback, DialAction, InboundSms, IncomingCall, NumberStatus, Params,
     RealtimeTranscription, RecordingStatusCallback, SmsStatusCallback, WebhookError,
 };
 
@@ -168,10 +168,11 @@ async fn resolve_signer(
 impl FromRequest<AppState> for Verified {
     type Rejection = AppError;
 
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request(mut req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let method = req.method().clone();
         let uri = req.uri().clone();
-        let headers = req.headers().clone();
+        // Taken, not copied: reading the body needs none of them.
+        let headers = std::mem::take(req.headers_mut());
         let body = Bytes::from_request(req, state).await;
         verify(state, &method, &uri, &headers, body).await
     }
@@ -378,27 +379,26 @@ async fn respond(
     responses((status = 200, description = "TwiML", content_type = "text/xml", body = String), (status = 400, description = "The request could not be read", body = crate::http::openapi::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::http::openapi::ErrorBody)),
 )]
 pub(crate) async fn incoming(State(state): State<AppState>, v: Verified) -> AppResult<Response> {
-    let call = IncomingCall::from_params(v.params.clone()).map_err(bad_payload)?;
-    let kind = if call.digits.is_some() || v.query_param("attempt").is_some() {
+    // Read in place: the parameters are copied once, into the stored event.
+    let call = CallDetails::from_params(&v.params).map_err(bad_payload)?;
+    let digits = v.params.get("Digits").map(str::to_owned);
+    let kind = if digits.is_some() || v.query_param("attempt").is_some() {
         EventKind::Gather
     } else {
         EventKind::Incoming
     };
     let Some(tenant) = v.tenant_id.as_deref() else {
-        return unrouted(&state, &call.call.call_sid, kind, &v.params).await;
+        return unrouted(&state, &call.call_sid, kind, &v.params).await;
     };
-    record(&state, Some(tenant), &call.call.call_sid, kind, &v.params).await?;
+    record(&state, Some(tenant), &call.call_sid, kind, &v.params).await?;
     let attempt = v
         .query_param("attempt")
         .and_then(|a| a.parse::<u8>().ok())
         .unwrap_or(0)
         .min(call_flow::MENU_ATTEMPTS);
-    let tracking = E164::lookup_key(&call.call.to)
-        .map_or_else(|| call.call.to.clone(), |n| n.as_str().to_owned());
-    let step = Step::Incoming {
-        attempt,
-        digits: call.digits.clone(),
-    };
+    let tracking =
+        E164::lookup_key(&call.to).map_or_else(|| call.to.clone(), |n| n.as_str().to_owned());
+    let step = Step::Incoming { attempt, digits };
     let ctx = tenant_context(&state, tenant).await?;
     if ctx.settings.mode == crate::telephony::RoutingMode::AiAgent && kind == EventKind::Incoming {
         // The greeting is the conversation's turn 0, so the record shows what the caller
@@ -414,7 +414,7 @@ pub(crate) async fn incoming(State(state): State<AppState>, v: Verified) -> AppR
         record(
             &state,
             Some(tenant),
-            &call.call.call_sid,
+            &call.call_sid,
             EventKind::Agent,
             &Params::from_pairs(params),
         )
