@@ -586,10 +586,34 @@ pub(super) async fn migrated() -> (Db, rusqlite::Connection, std::path::PathBuf)
 mod tests {
     use super::*;
 
-    /// Frames in the write-ahead log now (a checkpoint's second figure).
-    fn log_frames(conn: &rusqlite::Connection) -> i64 {
-        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))
-            .expect("checkpoint")
+    /// Appends event `i` straight through the writer's connection (a transaction each).
+    fn append_event(conn: &rusqlite::Connection, i: i64) {
+        conn.execute(
+            "INSERT INTO call_events (call_sid, kind, dedupe_key, payload, received_at)
+             VALUES (?1, 'incoming', ?1, '[]', ?2)",
+            rusqlite::params![format!("CA{i}"), i],
+        )
+        .expect("insert");
+    }
+
+    /// The salts in the log's header. SQLite draws new ones each time it starts the log
+    /// over, and keeps them while it appends; read from the file, so that looking does
+    /// not checkpoint (`PRAGMA wal_checkpoint`, the way to count frames, would).
+    fn log_salts(dir: &std::path::Path) -> Vec<u8> {
+        let log = std::fs::read(dir.join("switchboard.db-wal")).expect("the log");
+        log.get(16..24).expect("a log header").to_vec()
+    }
+
+    /// Fifty transactions' worth of log, and proof that without a checkpoint the log goes
+    /// on (the salts stay); the salts.
+    fn grow_the_log(conn: &rusqlite::Connection, dir: &std::path::Path) -> Vec<u8> {
+        for i in 0..50 {
+            append_event(conn, i);
+        }
+        let salts = log_salts(dir);
+        append_event(conn, 50);
+        assert_eq!(log_salts(dir), salts, "no checkpoint, no new log");
+        salts
     }
 
     /// The writer's checkpoint copies the whole log when nothing writes beside it, and
@@ -597,64 +621,28 @@ mod tests {
     #[tokio::test]
     async fn a_checkpoint_between_batches_lets_the_log_start_over() {
         let (db, conn, dir) = migrated().await;
-        let write = |i: i64| {
-            conn.execute(
-                "INSERT INTO call_events (call_sid, kind, dedupe_key, payload, received_at)
-                 VALUES (?1, 'incoming', ?1, '[]', ?2)",
-                rusqlite::params![format!("CA{i}"), i],
-            )
-            .expect("insert");
-        };
-        for i in 0..50 {
-            write(i);
-        }
-        let grown = log_frames(&conn);
-        assert!(grown >= 50, "one frame or more a transaction: {grown}");
+        let salts = grow_the_log(&conn, &dir);
         assert!(
             checkpoint(&conn).expect("checkpoint"),
             "all of the log copied"
         );
-        write(50);
-        let after = log_frames(&conn);
-        assert!(
-            after < 10,
-            "the log started over: {after} frames after {grown}"
-        );
+        append_event(&conn, 51);
+        assert_ne!(log_salts(&dir), salts, "the log started over");
         drop(conn);
         db.pool().close().await;
         let _ = std::fs::remove_dir_all(&dir);
     }
 
-    /// Housekeeping's checkpoint (two passes and a sync of what they copied) leaves the
-    /// writer's finishing one nothing that keeps the log from starting over.
+    /// With nothing writing beside it, housekeeping's checkpoint (two passes and a sync of
+    /// what they copied) gets the whole log by itself: the next write starts the log
+    /// over with no pass of the writer's.
     #[tokio::test]
-    async fn housekeeping_and_the_writer_together_let_the_log_start_over() {
+    async fn housekeepings_checkpoint_alone_lets_the_log_start_over_when_nothing_writes() {
         let (db, conn, dir) = migrated().await;
-        for i in 0..50 {
-            conn.execute(
-                "INSERT INTO call_events (call_sid, kind, dedupe_key, payload, received_at)
-                 VALUES (?1, 'incoming', ?1, '[]', ?2)",
-                rusqlite::params![format!("CA{i}"), i],
-            )
-            .expect("insert");
-        }
-        let grown = log_frames(&conn);
+        let salts = grow_the_log(&conn, &dir);
         assert!(db.checkpoint().await.expect("housekeeping's checkpoint"));
-        assert!(
-            checkpoint(&conn).expect("the writer's"),
-            "all of the log copied"
-        );
-        conn.execute(
-            "INSERT INTO call_events (call_sid, kind, dedupe_key, payload, received_at)
-             VALUES ('CA50', 'incoming', 'CA50', '[]', 50)",
-            [],
-        )
-        .expect("insert");
-        let after = log_frames(&conn);
-        assert!(
-            after < 10,
-            "the log started over: {after} frames after {grown}"
-        );
+        append_event(&conn, 51);
+        assert_ne!(log_salts(&dir), salts, "the log started over");
         drop(conn);
         db.pool().close().await;
         let _ = std::fs::remove_dir_all(&dir);
