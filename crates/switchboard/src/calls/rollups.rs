@@ -191,9 +191,9 @@ pub(super) const ROLLUP_UPSERT_TAIL: &str =
     booked = call_rollups.booked + excluded.booked";
 
 impl Deltas {
-    /// The non-zero changes, sorted by key: batches that write concurrently on PostgreSQL (writers in one
-    /// process, or several processes) lock shared rows in one order, so never deadlock
-    /// on each other (PostgreSQL would abort one after a second's wait).
+    /// The non-zero changes, sorted by key: batches that write concurrently on
+    /// PostgreSQL (several processes on one database) lock shared rows in one order, so
+    /// never deadlock on each other (PostgreSQL would abort one after a second's wait).
     pub(super) fn changes(&self) -> Vec<RollupChange<'_>> {
         let mut changes: Vec<RollupChange<'_>> = self
             .0

@@ -604,33 +604,36 @@ mod tests {
         log.get(16..24).expect("a log header").to_vec()
     }
 
-    /// Fifty transactions' worth of log, and proof that without a checkpoint the log goes
-    /// on (the salts stay); the salts.
-    fn grow_the_log(conn: &rusqlite::Connection, dir: &std::path::Path) -> Vec<u8> {
+    /// Grows the log by fifty transactions (checking that, without a checkpoint, the log
+    /// goes on: the salts stay), runs `checkpoint`, and checks that the next write starts
+    /// the log over.
+    async fn the_log_starts_over_after(checkpoint: impl AsyncFnOnce(&Db, &rusqlite::Connection)) {
+        let (db, conn, dir) = migrated().await;
         for i in 0..50 {
-            append_event(conn, i);
+            append_event(&conn, i);
         }
-        let salts = log_salts(dir);
-        append_event(conn, 50);
-        assert_eq!(log_salts(dir), salts, "no checkpoint, no new log");
-        salts
+        let salts = log_salts(&dir);
+        append_event(&conn, 50);
+        assert_eq!(log_salts(&dir), salts, "no checkpoint, no new log");
+        checkpoint(&db, &conn).await;
+        append_event(&conn, 51);
+        assert_ne!(log_salts(&dir), salts, "the log started over");
+        drop(conn);
+        db.pool().close().await;
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// The writer's checkpoint copies the whole log when nothing writes beside it, and
     /// the next write starts the log over instead of growing it.
     #[tokio::test]
     async fn a_checkpoint_between_batches_lets_the_log_start_over() {
-        let (db, conn, dir) = migrated().await;
-        let salts = grow_the_log(&conn, &dir);
-        assert!(
-            checkpoint(&conn).expect("checkpoint"),
-            "all of the log copied"
-        );
-        append_event(&conn, 51);
-        assert_ne!(log_salts(&dir), salts, "the log started over");
-        drop(conn);
-        db.pool().close().await;
-        let _ = std::fs::remove_dir_all(&dir);
+        the_log_starts_over_after(async |_, conn| {
+            assert!(
+                checkpoint(conn).expect("checkpoint"),
+                "all of the log copied"
+            );
+        })
+        .await;
     }
 
     /// With nothing writing beside it, housekeeping's checkpoint (two passes and a sync of
@@ -638,14 +641,10 @@ mod tests {
     /// over with no pass of the writer's.
     #[tokio::test]
     async fn housekeepings_checkpoint_alone_lets_the_log_start_over_when_nothing_writes() {
-        let (db, conn, dir) = migrated().await;
-        let salts = grow_the_log(&conn, &dir);
-        assert!(db.checkpoint().await.expect("housekeeping's checkpoint"));
-        append_event(&conn, 51);
-        assert_ne!(log_salts(&dir), salts, "the log started over");
-        drop(conn);
-        db.pool().close().await;
-        let _ = std::fs::remove_dir_all(&dir);
+        the_log_starts_over_after(async |db, _| {
+            assert!(db.checkpoint().await.expect("housekeeping's checkpoint"));
+        })
+        .await;
     }
 
     /// The search flush reads the noted rows and looks each call up, whatever the
