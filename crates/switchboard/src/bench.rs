@@ -492,6 +492,10 @@ struct Target {
     warm_requests: u64,
     /// The most resident memory seen after a run, summed over its processes.
     peak_rss_kib: u64,
+    /// CPU time its processes spent during the runs, and the requests they answered
+    /// meanwhile: the cost of a request, whatever share of the machine wrk took.
+    cpu: Duration,
+    cpu_requests: u64,
 }
 
 impl Target {
@@ -503,6 +507,10 @@ impl Target {
 
     fn rss_kib(&self) -> u64 {
         self.pids.iter().filter_map(|p| rss_kib(*p)).sum()
+    }
+
+    fn cpu_time(&self) -> Duration {
+        self.pids.iter().filter_map(|p| cpu_time(*p)).sum()
     }
 }
 
@@ -579,6 +587,8 @@ pub async fn webhooks(o: BenchOptions, anchors: Anchors) -> Result<(), BenchErro
         runs: Vec::new(),
         warm_requests: 0,
         peak_rss_kib: 0,
+        cpu: Duration::ZERO,
+        cpu_requests: 0,
     };
 
     if anchors.limit_probe.is_file() {
@@ -705,10 +715,13 @@ pub async fn webhooks(o: BenchOptions, anchors: Anchors) -> Result<(), BenchErro
                 let share = o.concurrency.div_ceil(t.urls.len());
                 // A system of several processes: one wrk each, at once (round-robin
                 // by connection), their rates summed.
+                let cpu_before = t.cpu_time();
                 let runs = futures_util::future::try_join_all(t.urls.iter().enumerate().map(
                     |(i, url)| wrk(&script, url, &file, (i, t.urls.len()), o.run_secs, share),
                 ))
                 .await?;
+                t.cpu += t.cpu_time().saturating_sub(cpu_before);
+                t.cpu_requests += runs.iter().map(|r| r.requests).sum::<u64>();
                 let run = runs.iter().fold(WrkRun::default(), |a, r| WrkRun {
                     rate: a.rate + r.rate,
                     requests: a.requests + r.requests,
@@ -737,6 +750,12 @@ pub async fn webhooks(o: BenchOptions, anchors: Anchors) -> Result<(), BenchErro
         for t in &targets {
             let m = t.median();
             let mut line = format!("  {:<66} {:>8.0} req/s", t.name, m.rate);
+            if t.cpu_requests > 0 && !t.cpu.is_zero() {
+                line += &format!(
+                    "  {:>5.1} µs CPU a request",
+                    t.cpu.as_secs_f64() / t.cpu_requests as f64 * 1e6
+                );
+            }
             if t.ours {
                 if let Some(limit) = limit {
                     line += &format!("  {:>4.0} % of the rusqlite limit", m.rate / limit * 100.0);
@@ -1157,6 +1176,20 @@ fn rss_kib(pid: u32) -> Option<u64> {
         .find(|l| l.starts_with("VmRSS:"))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
+}
+
+/// The CPU time process `pid` has used so far (user and system), from `/proc`.
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name, which is in parentheses and may hold spaces:
+    // utime and stime are the 14th and 15th fields, the 12th and 13th after it.
+    let mut after = stat
+        .get(stat.rfind(')')? + 1..)?
+        .split_whitespace()
+        .skip(11);
+    let ticks: u64 = after.next()?.parse::<u64>().ok()? + after.next()?.parse::<u64>().ok()?;
+    let per_second = rustix::param::clock_ticks_per_second();
+    Some(Duration::from_secs_f64(ticks as f64 / per_second as f64))
 }
 
 /// Cold start and idle memory of the real binary.

@@ -7,6 +7,12 @@ use clap::{Parser, Subcommand};
 use switchboard::config::Config;
 use switchboard::users::{NewUser, Role};
 
+/// mimalloc rather than glibc's malloc: the webhook path allocates on the HTTP threads
+/// and frees on the event writer's, where glibc spent about a fifth of the process's CPU
+/// under load (see docs/architecture.md, Performance).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Self-hosted, multi-tenant call tracking on Twilio.
 ///
 /// Configuration comes from environment variables (see the README); a bad value
