@@ -483,7 +483,8 @@ struct Target {
     name: String,
     /// The URLs its load is split over (one per process).
     urls: Vec<String>,
-    /// Its processes (none for the in-process sqlx baseline).
+    /// Its processes (for the in-process sqlx baseline, the bench itself: its CPU time a
+    /// request then includes what the bench does meanwhile, which is waiting on wrk).
     pids: Vec<u32>,
     /// Whether a failed request is a failure of the bench (ours) or only noted.
     ours: bool,
