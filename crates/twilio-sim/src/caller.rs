@@ -97,6 +97,9 @@ pub enum Delivery {
         /// Milliseconds between callbacks.
         ms: u64,
     },
+    /// All after the call, at once, each twice: Twilio's callbacks for one call travel
+    /// on separate connections and may arrive together, its retries beside them.
+    Concurrent,
 }
 
 /// Who says a line of the scripted conversation.
@@ -392,7 +395,9 @@ impl<'a> Run<'a> {
                 self.send(&cb).await;
                 self.send(&cb).await;
             }
-            Delivery::Shuffled { .. } | Delivery::Delayed { .. } => self.deferred.push(cb),
+            Delivery::Shuffled { .. } | Delivery::Delayed { .. } | Delivery::Concurrent => {
+                self.deferred.push(cb)
+            }
         }
     }
 
@@ -401,6 +406,11 @@ impl<'a> Run<'a> {
             .sim
             .signed_request(&self.token, &cb.url, "POST", &cb.params)
             .await;
+        self.record_sent(cb, status);
+    }
+
+    /// Notes a delivered callback and its answer in the report.
+    fn record_sent(&mut self, cb: &Callback, status: u16) {
         if !(200..300).contains(&status) {
             self.report.errors.push(format!(
                 "callback {} ({}) answered {status}",
@@ -433,6 +443,17 @@ impl<'a> Run<'a> {
                 for cb in &pending {
                     tokio::time::sleep(Duration::from_millis(ms)).await;
                     self.send(cb).await;
+                }
+            }
+            Delivery::Concurrent => {
+                let (sim, token) = (&self.sim, self.token.as_str());
+                let sends = pending.iter().chain(&pending).map(|cb| async move {
+                    let (status, _) = sim.signed_request(token, &cb.url, "POST", &cb.params).await;
+                    (cb, status)
+                });
+                let answered = futures_util::future::join_all(sends).await;
+                for (cb, status) in answered {
+                    self.record_sent(cb, status);
                 }
             }
             Delivery::InOrder | Delivery::Duplicated => {}

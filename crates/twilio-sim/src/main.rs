@@ -25,6 +25,7 @@ enum DeliveryArg {
     Duplicated,
     Shuffled,
     Delayed,
+    Concurrent,
 }
 
 #[derive(Subcommand)]
@@ -161,6 +162,7 @@ async fn main() {
                     seed: rand::random(),
                 },
                 DeliveryArg::Delayed => Delivery::Delayed { ms: 200 },
+                DeliveryArg::Concurrent => Delivery::Concurrent,
             };
             s.script = say
                 .into_iter()

@@ -9,12 +9,14 @@
 //! - [`writer`]: the event writer (group commit, dedupe, ownership, fold, upsert);
 //! - [`fold`]: the pure fold of a call's events into its record;
 //! - `store`: the writer's statements, through sqlx or its own SQLite connection;
+//! - `pg_batch`: the writer's statements on PostgreSQL, a batch's rows as JSON;
 //! - `row`: the `calls` columns, spelled once;
 //! - [`queries`]: filters, list, detail, timeline, stats, deletes;
 //! - [`rollups`]: the daily figures kept beside the rows.
 
 pub mod erasure;
 pub mod fold;
+mod pg_batch;
 mod queries;
 pub mod rollups;
 mod row;

@@ -33,6 +33,12 @@ macro_rules! folded_columns {
             Ok(vec![$( r.$field.to_sql()? ),*])
         }
 
+        /// A record's folded columns into a JSON object keyed by column (PostgreSQL's
+        /// writer sends its rows as one JSON document).
+        fn folded_json(r: &CallRecord, row: &mut serde_json::Map<String, serde_json::Value>) {
+            $( row.insert(stringify!($column).to_owned(), serde_json::Value::from(r.$field.clone())); )*
+        }
+
         /// The record a stored row holds.
         pub(super) fn record_from_row(row: &AnyRow) -> Result<CallRecord, sqlx::Error> {
             Ok(CallRecord {
@@ -108,15 +114,23 @@ pub(super) static SELECT_COLUMNS: LazyLock<String> = LazyLock::new(|| {
         .join(", ")
 });
 
-/// `INSERT INTO calls (…) VALUES ` — the rows' placeholders follow.
-pub(super) static UPSERT_HEAD: LazyLock<String> = LazyLock::new(|| {
+/// The columns an upsert writes, in the order of its values.
+pub(super) static UPSERT_COLUMN_LIST: LazyLock<String> = LazyLock::new(|| {
     let columns: Vec<&str> = KEYS
         .iter()
         .chain(FOLDED)
         .copied()
         .chain([WRITTEN_AT])
         .collect();
-    format!("INSERT INTO calls ({}) VALUES ", columns.join(", "))
+    columns.join(", ")
+});
+
+/// `INSERT INTO calls (…) VALUES ` — the rows' placeholders follow.
+pub(super) static UPSERT_HEAD: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO calls ({}) VALUES ",
+        UPSERT_COLUMN_LIST.as_str()
+    )
 });
 
 /// What follows the rows: replace everything but the keys, and only within the owner
@@ -146,6 +160,24 @@ pub(super) fn bind_upsert<'q>(
 ) -> AnyQuery<'q> {
     let q = q.bind(call_sid).bind(tenant_id).bind(tracking_number);
     bind_folded(q, record).bind(now)
+}
+
+/// One row of the upsert as a JSON object keyed by column (every column of
+/// [`UPSERT_COLUMN_LIST`]).
+pub(super) fn upsert_json(
+    call_sid: &str,
+    tenant_id: &str,
+    tracking_number: Option<String>,
+    record: &CallRecord,
+    now: i64,
+) -> serde_json::Value {
+    let mut row = serde_json::Map::with_capacity(UPSERT_COLUMNS);
+    row.insert("call_sid".to_owned(), call_sid.into());
+    row.insert("tenant_id".to_owned(), tenant_id.into());
+    row.insert("twilio_number".to_owned(), tracking_number.into());
+    folded_json(record, &mut row);
+    row.insert(WRITTEN_AT.to_owned(), now.into());
+    serde_json::Value::Object(row)
 }
 
 /// One row of the upsert as rusqlite parameters, in the order of [`UPSERT_HEAD`].
@@ -211,6 +243,30 @@ mod tests {
         assert!(!UPSERT_TAIL.contains("call_sid = excluded"));
         assert!(!UPSERT_TAIL.contains("tenant_id = excluded.tenant_id,"));
         assert!(SELECT_COLUMNS.starts_with("call_sid, tenant_id, twilio_number, from_number"));
+    }
+
+    #[test]
+    fn a_json_row_has_every_upserted_column_and_no_other() {
+        let record = CallRecord {
+            from: Some("+15550001111".into()),
+            talk_seconds: 42,
+            ..CallRecord::default()
+        };
+        let row = upsert_json("CA1", "t1", Some("+15550002222".into()), &record, 7);
+        let keys: Vec<&str> = row
+            .as_object()
+            .map(|o| o.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        let mut expected: Vec<&str> = UPSERT_COLUMN_LIST.split(", ").collect();
+        let mut got = keys.clone();
+        expected.sort_unstable();
+        got.sort_unstable();
+        assert_eq!(got, expected);
+        assert_eq!(row["from_number"], "+15550001111");
+        assert_eq!(row["talk_seconds"], 42);
+        assert_eq!(row["twilio_number"], "+15550002222");
+        assert_eq!(row["updated_at"], 7);
+        assert!(row["caller_name"].is_null());
     }
 
     #[test]

@@ -14,7 +14,9 @@ use super::row;
 use crate::db::{Backend, Db};
 use crate::error::AppResult;
 
-/// One event row to append.
+/// One event row to append (serialised with its columns' names for PostgreSQL's
+/// writer, which sends a batch's rows as one JSON document).
+#[derive(serde::Serialize)]
 pub(super) struct EventRow<'a> {
     pub(super) tenant_id: Option<&'a str>,
     pub(super) call_sid: &'a str,
@@ -33,14 +35,17 @@ pub(super) struct Stored {
     pub(super) deleted: Vec<(String, String)>,
 }
 
+pub(super) const APPEND_COLUMNS: &str =
+    "tenant_id, call_sid, kind, dedupe_key, payload, received_at";
 const APPEND_HEAD: &str =
     "INSERT INTO call_events (tenant_id, call_sid, kind, dedupe_key, payload, received_at) VALUES ";
 /// A dedupe key is unique within its call (migration 0025: one index serves both the
 /// dedupe and the reads of a call's events).
 const APPEND_TAIL: &str = " ON CONFLICT (call_sid, dedupe_key) DO NOTHING";
-const REFUSE: &str = "UPDATE call_events SET claimed_tenant_id = tenant_id, tenant_id = NULL
+pub(super) const REFUSE: &str =
+    "UPDATE call_events SET claimed_tenant_id = tenant_id, tenant_id = NULL
      WHERE call_sid = $1 AND dedupe_key = $2 AND tenant_id = $3 AND received_at = $4";
-const EVENT_COLUMNS: &str = "call_sid, tenant_id, kind, payload, received_at";
+pub(super) const EVENT_COLUMNS: &str = "call_sid, tenant_id, kind, payload, received_at";
 
 /// A call's row to write.
 pub(super) struct CallWrite<'a> {
@@ -89,48 +94,70 @@ pub(super) trait BatchStore {
     ) -> AppResult<()>;
     /// The stored routed events of `call_sids`: `(call_sid, tenant_id, event)`.
     async fn events_of(&mut self, call_sids: &[&str]) -> AppResult<Vec<(String, String, Event)>>;
-    /// Writes the calls' rows, and notes for SQLite's search index the calls whose text
-    /// it must take (new, or renamed).
-    async fn write_calls(&mut self, calls: &[CallWrite<'_>], now: i64) -> AppResult<()>;
-    /// Adds the rollup changes.
-    async fn add_rollups(&mut self, deltas: Deltas) -> AppResult<()>;
-    /// Commits.
-    async fn commit(self) -> AppResult<()>;
+    /// Writes the calls' rows (and notes for SQLite's search index the calls whose text
+    /// it must take: new, or renamed), adds the rollup changes, and commits.
+    async fn finish(self, calls: &[CallWrite<'_>], now: i64, deltas: Deltas) -> AppResult<()>;
 }
 
-/// A batch through sqlx.
+/// A batch through sqlx on SQLite, for a database without a file (the writer has no
+/// connection of its own there; PostgreSQL's batches are [`super::pg_batch`]'s).
 pub(super) struct SqlxBatch<'d> {
     db: &'d Db,
     tx: sqlx::Transaction<'static, sqlx::Any>,
 }
 
 impl<'d> SqlxBatch<'d> {
-    /// Begins a batch over `call_sids`. On PostgreSQL it first takes each call's advisory
-    /// lock, sorted, so two processes never fold one call at once nor deadlock; SQLite's
-    /// single write lock does this by itself.
-    pub(super) async fn begin(db: &'d Db, call_sids: &[&str]) -> AppResult<Self> {
-        let mut tx = db.begin_write().await?;
-        if db.backend() == Backend::Postgres {
-            let mut sids = call_sids.to_vec();
-            sids.sort_unstable();
-            sids.dedup();
-            // One statement for the batch (a round trip per call was most of a small
-            // batch's time); the sorted subquery fixes the order the locks are taken in.
-            for chunk in sids.chunks(500) {
-                let values: Vec<String> = (1..=chunk.len()).map(|i| format!("(${i})")).collect();
-                let sql = format!(
-                    "SELECT pg_advisory_xact_lock(hashtext(sid)) FROM \
-                     (SELECT sid FROM (VALUES {}) AS batch(sid) ORDER BY sid) AS sorted",
-                    values.join(", ")
-                );
-                let mut q = sqlx::query(&sql);
-                for sid in chunk {
-                    q = q.bind(*sid);
-                }
-                q.execute(&mut *tx).await?;
-            }
+    /// Begins a batch (SQLite's single write lock keeps batches apart).
+    pub(super) async fn begin(db: &'d Db) -> AppResult<Self> {
+        Ok(Self {
+            db,
+            tx: db.begin_write().await?,
+        })
+    }
+
+    async fn write_calls(&mut self, calls: &[CallWrite<'_>], now: i64) -> AppResult<()> {
+        for c in calls.iter().filter(|c| c.existing && c.renamed) {
+            sqlx::query(SEARCH_FORGET)
+                .bind(c.call_sid)
+                .execute(&mut *self.tx)
+                .await?;
         }
-        Ok(Self { db, tx })
+        for chunk in calls.chunks(UPSERT_ROWS) {
+            let placeholders: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    format!(
+                        "({})",
+                        self.db
+                            .placeholders(i * row::UPSERT_COLUMNS + 1, row::UPSERT_COLUMNS)
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "{}{}{}",
+                row::UPSERT_HEAD.as_str(),
+                placeholders.join(", "),
+                row::UPSERT_TAIL.as_str()
+            );
+            let mut q = sqlx::query(&sql);
+            for c in chunk {
+                q = row::bind_upsert(
+                    q,
+                    c.call_sid,
+                    c.tenant_id,
+                    super::writer::tracking_number(&c.record),
+                    &c.record,
+                    now,
+                );
+            }
+            q.execute(&mut *self.tx).await?;
+        }
+        for c in calls.iter().filter(|c| c.to_index()) {
+            sqlx::query(SEARCH_NOTE)
+                .bind(c.call_sid)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        Ok(())
     }
 }
 
@@ -228,62 +255,9 @@ impl BatchStore for SqlxBatch<'_> {
         Ok(events)
     }
 
-    async fn write_calls(&mut self, calls: &[CallWrite<'_>], now: i64) -> AppResult<()> {
-        // PostgreSQL keeps its trigram indexes itself.
-        let sqlite = self.db.backend() == Backend::Sqlite;
-        if sqlite {
-            for c in calls.iter().filter(|c| c.existing && c.renamed) {
-                sqlx::query(SEARCH_FORGET)
-                    .bind(c.call_sid)
-                    .execute(&mut *self.tx)
-                    .await?;
-            }
-        }
-        for chunk in calls.chunks(UPSERT_ROWS) {
-            let placeholders: Vec<String> = (0..chunk.len())
-                .map(|i| {
-                    format!(
-                        "({})",
-                        self.db
-                            .placeholders(i * row::UPSERT_COLUMNS + 1, row::UPSERT_COLUMNS)
-                    )
-                })
-                .collect();
-            let sql = format!(
-                "{}{}{}",
-                row::UPSERT_HEAD.as_str(),
-                placeholders.join(", "),
-                row::UPSERT_TAIL.as_str()
-            );
-            let mut q = sqlx::query(&sql);
-            for c in chunk {
-                q = row::bind_upsert(
-                    q,
-                    c.call_sid,
-                    c.tenant_id,
-                    super::writer::tracking_number(&c.record),
-                    &c.record,
-                    now,
-                );
-            }
-            q.execute(&mut *self.tx).await?;
-        }
-        if sqlite {
-            for c in calls.iter().filter(|c| c.to_index()) {
-                sqlx::query(SEARCH_NOTE)
-                    .bind(c.call_sid)
-                    .execute(&mut *self.tx)
-                    .await?;
-            }
-        }
-        Ok(())
-    }
-
-    async fn add_rollups(&mut self, deltas: Deltas) -> AppResult<()> {
-        deltas.apply(self.db, &mut self.tx).await
-    }
-
-    async fn commit(self) -> AppResult<()> {
+    async fn finish(mut self, calls: &[CallWrite<'_>], now: i64, deltas: Deltas) -> AppResult<()> {
+        self.write_calls(calls, now).await?;
+        deltas.apply(self.db, &mut self.tx).await?;
         self.tx.commit().await?;
         Ok(())
     }
@@ -406,7 +380,15 @@ impl BatchStore for SqliteBatch<'_> {
         Ok(events)
     }
 
-    async fn write_calls(&mut self, calls: &[CallWrite<'_>], now: i64) -> AppResult<()> {
+    async fn finish(mut self, calls: &[CallWrite<'_>], now: i64, deltas: Deltas) -> AppResult<()> {
+        self.write_calls(calls, now)?;
+        self.add_rollups(&deltas)?;
+        Ok(self.tx.commit()?)
+    }
+}
+
+impl SqliteBatch<'_> {
+    fn write_calls(&mut self, calls: &[CallWrite<'_>], now: i64) -> AppResult<()> {
         // Looked up in the statement cache once a batch, not once a call.
         let mut insert = self.tx.prepare_cached(row::INSERT_ONE.as_str())?;
         let mut update = self.tx.prepare_cached(row::UPDATE_ONE.as_str())?;
@@ -438,7 +420,7 @@ impl BatchStore for SqliteBatch<'_> {
         Ok(())
     }
 
-    async fn add_rollups(&mut self, deltas: Deltas) -> AppResult<()> {
+    fn add_rollups(&mut self, deltas: &Deltas) -> AppResult<()> {
         let mut st = self.tx.prepare_cached(&format!(
             "{}(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9){}",
             rollups::ROLLUP_UPSERT_HEAD,
@@ -451,10 +433,6 @@ impl BatchStore for SqliteBatch<'_> {
             ])?;
         }
         Ok(())
-    }
-
-    async fn commit(self) -> AppResult<()> {
-        Ok(self.tx.commit()?)
     }
 }
 

@@ -9,9 +9,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use sha2::{Digest, Sha256};
 
 use super::fold::{self, CallRecord, Event, EventKind};
+use super::pg_batch::PgBatch;
 use super::rollups::{self, RowFacts};
 use super::store::{self, BatchStore, CallWrite, EventRow, SqliteBatch, SqlxBatch, Stored};
-use crate::db::{Db, now_ms};
+use crate::db::{Backend, Db, now_ms};
 use crate::error::{AppError, AppResult};
 
 /// The dedupe key of an event: the same call, kind and payload — or, for status
@@ -99,6 +100,11 @@ pub struct EventWriter {
 /// Most events in one transaction.
 const MAX_BATCH: usize = 256;
 
+/// PostgreSQL batches in flight at once in one process. Calls' advisory locks keep two
+/// batches from folding one call at once, and their sorted locks (calls, then rollup
+/// rows) from deadlocking, as between processes.
+const POSTGRES_WRITERS: usize = 3;
+
 type BatchResults = Vec<AppResult<Option<CallRecord>>>;
 
 /// How often the writer moves new calls into SQLite's search index (between batches):
@@ -120,14 +126,46 @@ trait Connection {
     fn checkpoint(&mut self) -> AppResult<Option<bool>>;
 }
 
-/// Through the pool, in a sqlx transaction.
-struct ThroughPool;
+/// Through the pool, in a sqlx transaction: SQLite without a file, or PostgreSQL on a
+/// connection the writer keeps (no checkout and liveness ping a batch; its prepared
+/// statements stay). A batch that fails closes the kept connection, in case the fault
+/// was the connection's: the next batch takes a fresh one.
+#[derive(Default)]
+struct ThroughPool {
+    kept: Option<sqlx::pool::PoolConnection<sqlx::Any>>,
+}
+
+impl ThroughPool {
+    async fn write_postgres(
+        &mut self,
+        db: &Db,
+        events: &[NewEvent],
+        zones: &Zones,
+    ) -> AppResult<BatchResults> {
+        let conn = match &mut self.kept {
+            Some(conn) => conn,
+            None => self.kept.insert(db.pool().acquire().await?),
+        };
+        let written = match PgBatch::begin(conn).await {
+            Ok(batch) => write_batch(batch, events, zones).await,
+            Err(e) => Err(e),
+        };
+        if written.is_err()
+            && let Some(mut conn) = self.kept.take()
+        {
+            conn.close_on_drop();
+        }
+        written
+    }
+}
 
 impl Connection for ThroughPool {
     async fn write(&mut self, db: &Db, events: &[NewEvent]) -> AppResult<BatchResults> {
         let zones = zones(db, events).await?;
-        let sids: Vec<&str> = events.iter().map(|e| e.call_sid.as_str()).collect();
-        write_batch(SqlxBatch::begin(db, &sids).await?, events, &zones).await
+        match db.backend() {
+            Backend::Postgres => self.write_postgres(db, events, &zones).await,
+            Backend::Sqlite => write_batch(SqlxBatch::begin(db).await?, events, &zones).await,
+        }
     }
 
     async fn flush_search(&mut self, db: &Db) -> AppResult<usize> {
@@ -306,13 +344,28 @@ impl EventWriter {
                 }
             }
             None => {
-                let mut writer = Writer::new(ThroughPool, log_copied.clone());
-                runtime.spawn(async move {
-                    while let Some(first) = rx.recv().await {
-                        let batch = drain(first, &mut rx);
-                        serve(&db, &mut writer, batch).await;
-                    }
-                });
+                // SQLite writes one transaction at a time; PostgreSQL takes several
+                // batches at once, each waiting on its round trips and its commit's
+                // flush while the others run.
+                let writers = match db.backend() {
+                    Backend::Postgres => POSTGRES_WRITERS,
+                    Backend::Sqlite => 1,
+                };
+                let rx = Arc::new(tokio::sync::Mutex::new(rx));
+                for _ in 0..writers {
+                    let (db, rx) = (db.clone(), rx.clone());
+                    let mut writer = Writer::new(ThroughPool::default(), log_copied.clone());
+                    runtime.spawn(async move {
+                        loop {
+                            let batch = {
+                                let mut rx = rx.lock().await;
+                                let Some(first) = rx.recv().await else { break };
+                                drain(first, &mut rx)
+                            };
+                            serve(&db, &mut writer, batch).await;
+                        }
+                    });
+                }
             }
         }
         Self { queue, log_copied }
@@ -527,9 +580,7 @@ async fn write_batch(
             1,
         );
     }
-    store.write_calls(&folded, now_ms()).await?;
-    store.add_rollups(deltas).await?;
-    store.commit().await?;
+    store.finish(&folded, now_ms(), deltas).await?;
     for (e, refused) in events.iter().zip(&refused) {
         if *refused {
             tracing::warn!(
