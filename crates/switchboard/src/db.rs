@@ -443,10 +443,9 @@ mod tests {
         );
     }
 
-    /// Migration 0025 rebuilds `call_events`: a database with events from before it keeps
-    /// them, their ids and the id counter, and dedupes by call and key after it.
-    #[tokio::test]
-    async fn rebuilding_the_events_table_keeps_events_ids_and_counter() {
+    /// A SQLite database in a folder of its own, migrated up to (not including)
+    /// migration `before`, with a tenant `t1`.
+    async fn sqlite_migrated_before(before: &str) -> (sqlx::AnyPool, std::path::PathBuf) {
         sqlx::any::install_default_drivers();
         let dir = std::env::temp_dir().join(new_id("sb-migrate"));
         let earlier = dir.join("migrations");
@@ -458,7 +457,7 @@ mod tests {
                 .file_name()
                 .and_then(|n| n.to_str())
                 .unwrap_or_default();
-            if name < "0025" {
+            if name < before {
                 std::fs::copy(&path, earlier.join(name)).expect("copy");
             }
         }
@@ -468,14 +467,57 @@ mod tests {
             .connect(&url)
             .await
             .expect("pool");
-        let before = sqlx::migrate::Migrator::new(earlier.as_path())
+        let migrator = sqlx::migrate::Migrator::new(earlier.as_path())
             .await
             .expect("earlier migrations");
-        before.run(&pool).await.expect("migrated to 0024");
-        let run = |sql: &'static str| sqlx::query(sql).execute(&pool);
-        run("INSERT INTO tenants (id, name, timezone, created_at, updated_at) VALUES ('t1', 'T', 'UTC', 0, 0)")
+        migrator.run(&pool).await.expect("earlier migrations ran");
+        sqlx::query("INSERT INTO tenants (id, name, timezone, created_at, updated_at) VALUES ('t1', 'T', 'UTC', 0, 0)")
+            .execute(&pool)
             .await
             .expect("tenant");
+        (pool, dir)
+    }
+
+    /// Migration 0027 rebuilds `call_rollups` with a shard in its key: the figures from
+    /// before it stay, in shard 0, and a key may then hold a row in each shard.
+    #[tokio::test]
+    async fn sharding_the_rollups_keeps_their_figures() {
+        let (pool, dir) = sqlite_migrated_before("0027").await;
+        sqlx::query(
+            "INSERT INTO call_rollups (tenant_id, day, twilio_number, direction, outcome, menu_choice, calls, talk_seconds, booked)
+             VALUES ('t1', 20000, '+15550001111', 'inbound', 'answered', '1', 5, 60, 1)",
+        )
+        .execute(&pool)
+        .await
+        .expect("a rollup before 0027");
+        SQLITE_MIGRATIONS.run(&pool).await.expect("migrated");
+        let in_shard_3 = |calls: i64| {
+            sqlx::query(
+                "INSERT INTO call_rollups (tenant_id, day, twilio_number, direction, outcome, menu_choice, calls, talk_seconds, booked, shard)
+                 VALUES ('t1', 20000, '+15550001111', 'inbound', 'answered', '1', $1, 60, 1, 3)",
+            )
+            .bind(calls)
+            .execute(&pool)
+        };
+        in_shard_3(2).await.expect("the same key in another shard");
+        let (rows, calls, shard0): (i64, i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), SUM(calls), SUM(CASE WHEN shard = 0 THEN calls ELSE 0 END) FROM call_rollups",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("rollups");
+        assert_eq!((rows, calls, shard0), (2, 7, 5));
+        assert!(in_shard_3(1).await.is_err(), "one row a key and shard");
+        pool.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Migration 0025 rebuilds `call_events`: a database with events from before it keeps
+    /// them, their ids and the id counter, and dedupes by call and key after it.
+    #[tokio::test]
+    async fn rebuilding_the_events_table_keeps_events_ids_and_counter() {
+        let (pool, dir) = sqlite_migrated_before("0025").await;
+        let run = |sql: &'static str| sqlx::query(sql).execute(&pool);
         for i in 1..=3 {
             sqlx::query(
                 "INSERT INTO call_events (tenant_id, call_sid, kind, dedupe_key, payload, received_at)

@@ -21,6 +21,8 @@ use crate::error::{AppError, AppResult};
 /// A batch's transaction on PostgreSQL, on the connection its writer keeps.
 pub(super) struct PgBatch<'c> {
     tx: sqlx::Transaction<'c, sqlx::Any>,
+    /// The rollup shard its writer adds to.
+    shard: u16,
 }
 
 /// How a batch begins. Every statement of a batch finds or writes rows by key, so one
@@ -33,9 +35,10 @@ const BEGIN: &str =
     "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off";
 
 impl<'c> PgBatch<'c> {
-    pub(super) async fn begin(conn: &'c mut sqlx::AnyConnection) -> AppResult<Self> {
+    pub(super) async fn begin(conn: &'c mut sqlx::AnyConnection, shard: u16) -> AppResult<Self> {
         Ok(Self {
             tx: sqlx::Connection::begin_with(conn, BEGIN).await?,
+            shard,
         })
     }
 }
@@ -93,25 +96,24 @@ static EVENTS_OF: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 });
 
 /// Upserts the calls' rows ($1) and adds the rollup changes ($2, sorted by key, so
-/// concurrent batches lock shared rollup rows in one order) in one statement.
+/// concurrent batches lock shared rollup rows in one order; in the writer's shard) in
+/// one statement.
 static FINISH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     let columns = row::UPSERT_COLUMN_LIST.as_str();
     let selected: Vec<String> = columns.split(", ").map(|c| format!("r.{c}")).collect();
+    let rollup = format!("{}, shard", rollups::ROLLUP_COLUMNS);
+    let rollup_selected: Vec<String> = rollup.split(", ").map(|c| format!("g.{c}")).collect();
     format!(
         "WITH upserted AS (
              INSERT INTO calls ({columns})
              SELECT {selected} FROM json_populate_recordset(NULL::calls, $1::json) AS r
              {upsert_tail})
-         {rollup_head} SELECT g.tenant_id, g.day, g.twilio_number, g.direction, g.outcome,
-             g.menu_choice, g.calls, g.talk_seconds, g.booked
-         FROM json_populate_recordset(NULL::call_rollups, $2::json) AS g
+         INSERT INTO call_rollups ({rollup})
+         SELECT {rollup_selected} FROM json_populate_recordset(NULL::call_rollups, $2::json) AS g
          {rollup_tail}",
         selected = selected.join(", "),
         upsert_tail = row::UPSERT_TAIL.as_str(),
-        rollup_head = rollups::ROLLUP_UPSERT_HEAD
-            .trim_end()
-            .trim_end_matches("VALUES")
-            .trim_end(),
+        rollup_selected = rollup_selected.join(", "),
         rollup_tail = rollups::ROLLUP_UPSERT_TAIL,
     )
 });
@@ -213,6 +215,7 @@ impl BatchStore for PgBatch<'_> {
                     "calls": c.calls,
                     "talk_seconds": c.talk,
                     "booked": c.booked,
+                    "shard": self.shard,
                 })
             })
             .collect();
@@ -236,6 +239,9 @@ mod tests {
         assert!(!STORED.contains("$2"));
         assert!(!FINISH.contains("$3"));
         assert!(FINISH.contains("INSERT INTO call_rollups (tenant_id"));
+        assert!(FINISH.contains("booked, shard)"));
+        assert!(FINISH.contains("SELECT g.tenant_id,"));
+        assert!(FINISH.contains("menu_choice, shard) DO UPDATE"));
         assert!(!FINISH.contains("VALUES"));
         assert!(STORED.starts_with("SELECT call_sid, tenant_id,"));
         assert!(STORED.contains("NULL AS deleted_by, NULL AS asked FROM calls"));

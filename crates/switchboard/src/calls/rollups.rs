@@ -7,6 +7,7 @@
 //! start; a change of the tenant's time zone rebuilds its rollups.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use sqlx::Row as _;
 
@@ -181,11 +182,20 @@ pub(super) struct RollupChange<'a> {
     pub(super) booked: i64,
 }
 
-/// Adds a batch's changes to `call_rollups` (the statement both backends run, one row
-/// of nine parameters per change).
-pub(super) const ROLLUP_UPSERT_HEAD: &str = "INSERT INTO call_rollups (tenant_id, day, twilio_number, direction, outcome, menu_choice, calls, talk_seconds, booked) VALUES ";
+/// The columns of a rollup change, in the order of [`RollupChange`].
+pub(super) const ROLLUP_COLUMNS: &str =
+    "tenant_id, day, twilio_number, direction, outcome, menu_choice, calls, talk_seconds, booked";
+/// How many shards PostgreSQL's writers spread a key's figures over (migration 0027):
+/// readers sum a key's rows, and each writer adds to a shard of its own, so concurrent
+/// batches do not queue on one row for each other's commits.
+pub(super) const ROLLUP_SHARDS: u16 = 16;
+
+/// Adds a batch's changes to `call_rollups`, in shard 0 (one row of nine parameters per
+/// change).
+pub(super) static ROLLUP_UPSERT_HEAD: LazyLock<String> =
+    LazyLock::new(|| format!("INSERT INTO call_rollups ({ROLLUP_COLUMNS}) VALUES "));
 pub(super) const ROLLUP_UPSERT_TAIL: &str =
-    " ON CONFLICT (tenant_id, day, twilio_number, direction, outcome, menu_choice) DO UPDATE SET
+    " ON CONFLICT (tenant_id, day, twilio_number, direction, outcome, menu_choice, shard) DO UPDATE SET
     calls = call_rollups.calls + excluded.calls,
     talk_seconds = call_rollups.talk_seconds + excluded.talk_seconds,
     booked = call_rollups.booked + excluded.booked";
@@ -236,7 +246,8 @@ impl Deltas {
                 .map(|i| format!("({})", db.placeholders(i * 9 + 1, 9)))
                 .collect();
             let sql = format!(
-                "{ROLLUP_UPSERT_HEAD}{}{ROLLUP_UPSERT_TAIL}",
+                "{}{}{ROLLUP_UPSERT_TAIL}",
+                ROLLUP_UPSERT_HEAD.as_str(),
                 values.join(", ")
             );
             let mut q = sqlx::query(&sql);

@@ -423,7 +423,7 @@ impl SqliteBatch<'_> {
     fn add_rollups(&mut self, deltas: &Deltas) -> AppResult<()> {
         let mut st = self.tx.prepare_cached(&format!(
             "{}(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9){}",
-            rollups::ROLLUP_UPSERT_HEAD,
+            rollups::ROLLUP_UPSERT_HEAD.as_str(),
             rollups::ROLLUP_UPSERT_TAIL
         ))?;
         for c in deltas.changes() {

@@ -103,7 +103,7 @@ const MAX_BATCH: usize = 256;
 /// PostgreSQL batches in flight at once in one process. Calls' advisory locks keep two
 /// batches from folding one call at once, and their sorted locks (calls, then rollup
 /// rows) from deadlocking, as between processes.
-const POSTGRES_WRITERS: usize = 3;
+const POSTGRES_WRITERS: u16 = 3;
 
 type BatchResults = Vec<AppResult<Option<CallRecord>>>;
 
@@ -130,9 +130,10 @@ trait Connection {
 /// connection the writer keeps (no checkout and liveness ping a batch; its prepared
 /// statements stay). A batch that fails closes the kept connection, in case the fault
 /// was the connection's: the next batch takes a fresh one.
-#[derive(Default)]
 struct ThroughPool {
     kept: Option<sqlx::pool::PoolConnection<sqlx::Any>>,
+    /// The rollup shard this writer adds to on PostgreSQL.
+    shard: u16,
 }
 
 impl ThroughPool {
@@ -146,7 +147,7 @@ impl ThroughPool {
             Some(conn) => conn,
             None => self.kept.insert(db.pool().acquire().await?),
         };
-        let written = match PgBatch::begin(conn).await {
+        let written = match PgBatch::begin(conn, self.shard).await {
             Ok(batch) => write_batch(batch, events, zones).await,
             Err(e) => Err(e),
         };
@@ -352,9 +353,16 @@ impl EventWriter {
                     Backend::Sqlite => 1,
                 };
                 let rx = Arc::new(tokio::sync::Mutex::new(rx));
-                for _ in 0..writers {
+                // Shards apart within the process; from a random start, so that the
+                // writers of other processes seldom share them.
+                let first_shard = rand::random::<u16>();
+                for i in 0..writers {
                     let (db, rx) = (db.clone(), rx.clone());
-                    let mut writer = Writer::new(ThroughPool::default(), log_copied.clone());
+                    let conn = ThroughPool {
+                        kept: None,
+                        shard: first_shard.wrapping_add(i) % rollups::ROLLUP_SHARDS,
+                    };
+                    let mut writer = Writer::new(conn, log_copied.clone());
                     runtime.spawn(async move {
                         loop {
                             let batch = {
