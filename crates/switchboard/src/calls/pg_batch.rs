@@ -160,30 +160,17 @@ impl BatchStore for PgBatch<'_> {
         tenant_id: &str,
         received_at: i64,
     ) -> AppResult<()> {
-        sqlx::query(store::REFUSE)
-            .bind(call_sid)
-            .bind(dedupe_key)
-            .bind(tenant_id)
-            .bind(received_at)
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(())
+        store::refuse_through_sqlx(&mut self.tx, call_sid, dedupe_key, tenant_id, received_at).await
     }
 
     async fn events_of(&mut self, call_sids: &[&str]) -> AppResult<Vec<(String, String, Event)>> {
-        let mut events = Vec::new();
-        for r in sqlx::query(EVENTS_OF.as_str())
+        sqlx::query(EVENTS_OF.as_str())
             .bind(json(call_sids)?)
             .fetch_all(&mut *self.tx)
             .await?
-        {
-            events.push((
-                r.try_get("call_sid")?,
-                r.try_get("tenant_id")?,
-                super::event_from_row(&r)?,
-            ));
-        }
-        Ok(events)
+            .iter()
+            .map(store::routed_event)
+            .collect()
     }
 
     /// PostgreSQL keeps its trigram search indexes itself: nothing to note.

@@ -42,8 +42,7 @@ const APPEND_HEAD: &str =
 /// A dedupe key is unique within its call (migration 0025: one index serves both the
 /// dedupe and the reads of a call's events).
 const APPEND_TAIL: &str = " ON CONFLICT (call_sid, dedupe_key) DO NOTHING";
-pub(super) const REFUSE: &str =
-    "UPDATE call_events SET claimed_tenant_id = tenant_id, tenant_id = NULL
+const REFUSE: &str = "UPDATE call_events SET claimed_tenant_id = tenant_id, tenant_id = NULL
      WHERE call_sid = $1 AND dedupe_key = $2 AND tenant_id = $3 AND received_at = $4";
 pub(super) const EVENT_COLUMNS: &str = "call_sid, tenant_id, kind, payload, received_at";
 
@@ -97,6 +96,33 @@ pub(super) trait BatchStore {
     /// Writes the calls' rows (and notes for SQLite's search index the calls whose text
     /// it must take: new, or renamed), adds the rollup changes, and commits.
     async fn finish(self, calls: &[CallWrite<'_>], now: i64, deltas: Deltas) -> AppResult<()>;
+}
+
+/// [`BatchStore::refuse`] through sqlx.
+pub(super) async fn refuse_through_sqlx(
+    conn: &mut sqlx::AnyConnection,
+    call_sid: &str,
+    dedupe_key: &str,
+    tenant_id: &str,
+    received_at: i64,
+) -> AppResult<()> {
+    sqlx::query(REFUSE)
+        .bind(call_sid)
+        .bind(dedupe_key)
+        .bind(tenant_id)
+        .bind(received_at)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// `(call_sid, tenant_id, event)` of a row selected with [`EVENT_COLUMNS`] through sqlx.
+pub(super) fn routed_event(row: &sqlx::any::AnyRow) -> AppResult<(String, String, Event)> {
+    Ok((
+        row.try_get("call_sid")?,
+        row.try_get("tenant_id")?,
+        super::event_from_row(row)?,
+    ))
 }
 
 /// A batch through sqlx on SQLite, for a database without a file (the writer has no
@@ -223,14 +249,7 @@ impl BatchStore for SqlxBatch<'_> {
         tenant_id: &str,
         received_at: i64,
     ) -> AppResult<()> {
-        sqlx::query(REFUSE)
-            .bind(call_sid)
-            .bind(dedupe_key)
-            .bind(tenant_id)
-            .bind(received_at)
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(())
+        refuse_through_sqlx(&mut self.tx, call_sid, dedupe_key, tenant_id, received_at).await
     }
 
     async fn events_of(&mut self, call_sids: &[&str]) -> AppResult<Vec<(String, String, Event)>> {
@@ -245,11 +264,7 @@ impl BatchStore for SqlxBatch<'_> {
                 q = q.bind(*sid);
             }
             for row in q.fetch_all(&mut *self.tx).await? {
-                events.push((
-                    row.try_get("call_sid")?,
-                    row.try_get("tenant_id")?,
-                    super::event_from_row(&row)?,
-                ));
+                events.push(routed_event(&row)?);
             }
         }
         Ok(events)
