@@ -234,4 +234,100 @@ mod tests {
         assert!(STORED.contains("NULL AS deleted_by, NULL AS asked FROM calls"));
         assert!(STORED.contains("NULL AS from_number, tenant_id, call_sid FROM deleted_calls"));
     }
+
+    /// A fresh migrated PostgreSQL database on `TEST_DATABASE_URL`, with a tenant `t1`;
+    /// `None` (and a line saying so) without one.
+    async fn fresh_postgres() -> Option<crate::db::Db> {
+        let Some(base) = std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| u.starts_with("postgres"))
+        else {
+            eprintln!("TEST_DATABASE_URL not set: the PostgreSQL writer's lock test skipped");
+            return None;
+        };
+        sqlx::any::install_default_drivers();
+        let name = crate::db::new_id("sbtest");
+        let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(&base)
+            .await
+            .expect("connect to TEST_DATABASE_URL");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .expect("create a test database");
+        let mut url = url::Url::parse(&base).expect("TEST_DATABASE_URL is a URL");
+        url.set_path(&format!("/{name}"));
+        let db = crate::db::Db::connect(url.as_str())
+            .await
+            .expect("migrated");
+        sqlx::query("INSERT INTO tenants (id, name, timezone, created_at, updated_at) VALUES ('t1', 'T', 'UTC', 0, 0)")
+            .execute(db.pool())
+            .await
+            .expect("tenant");
+        Some(db)
+    }
+
+    fn incoming(key: &'static str) -> [EventRow<'static>; 1] {
+        [EventRow {
+            tenant_id: Some("t1"),
+            call_sid: "CA1",
+            kind: "incoming",
+            dedupe_key: key,
+            payload: "[]",
+            received_at: 1,
+        }]
+    }
+
+    /// Two batches of one call, in flight at once (two writers, or two processes): the
+    /// second waits at its append for the first to commit, then reads the row the first
+    /// wrote — so neither folds the call without the other's events.
+    #[tokio::test]
+    async fn a_second_batch_of_a_call_waits_for_the_first_and_reads_its_row() {
+        let Some(db) = fresh_postgres().await else {
+            return;
+        };
+        let mut first_conn = db.pool().acquire().await.expect("connection");
+        let mut first = PgBatch::begin(&mut first_conn, 0).await.expect("begin");
+        first.append(&incoming("a")).await.expect("first append");
+
+        let second_conn = db.pool().acquire().await.expect("connection");
+        let second = tokio::spawn(async move {
+            let mut conn = second_conn;
+            let mut batch = PgBatch::begin(&mut conn, 1).await.expect("begin");
+            batch.append(&incoming("b")).await.expect("second append");
+            let stored = batch.stored(&["CA1"]).await.expect("stored");
+            batch
+                .finish(&[], 2, Deltas::default())
+                .await
+                .expect("second commit");
+            stored.rows.len()
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(
+            !second.is_finished(),
+            "the second batch went on while the first held the call"
+        );
+
+        let record = super::super::fold::CallRecord {
+            outcome: "in-progress".into(),
+            ..Default::default()
+        };
+        let write = CallWrite {
+            call_sid: "CA1",
+            tenant_id: "t1",
+            record,
+            existing: false,
+            renamed: false,
+        };
+        first
+            .finish(std::slice::from_ref(&write), 1, Deltas::default())
+            .await
+            .expect("first commit");
+        let rows_seen = tokio::time::timeout(std::time::Duration::from_secs(10), second)
+            .await
+            .expect("the second batch went on after the first committed")
+            .expect("the second batch's task");
+        assert_eq!(rows_seen, 1, "the second batch read the first one's row");
+        drop(first_conn);
+        db.pool().close().await;
+    }
 }
