@@ -7,8 +7,8 @@
 //!
 //! A new call's batch is five round trips: `BEGIN`; the call locks and the append; the
 //! stored rows and deleted markers; the rows and rollups; `COMMIT` (a stored call's
-//! batch reads its events too). Several writers run batches at once (see
-//! `super::writer`), each on a connection it keeps.
+//! batch reads its events too). The writer runs them on a connection it keeps (see
+//! `super::writer`).
 
 use sqlx::Row as _;
 

@@ -102,8 +102,11 @@ const MAX_BATCH: usize = 256;
 
 /// PostgreSQL batches in flight at once in one process. Calls' advisory locks keep two
 /// batches from folding one call at once, and their sorted locks (calls, then rollup
-/// rows) from deadlocking, as between processes.
-const POSTGRES_WRITERS: u16 = 3;
+/// rows) from deadlocking, as between processes. One measured best: with three, batches
+/// got smaller and each event cost more CPU (`bench webhooks`: 7,000–7,400 calls a
+/// second against 7,500, and 6,100–6,800 against 9,300 for two processes), and two
+/// call-flow tests on PostgreSQL once hung with every task idle (cause not found).
+const POSTGRES_WRITERS: u16 = 1;
 
 type BatchResults = Vec<AppResult<Option<CallRecord>>>;
 
