@@ -35,10 +35,14 @@ pub(super) struct Stored {
     pub(super) deleted: Vec<(String, String)>,
 }
 
-pub(super) const APPEND_COLUMNS: &str =
-    "tenant_id, call_sid, kind, dedupe_key, payload, received_at";
-const APPEND_HEAD: &str =
-    "INSERT INTO call_events (tenant_id, call_sid, kind, dedupe_key, payload, received_at) VALUES ";
+/// The columns an appended event row fills, in the order of [`EventRow`]'s fields.
+macro_rules! append_columns {
+    () => {
+        "tenant_id, call_sid, kind, dedupe_key, payload, received_at"
+    };
+}
+pub(super) const APPEND_COLUMNS: &str = append_columns!();
+const APPEND_HEAD: &str = concat!("INSERT INTO call_events (", append_columns!(), ") VALUES ");
 /// A dedupe key is unique within its call (migration 0025: one index serves both the
 /// dedupe and the reads of a call's events).
 const APPEND_TAIL: &str = " ON CONFLICT (call_sid, dedupe_key) DO NOTHING";
