@@ -5,12 +5,20 @@
 //! hundreds of parameters to parse and plan, and more texts than the connection's
 //! statement cache keeps — and PostgreSQL spent most of a batch planning them.
 //!
-//! A new call's batch is five round trips: `BEGIN`; the call locks and the append; the
-//! stored rows and deleted markers; the rows and rollups; `COMMIT` (a stored call's
-//! batch reads its events too). The writer runs them on a connection it keeps (see
-//! `super::writer`).
+//! A batch is two round trips: `BEGIN`, the call locks and the append, the stored rows
+//! and deleted markers, and the stored calls' events travel in one message; the rows,
+//! the rollups and `COMMIT` in a second. Each is a simple query of several statements
+//! (PostgreSQL gives each statement of it a snapshot of its own, so what is read after
+//! the locks sees what their holders committed), whose statements `EXECUTE` ones the
+//! connection prepared once ([`prepare`]), with the batch's JSON documents as
+//! dollar-quoted constants. The extended protocol carries parameters, but one statement
+//! a round trip; a batch was five (six for a stored call), each a wake-up on both sides
+//! and, where the database is another machine, a trip across the network. The writer
+//! runs them on a connection it keeps (see `super::writer`).
 
+use futures_util::TryStreamExt as _;
 use sqlx::Row as _;
+use sqlx::any::AnyRow;
 
 use super::fold::Event;
 use super::rollups::{self, Deltas, RowFacts};
@@ -18,11 +26,18 @@ use super::row;
 use super::store::{self, BatchStore, CallWrite, EventRow, Stored};
 use crate::error::{AppError, AppResult};
 
-/// A batch's transaction on PostgreSQL, on the connection its writer keeps.
+/// A batch's transaction on PostgreSQL, on the connection its writer keeps (prepared
+/// with [`prepare`]).
 pub(super) struct PgBatch<'c> {
-    tx: sqlx::Transaction<'c, sqlx::Any>,
+    conn: &'c mut sqlx::AnyConnection,
     /// The rollup shard its writer adds to.
     shard: u16,
+    /// Statements not sent yet, each ending in `;`.
+    unsent: String,
+    /// How many statements `unsent` holds.
+    unsent_count: usize,
+    /// The routed events of the batch's stored calls, read with their rows.
+    stored_events: Option<Vec<(String, String, Event)>>,
 }
 
 /// How a batch begins. Every statement of a batch finds or writes rows by key, so one
@@ -31,16 +46,139 @@ pub(super) struct PgBatch<'c> {
 /// statement. Without sequential scans, a generic plan made while the tables were still
 /// empty is an index plan too, and stays right as they grow — the trap that made the
 /// sessions plan each run.
-const BEGIN: &str =
-    "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off";
+const BEGIN: [&str; 3] = [
+    "BEGIN",
+    "SET LOCAL plan_cache_mode = force_generic_plan",
+    "SET LOCAL enable_seqscan = off",
+];
+
+/// The writer's prepared statements: name, parameter types, text.
+fn statements() -> [(&'static str, &'static str, &'static str); 4] {
+    [
+        ("sb_writer_append", "json, json", LOCK_AND_APPEND.as_str()),
+        ("sb_writer_stored", "json", STORED.as_str()),
+        ("sb_writer_events", "json", EVENTS_OF_STORED.as_str()),
+        ("sb_writer_finish", "json, json", FINISH.as_str()),
+    ]
+}
+
+/// Prepares the writer's statements on `conn`, those it has not prepared yet (once per
+/// connection: they last as long as it does).
+pub(super) async fn prepare(conn: &mut sqlx::AnyConnection) -> AppResult<()> {
+    let have: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM pg_prepared_statements WHERE name LIKE 'sb%'")
+            .fetch_all(&mut *conn)
+            .await?;
+    let missing: Vec<String> = statements()
+        .into_iter()
+        .filter(|(name, _, _)| !have.iter().any(|h| h == name))
+        .map(|(name, types, text)| format!("PREPARE {name} ({types}) AS {text}"))
+        .collect();
+    if !missing.is_empty() {
+        // A text without arguments goes as a simple query, which may hold several.
+        sqlx::Executor::execute(&mut *conn, missing.join(";\n").as_str()).await?;
+    }
+    Ok(())
+}
+
+/// `text` as a dollar-quoted string constant: nothing in it is special then, whatever
+/// the server's `standard_conforming_strings`, so long as the tag first occurs where it
+/// closes the constant (a text ending in `$j` would otherwise close `$j$` early). The
+/// texts are JSON, which never holds a NUL byte (serde_json escapes control
+/// characters): a query string could not carry one.
+fn push_constant(sql: &mut String, text: &str) {
+    let mut tag = String::from("$j$");
+    let mut n = 0u32;
+    while text.contains(tag.as_str()) || closes_early(text, &tag) {
+        n += 1;
+        tag = format!("$j{n}$");
+    }
+    sql.push_str(&tag);
+    sql.push_str(text);
+    sql.push_str(&tag);
+}
+
+/// Whether `text` followed by `tag` holds `tag` across the seam, before the end: `text`
+/// ends with the start of `tag` and the rest of `tag` starts it again.
+fn closes_early(text: &str, tag: &str) -> bool {
+    (1..tag.len()).any(|m| text.ends_with(&tag[..m]) && tag.starts_with(&tag[m..]))
+}
 
 impl<'c> PgBatch<'c> {
-    pub(super) async fn begin(conn: &'c mut sqlx::AnyConnection, shard: u16) -> AppResult<Self> {
-        Ok(Self {
-            tx: sqlx::Connection::begin_with(conn, BEGIN).await?,
+    /// Begins a batch; nothing is sent until a statement's results are needed.
+    pub(super) fn begin(conn: &'c mut sqlx::AnyConnection, shard: u16) -> Self {
+        let mut batch = Self {
+            conn,
             shard,
-        })
+            unsent: String::with_capacity(4096),
+            unsent_count: 0,
+            stored_events: None,
+        };
+        for statement in BEGIN {
+            batch.push(statement, &[]);
+        }
+        batch
     }
+
+    /// Queues `statement`, or `EXECUTE statement(…)` of the JSON documents `args`.
+    fn push(&mut self, statement: &str, args: &[&str]) {
+        if args.is_empty() {
+            self.unsent.push_str(statement);
+        } else {
+            self.unsent.push_str("EXECUTE ");
+            self.unsent.push_str(statement);
+            self.unsent.push('(');
+            for (i, arg) in args.iter().enumerate() {
+                if i > 0 {
+                    self.unsent.push_str(", ");
+                }
+                push_constant(&mut self.unsent, arg);
+            }
+            self.unsent.push(')');
+        }
+        self.unsent.push_str(";\n");
+        self.unsent_count += 1;
+    }
+
+    /// Sends the queued statements in one round trip; the rows of each, in order.
+    async fn send(&mut self) -> AppResult<Vec<Vec<AnyRow>>> {
+        let sql = std::mem::take(&mut self.unsent);
+        let expected = std::mem::take(&mut self.unsent_count);
+        statement_rows(&mut *self.conn, &sql, expected).await
+    }
+}
+
+/// Runs the statements of `sql` as one simple query; the rows of each, in order.
+async fn statement_rows(
+    conn: &mut sqlx::AnyConnection,
+    sql: &str,
+    expected: usize,
+) -> AppResult<Vec<Vec<AnyRow>>> {
+    // A text without arguments goes as a simple query, which may hold several.
+    let items: Vec<_> = sqlx::Executor::fetch_many(conn, sql).try_collect().await?;
+    let mut results = vec![Vec::new()];
+    for item in items {
+        match item {
+            sqlx::Either::Left(_) => results.push(Vec::new()),
+            sqlx::Either::Right(row) => {
+                if let Some(rows) = results.last_mut() {
+                    rows.push(row);
+                }
+            }
+        }
+    }
+    // Each statement ends with its completion; the last one opened nothing.
+    results.pop();
+    if results.len() != expected {
+        return Err(AppError::Internal(
+            format!(
+                "the writer sent {expected} statements and PostgreSQL completed {}",
+                results.len()
+            )
+            .into(),
+        ));
+    }
+    Ok(results)
 }
 
 /// Takes each of the batch's calls' advisory locks ($1: the sids), in the order of the
@@ -87,6 +225,23 @@ static STORED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     )
 });
 
+/// The routed events of those calls $1 names that have a row: what the batch refolds
+/// (a call without a row has no events but the batch's, folded from memory). Each sid
+/// is looked up by key: `OFFSET 0` keeps the `EXISTS` a subplan run per sid, which the
+/// planner would otherwise turn into a semi-join — planned generic on a fresh table as
+/// a hash of a whole index of `calls`, a scan a batch that took 30–50 ms at 100,000
+/// calls.
+static EVENTS_OF_STORED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT {} FROM call_events
+         WHERE call_sid = ANY(ARRAY(
+                 SELECT sid FROM json_array_elements_text($1::json) AS batch(sid)
+                 WHERE EXISTS (SELECT 1 FROM calls WHERE calls.call_sid = batch.sid OFFSET 0)))
+             AND tenant_id IS NOT NULL",
+        store::EVENT_COLUMNS
+    )
+});
+
 /// The routed events of the calls $1 names.
 static EVENTS_OF: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
@@ -123,26 +278,26 @@ fn json<T: serde::Serialize + ?Sized>(value: &T) -> AppResult<String> {
 }
 
 impl BatchStore for PgBatch<'_> {
+    /// Queued: it travels with the read of the stored rows (or with the commit).
     async fn append(&mut self, rows: &[EventRow<'_>]) -> AppResult<()> {
         let sids: Vec<&str> = rows.iter().map(|r| r.call_sid).collect();
-        sqlx::query(LOCK_AND_APPEND.as_str())
-            .bind(json(&sids)?)
-            .bind(json(rows)?)
-            .execute(&mut *self.tx)
-            .await?;
+        let (sids, rows) = (json(&sids)?, json(rows)?);
+        self.push("sb_writer_append", &[&sids, &rows]);
         Ok(())
     }
 
     async fn stored(&mut self, call_sids: &[&str]) -> AppResult<Stored> {
         let mut stored = Stored::default();
         if call_sids.is_empty() {
+            self.stored_events = Some(Vec::new());
             return Ok(stored);
         }
-        for r in sqlx::query(STORED.as_str())
-            .bind(json(call_sids)?)
-            .fetch_all(&mut *self.tx)
-            .await?
-        {
+        let sids = json(call_sids)?;
+        self.push("sb_writer_stored", &[&sids]);
+        self.push("sb_writer_events", &[&sids]);
+        let mut results = self.send().await?;
+        let events = results.pop().unwrap_or_default();
+        for r in results.pop().unwrap_or_default() {
             if r.try_get::<Option<String>, _>("call_sid")?.is_some() {
                 stored.rows.push(RowFacts::from_any_row(&r)?);
             }
@@ -150,6 +305,12 @@ impl BatchStore for PgBatch<'_> {
                 stored.deleted.push((r.try_get("asked")?, tenant));
             }
         }
+        self.stored_events = Some(
+            events
+                .iter()
+                .map(store::routed_event)
+                .collect::<AppResult<_>>()?,
+        );
         Ok(stored)
     }
 
@@ -160,13 +321,33 @@ impl BatchStore for PgBatch<'_> {
         tenant_id: &str,
         received_at: i64,
     ) -> AppResult<()> {
-        store::refuse_through_sqlx(&mut self.tx, call_sid, dedupe_key, tenant_id, received_at).await
+        if self.unsent_count > 0 {
+            self.send().await?;
+        }
+        store::refuse_through_sqlx(
+            &mut *self.conn,
+            call_sid,
+            dedupe_key,
+            tenant_id,
+            received_at,
+        )
+        .await
     }
 
+    /// Read with the stored rows, for every stored call of the batch.
     async fn events_of(&mut self, call_sids: &[&str]) -> AppResult<Vec<(String, String, Event)>> {
+        if let Some(events) = self.stored_events.take() {
+            return Ok(events
+                .into_iter()
+                .filter(|(sid, _, _)| call_sids.contains(&sid.as_str()))
+                .collect());
+        }
+        if self.unsent_count > 0 {
+            self.send().await?;
+        }
         sqlx::query(EVENTS_OF.as_str())
             .bind(json(call_sids)?)
-            .fetch_all(&mut *self.tx)
+            .fetch_all(&mut *self.conn)
             .await?
             .iter()
             .map(store::routed_event)
@@ -206,12 +387,10 @@ impl BatchStore for PgBatch<'_> {
                 })
             })
             .collect();
-        sqlx::query(FINISH.as_str())
-            .bind(json(&rows)?)
-            .bind(json(&changes)?)
-            .execute(&mut *self.tx)
-            .await?;
-        self.tx.commit().await?;
+        let (rows, changes) = (json(&rows)?, json(&changes)?);
+        self.push("sb_writer_finish", &[&rows, &changes]);
+        self.push("COMMIT", &[]);
+        self.send().await?;
         Ok(())
     }
 }
@@ -233,6 +412,46 @@ mod tests {
         assert!(STORED.starts_with("SELECT call_sid, tenant_id,"));
         assert!(STORED.contains("NULL AS deleted_by, NULL AS asked FROM calls"));
         assert!(STORED.contains("NULL AS from_number, tenant_id, call_sid FROM deleted_calls"));
+    }
+
+    /// The constant ends where its text does: its tag first occurs again after the
+    /// whole text (PostgreSQL closes a dollar-quoted constant at the first occurrence).
+    fn closes_at_the_end(text: &str) -> bool {
+        let mut sql = String::new();
+        push_constant(&mut sql, text);
+        let tag_len = sql.len() - text.len();
+        let tag = &sql[..tag_len / 2];
+        sql[tag.len()..].find(tag) == Some(text.len()) && &sql[tag.len()..][..text.len()] == text
+    }
+
+    #[test]
+    fn a_constant_is_closed_by_its_own_tag_alone() {
+        for text in [
+            "",
+            "[]",
+            "$j$",
+            "x$j",
+            "x$",
+            "$j1$$j$",
+            "$j$$j1$$j2$",
+            "$$",
+            "a$j$b'",
+        ] {
+            assert!(closes_at_the_end(text), "{text:?}");
+        }
+        let mut sql = String::new();
+        push_constant(&mut sql, "x$j");
+        assert!(
+            !sql.starts_with("$j$"),
+            "a text ending in $j must not take the tag $j$"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_makes_a_constant_closed_at_its_end(text in "[$j1x']{0,24}") {
+            proptest::prop_assert!(closes_at_the_end(&text));
+        }
     }
 
     /// A fresh migrated PostgreSQL database on `TEST_DATABASE_URL`, with a tenant `t1`;
@@ -277,6 +496,78 @@ mod tests {
         }]
     }
 
+    /// Texts that would end a constant or a quoted string early are stored as sent, and a
+    /// stored call's next batch reads its row and every event of it in its first round
+    /// trip.
+    #[tokio::test]
+    async fn constants_carry_any_text_and_a_stored_call_reads_its_events() {
+        let Some(db) = fresh_postgres().await else {
+            return;
+        };
+        let hostile = serde_json::to_string(&[
+            ("CallerName", "$j$'); DROP TABLE calls; --$j"),
+            ("From", "$j1$\\'$$"),
+        ])
+        .expect("json");
+        let mut conn = db.pool().acquire().await.expect("connection");
+        prepare(&mut conn).await.expect("prepared");
+        prepare(&mut conn)
+            .await
+            .expect("preparing twice is harmless");
+        let rows = [EventRow {
+            tenant_id: Some("t1"),
+            call_sid: "CA1",
+            kind: "incoming",
+            dedupe_key: "a",
+            payload: &hostile,
+            received_at: 1,
+        }];
+        let mut first = PgBatch::begin(&mut conn, 0);
+        first.append(&rows).await.expect("append");
+        assert!(first.stored(&["CA1"]).await.expect("read").rows.is_empty());
+        let write = CallWrite {
+            call_sid: "CA1",
+            tenant_id: "t1",
+            record: super::super::fold::CallRecord {
+                outcome: "in-progress".into(),
+                ..Default::default()
+            },
+            existing: false,
+            renamed: false,
+        };
+        first
+            .finish(std::slice::from_ref(&write), 1, Deltas::default())
+            .await
+            .expect("commit");
+
+        let mut second = PgBatch::begin(&mut conn, 0);
+        second.append(&incoming("b")).await.expect("append");
+        let stored = second.stored(&["CA1"]).await.expect("read");
+        assert_eq!(stored.rows.len(), 1);
+        let events = second.events_of(&["CA1"]).await.expect("events");
+        assert_eq!(events.len(), 2, "the stored event and this batch's");
+        let params: Vec<(String, String)> = events
+            .iter()
+            .flat_map(|(_, _, e)| e.params.clone())
+            .collect();
+        assert_eq!(
+            serde_json::to_string(&params).expect("json"),
+            hostile,
+            "the hostile parameters came back as sent"
+        );
+        second
+            .finish(&[], 2, Deltas::default())
+            .await
+            .expect("commit");
+        let calls: i64 = sqlx::query_scalar("SELECT count(*) FROM calls")
+            .fetch_one(&mut *conn)
+            .await
+            .expect("count");
+        assert_eq!(calls, 1);
+        drop(conn);
+        db.pool().close().await;
+    }
+
     /// Two batches of one call, in flight at once (two writers, or two processes): the
     /// second waits at its append for the first to commit, then reads the row the first
     /// wrote — so neither folds the call without the other's events.
@@ -286,13 +577,17 @@ mod tests {
             return;
         };
         let mut first_conn = db.pool().acquire().await.expect("connection");
-        let mut first = PgBatch::begin(&mut first_conn, 0).await.expect("begin");
+        prepare(&mut first_conn).await.expect("prepared");
+        let mut first = PgBatch::begin(&mut first_conn, 0);
         first.append(&incoming("a")).await.expect("first append");
+        let stored = first.stored(&["CA1"]).await.expect("first read");
+        assert!(stored.rows.is_empty());
 
         let second_conn = db.pool().acquire().await.expect("connection");
         let second = tokio::spawn(async move {
             let mut conn = second_conn;
-            let mut batch = PgBatch::begin(&mut conn, 1).await.expect("begin");
+            prepare(&mut conn).await.expect("prepared");
+            let mut batch = PgBatch::begin(&mut conn, 1);
             batch.append(&incoming("b")).await.expect("second append");
             let stored = batch.stored(&["CA1"]).await.expect("stored");
             batch

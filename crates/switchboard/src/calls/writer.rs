@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use sha2::{Digest, Sha256};
 
 use super::fold::{self, CallRecord, Event, EventKind};
-use super::pg_batch::PgBatch;
+use super::pg_batch::{self, PgBatch};
 use super::rollups::{self, RowFacts};
 use super::store::{self, BatchStore, CallWrite, EventRow, SqliteBatch, SqlxBatch, Stored};
 use crate::db::{Backend, Db, now_ms};
@@ -129,7 +129,7 @@ trait Connection {
     fn checkpoint(&mut self) -> AppResult<Option<bool>>;
 }
 
-/// Through the pool, in a sqlx transaction: SQLite without a file, or PostgreSQL on a
+/// Through the pool: SQLite without a file, in a sqlx transaction, or PostgreSQL on a
 /// connection the writer keeps (no checkout and liveness ping a batch; its prepared
 /// statements stay). A batch that fails closes the kept connection, in case the fault
 /// was the connection's: the next batch takes a fresh one.
@@ -148,12 +148,16 @@ impl ThroughPool {
     ) -> AppResult<BatchResults> {
         let conn = match &mut self.kept {
             Some(conn) => conn,
-            None => self.kept.insert(db.pool().acquire().await?),
+            None => {
+                let mut conn = db.pool().acquire().await?;
+                if let Err(e) = pg_batch::prepare(&mut conn).await {
+                    conn.close_on_drop();
+                    return Err(e);
+                }
+                self.kept.insert(conn)
+            }
         };
-        let written = match PgBatch::begin(conn, self.shard).await {
-            Ok(batch) => write_batch(batch, events, zones).await,
-            Err(e) => Err(e),
-        };
+        let written = write_batch(PgBatch::begin(conn, self.shard), events, zones).await;
         if written.is_err()
             && let Some(mut conn) = self.kept.take()
         {
