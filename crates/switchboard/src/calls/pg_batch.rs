@@ -485,6 +485,20 @@ mod tests {
         Some(db)
     }
 
+    /// The first row of call CA1.
+    fn new_call() -> CallWrite<'static> {
+        CallWrite {
+            call_sid: "CA1",
+            tenant_id: "t1",
+            record: super::super::fold::CallRecord {
+                outcome: "in-progress".into(),
+                ..Default::default()
+            },
+            existing: false,
+            renamed: false,
+        }
+    }
+
     fn incoming(key: &'static str) -> [EventRow<'static>; 1] {
         [EventRow {
             tenant_id: Some("t1"),
@@ -525,18 +539,8 @@ mod tests {
         let mut first = PgBatch::begin(&mut conn, 0);
         first.append(&rows).await.expect("append");
         assert!(first.stored(&["CA1"]).await.expect("read").rows.is_empty());
-        let write = CallWrite {
-            call_sid: "CA1",
-            tenant_id: "t1",
-            record: super::super::fold::CallRecord {
-                outcome: "in-progress".into(),
-                ..Default::default()
-            },
-            existing: false,
-            renamed: false,
-        };
         first
-            .finish(std::slice::from_ref(&write), 1, Deltas::default())
+            .finish(&[new_call()], 1, Deltas::default())
             .await
             .expect("commit");
 
@@ -602,19 +606,8 @@ mod tests {
             "the second batch went on while the first held the call"
         );
 
-        let record = super::super::fold::CallRecord {
-            outcome: "in-progress".into(),
-            ..Default::default()
-        };
-        let write = CallWrite {
-            call_sid: "CA1",
-            tenant_id: "t1",
-            record,
-            existing: false,
-            renamed: false,
-        };
         first
-            .finish(std::slice::from_ref(&write), 1, Deltas::default())
+            .finish(&[new_call()], 1, Deltas::default())
             .await
             .expect("first commit");
         let rows_seen = tokio::time::timeout(std::time::Duration::from_secs(10), second)
