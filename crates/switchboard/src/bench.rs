@@ -1053,15 +1053,37 @@ where
 }
 
 /// List and stats latency over `o.calls` calls, through the HTTP API.
-pub async fn calls(o: BenchOptions) -> Result<(), BenchError> {
+/// With `postgres` (a server URL), also on a fresh database there, created and dropped.
+pub async fn calls(o: BenchOptions, postgres: Option<&str>) -> Result<(), BenchError> {
+    calls_on(&o, None).await?;
+    if let Some(admin) = postgres {
+        let name = format!("sbbench_{}_calls", std::process::id());
+        let url = fresh_postgres(admin, &name).await?;
+        let measured = calls_on(&o, Some(&url)).await;
+        drop_postgres(admin, &name).await;
+        measured?;
+    }
+    Ok(())
+}
+
+/// [`calls`] on SQLite (`database_url` `None`) or on the PostgreSQL database it names.
+async fn calls_on(o: &BenchOptions, database_url: Option<&str>) -> Result<(), BenchError> {
     let dir = temp_dir("sbbench");
-    let app = bench_app(&switchboard_env(&dir, None, "http://127.0.0.1")).await?;
+    let app = bench_app(&switchboard_env(&dir, database_url, "http://127.0.0.1")).await?;
     let tenants = crate::tenants::list(&app.state.db).await.map_err(err)?;
     let tenant = tenants
         .first()
         .map(|t| t.id.clone())
         .ok_or_else(|| err("no tenant"))?;
-    println!("calls: loading {} calls for one tenant (SQLite)…", o.calls);
+    let database = if database_url.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    println!(
+        "calls: loading {} calls for one tenant ({database})…",
+        o.calls
+    );
     let started = Instant::now();
     load_calls(&app.state.db, &tenant, o.calls).await?;
     println!("  loaded in {:.1} s", started.elapsed().as_secs_f64());

@@ -50,7 +50,8 @@ enum Command {
         #[arg(long, default_value = "target/peer-node")]
         peer_node: std::path::PathBuf,
         /// With `webhooks`: a PostgreSQL server URL; also measure one and two `serve`
-        /// processes on fresh databases there (created and dropped by the bench).
+        /// processes on fresh databases there (created and dropped by the bench). With
+        /// `calls`: also measure the call log on a fresh database there.
         #[arg(long)]
         postgres: Option<String>,
         /// Seconds of the webhook latency run at 1,000 requests a second (180 for a
@@ -235,7 +236,7 @@ async fn main() -> anyhow::Result<()> {
                 .await?;
             }
             if all || which.iter().any(|w| w == "calls") {
-                switchboard::bench::calls(options).await?;
+                switchboard::bench::calls(options, postgres.as_deref()).await?;
             }
             if all || which.iter().any(|w| w == "classify") {
                 switchboard::bench::classify(misses, labelled.as_deref())?;
