@@ -140,45 +140,38 @@ impl<'c> PgBatch<'c> {
         self.unsent_count += 1;
     }
 
-    /// Sends the queued statements in one round trip; the rows of each, in order.
+    /// Sends the queued statements in one round trip (a text without arguments goes as
+    /// a simple query, which may hold several); the rows of each, in order.
     async fn send(&mut self) -> AppResult<Vec<Vec<AnyRow>>> {
         let sql = std::mem::take(&mut self.unsent);
         let expected = std::mem::take(&mut self.unsent_count);
-        statement_rows(&mut *self.conn, &sql, expected).await
-    }
-}
-
-/// Runs the statements of `sql` as one simple query; the rows of each, in order.
-async fn statement_rows(
-    conn: &mut sqlx::AnyConnection,
-    sql: &str,
-    expected: usize,
-) -> AppResult<Vec<Vec<AnyRow>>> {
-    // A text without arguments goes as a simple query, which may hold several.
-    let items: Vec<_> = sqlx::Executor::fetch_many(conn, sql).try_collect().await?;
-    let mut results = vec![Vec::new()];
-    for item in items {
-        match item {
-            sqlx::Either::Left(_) => results.push(Vec::new()),
-            sqlx::Either::Right(row) => {
-                if let Some(rows) = results.last_mut() {
-                    rows.push(row);
+        let items: Vec<_> = sqlx::Executor::fetch_many(&mut *self.conn, sql.as_str())
+            .try_collect()
+            .await?;
+        let mut results = vec![Vec::new()];
+        for item in items {
+            match item {
+                sqlx::Either::Left(_) => results.push(Vec::new()),
+                sqlx::Either::Right(row) => {
+                    if let Some(rows) = results.last_mut() {
+                        rows.push(row);
+                    }
                 }
             }
         }
+        // Each statement ends with its completion; the last one opened nothing.
+        results.pop();
+        if results.len() != expected {
+            return Err(AppError::Internal(
+                format!(
+                    "the writer sent {expected} statements and PostgreSQL completed {}",
+                    results.len()
+                )
+                .into(),
+            ));
+        }
+        Ok(results)
     }
-    // Each statement ends with its completion; the last one opened nothing.
-    results.pop();
-    if results.len() != expected {
-        return Err(AppError::Internal(
-            format!(
-                "the writer sent {expected} statements and PostgreSQL completed {}",
-                results.len()
-            )
-            .into(),
-        ));
-    }
-    Ok(results)
 }
 
 /// Takes each of the batch's calls' advisory locks ($1: the sids), in the order of the
