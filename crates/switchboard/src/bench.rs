@@ -8,7 +8,7 @@
 //!
 //! Everything runs on loopback with temporary SQLite databases.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -96,7 +96,17 @@ struct WriterFigures {
     /// Checkpoints between batches, and the seconds they took.
     checkpoints: f64,
     checkpoint_seconds: f64,
+    /// Batches slower than each of [`SLOW_BATCH_BOUNDS`].
+    slower: [f64; 4],
+    /// Incoming-call webhooks answered, and those the server took longer than each of
+    /// [`SLOW_BATCH_BOUNDS`] over (its own time, from the request read to the answer).
+    handled: f64,
+    handled_slower: [f64; 4],
 }
+
+/// Bounds of the writer's batch-time histogram the latency run reports against (they
+/// are bucket bounds of `switchboard_event_commit_seconds`).
+const SLOW_BATCH_BOUNDS: [&str; 4] = ["0.001", "0.0025", "0.005", "0.01"];
 
 impl std::ops::AddAssign for WriterFigures {
     fn add_assign(&mut self, o: Self) {
@@ -105,6 +115,30 @@ impl std::ops::AddAssign for WriterFigures {
         self.seconds += o.seconds;
         self.checkpoints += o.checkpoints;
         self.checkpoint_seconds += o.checkpoint_seconds;
+        self.handled += o.handled;
+        for (a, b) in self.slower.iter_mut().zip(o.slower) {
+            *a += b;
+        }
+        for (a, b) in self.handled_slower.iter_mut().zip(o.handled_slower) {
+            *a += b;
+        }
+    }
+}
+
+impl std::ops::Sub for WriterFigures {
+    type Output = Self;
+
+    fn sub(self, o: Self) -> Self {
+        Self {
+            batches: self.batches - o.batches,
+            events: self.events - o.events,
+            seconds: self.seconds - o.seconds,
+            checkpoints: self.checkpoints - o.checkpoints,
+            checkpoint_seconds: self.checkpoint_seconds - o.checkpoint_seconds,
+            slower: std::array::from_fn(|i| self.slower[i] - o.slower[i]),
+            handled: self.handled - o.handled,
+            handled_slower: std::array::from_fn(|i| self.handled_slower[i] - o.handled_slower[i]),
+        }
     }
 }
 
@@ -123,8 +157,36 @@ async fn writer_figures(http: &reqwest::Client, webhook_url: &str) -> Option<Wri
         text.lines()
             .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
     };
+    let batches = value("switchboard_event_batch_size_count")?;
+    let mut slower = [0.0; 4];
+    for (slow, bound) in slower.iter_mut().zip(SLOW_BATCH_BOUNDS) {
+        let within = value(&format!(
+            "switchboard_event_commit_seconds_bucket{{le=\"{bound}\"}}"
+        ))?;
+        *slow = batches - within;
+    }
+    // The incoming webhook's own series, whatever order the exporter puts labels in.
+    let route = format!("route=\"{INCOMING_PATH}\"");
+    let handled_value = |suffix: &str, le: Option<&str>| -> f64 {
+        let le = le.map(|b| format!("le=\"{b}\""));
+        text.lines()
+            .filter(|l| {
+                l.starts_with(&format!(
+                    "switchboard_http_request_duration_seconds_{suffix}"
+                ))
+            })
+            .filter(|l| l.contains(&route) && le.as_ref().is_none_or(|le| l.contains(le.as_str())))
+            .find_map(|l| l.rsplit_once(' ')?.1.parse().ok())
+            .unwrap_or(0.0)
+    };
+    let handled = handled_value("count", None);
+    let handled_slower =
+        SLOW_BATCH_BOUNDS.map(|bound| handled - handled_value("bucket", Some(bound)));
     Some(WriterFigures {
-        batches: value("switchboard_event_batch_size_count")?,
+        batches,
+        slower,
+        handled,
+        handled_slower,
         events: value("switchboard_event_batch_size_sum")?,
         seconds: value("switchboard_event_commit_seconds_sum")?,
         // None before the first checkpoint.
@@ -212,6 +274,17 @@ async fn send(
     Ok(())
 }
 
+/// One answer of an open-loop run.
+#[derive(Debug, Clone, Copy)]
+struct Answer {
+    /// When the request was due, from the run's start.
+    due: Duration,
+    /// How late the load generator started sending it (its own delay, part of `latency`).
+    late: Duration,
+    /// From when it was due to the end of its answer.
+    latency: Duration,
+}
+
 /// Open loop at a fixed rate, round-robin over `urls`; latencies measured from each
 /// request's scheduled send time, so a stall counts for everything queued behind it.
 /// `sample` is called once a second (memory readings).
@@ -221,29 +294,56 @@ async fn fixed_rate(
     bodies: Arc<Vec<(String, String)>>,
     rate: u32,
     mut sample: impl FnMut(),
-) -> Result<Vec<Duration>, BenchError> {
+) -> Result<Vec<Answer>, BenchError> {
     let interval = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
-    let start = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..bodies.len() {
-        let due = start + interval * i as u32;
-        tokio::time::sleep_until(due.into()).await;
-        if i % rate.max(1) as usize == 0 {
-            sample();
+    let n = bodies.len();
+    let runtime = tokio::runtime::Handle::current();
+    let (client, urls) = (client.clone(), urls.to_vec());
+    let (tasks, mut sent) = tokio::sync::mpsc::unbounded_channel();
+    // A thread of its own keeps the schedule: the runtime's timers tick by the
+    // millisecond, which at 1,000 a second sent each request up to a millisecond after
+    // it was due, and that lateness counted in every latency.
+    let pacer = std::thread::spawn(move || {
+        let start = Instant::now();
+        for i in 0..n {
+            let due = start + interval * i as u32;
+            std::thread::sleep(due.saturating_duration_since(Instant::now()));
+            let (client, bodies, url) =
+                (client.clone(), bodies.clone(), urls[i % urls.len()].clone());
+            let task = runtime.spawn(async move {
+                let late = due.elapsed();
+                send(&client, &url, &bodies[i]).await?;
+                Ok::<_, BenchError>(Answer {
+                    due: due - start,
+                    late,
+                    latency: due.elapsed(),
+                })
+            });
+            if tasks.send(task).is_err() {
+                break;
+            }
         }
-        let (client, bodies, url) = (client.clone(), bodies.clone(), urls[i % urls.len()].clone());
-        tasks.spawn(async move {
-            send(&client, &url, &bodies[i]).await?;
-            Ok::<Duration, BenchError>(due.elapsed())
-        });
+    });
+    let mut pending = Vec::with_capacity(n);
+    let mut second = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            task = sent.recv() => match task {
+                Some(task) => pending.push(task),
+                None => break,
+            },
+            _ = second.tick() => sample(),
+        }
     }
-    let mut latencies = Vec::with_capacity(bodies.len());
-    while let Some(r) = tasks.join_next().await {
-        latencies.push(r.map_err(err)??);
+    pacer
+        .join()
+        .map_err(|_| BenchError("the pacing thread panicked".into()))?;
+    let mut answers = Vec::with_capacity(n);
+    for task in pending {
+        answers.push(task.await.map_err(err)??);
     }
     sample();
-    latencies.sort();
-    Ok(latencies)
+    Ok(answers)
 }
 
 /// The same handler as perf-anchors' `limit-probe sqlite`, through sqlx: one insert of
@@ -823,77 +923,191 @@ pub async fn webhooks(o: BenchOptions, anchors: Anchors) -> Result<(), BenchErro
     for mut child in children.drain(..) {
         let _ = child.kill().await;
     }
-    let mut latency_runs = Vec::new();
-    let mut configs: Vec<(String, Option<String>, usize)> = vec![("SQLite".to_owned(), None, 1)];
-    if let Some(admin) = &anchors.postgres {
-        for processes in [1, 2] {
-            let name = format!("sbbench_{}_{processes}_latency", std::process::id());
-            let url = fresh_postgres(admin, &name).await?;
-            postgres_setups.push((name, Vec::new(), Vec::new()));
-            configs.push((
-                format!("PostgreSQL, {processes} process(es)"),
-                Some(url),
-                processes,
-            ));
-        }
-    }
-    for (i, (name, url, processes)) in configs.into_iter().enumerate() {
-        let data_dir = dir.join(format!("latency-{i}"));
-        let env = switchboard_env(&data_dir, url.as_deref(), &public_url);
-        let (sb, urls) = start_switchboard(&http, &env, processes).await?;
-        let warm = Arc::new(incoming_bodies(&signed_url, 2_000));
-        fixed_rate(&http, &urls, warm, o.rate, || {}).await?;
-        latency_runs.push((
-            name,
-            urls,
-            sb.iter().filter_map(|c| c.id()).collect::<Vec<_>>(),
-            data_dir.join("switchboard.db-wal"),
-        ));
-        children.extend(sb);
-    }
-    for (name, urls, pids, wal) in latency_runs {
-        let before = writer_totals(&http, &urls).await;
-        let n = (o.rate * o.rate_secs) as usize;
-        let bodies = Arc::new(incoming_bodies(&signed_url, n));
-        let rss_now = || pids.iter().filter_map(|p| rss_kib(*p)).sum::<u64>();
-        let mut samples: Vec<u64> = Vec::new();
-        let latencies =
-            fixed_rate(&http, &urls, bodies, o.rate, || samples.push(rss_now())).await?;
-        let third = samples.get(samples.len() / 3).copied().unwrap_or(0);
-        let last = samples.last().copied().unwrap_or(0);
-        let peak = samples.iter().copied().max().unwrap_or(0);
-        println!(
-            "  {name}: {} req/s for {} s, open loop: p50 {}  p99 {}  max {}  (goals p99 < 5 ms, max < 100 ms); RSS at a third {:.1} MB, at the end {:.1} MB, peak {:.1} MB",
-            o.rate,
-            o.rate_secs,
-            ms(percentile(&latencies, 0.50)),
-            ms(percentile(&latencies, 0.99)),
-            ms(percentile(&latencies, 1.0)),
-            third as f64 / 1024.0,
-            last as f64 / 1024.0,
-            peak as f64 / 1024.0,
-        );
-        let after = writer_totals(&http, &urls).await;
-        let checkpoints = after.checkpoints - before.checkpoints;
-        // SQLite's write-ahead log stays small when checkpoints rewind it.
-        if let Ok(meta) = std::fs::metadata(&wal) {
-            println!(
-                "  {name}: {checkpoints:.0} checkpoints by the writer, {:.0} µs each on average; write-ahead log {:.1} MB at the end",
-                (after.checkpoint_seconds - before.checkpoint_seconds) / checkpoints.max(1.0) * 1e6,
-                meta.len() as f64 / 1e6
-            );
-        }
-    }
-    for mut child in children {
-        let _ = child.kill().await;
-    }
     if let Some(admin) = &anchors.postgres {
         for (name, _, _) in &postgres_setups {
             drop_postgres(admin, name).await;
         }
     }
+    let latency = latency_runs(&o, &http, &dir, &public_url, anchors.postgres.as_deref()).await;
     let _ = std::fs::remove_dir_all(&dir);
-    Ok(())
+    latency
+}
+
+/// Only the open-loop latency runs of [`webhooks`] (`bench latency`): quicker when the
+/// tail is what is being worked on.
+pub async fn latency(o: BenchOptions, postgres: Option<&str>) -> Result<(), BenchError> {
+    let dir = temp_dir("sbbench");
+    let http = client(o.concurrency)?;
+    let public_url = format!("http://127.0.0.1:{}", free_port()?);
+    let result = latency_runs(&o, &http, &dir, &public_url, postgres).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+/// `o.rate` signed incoming calls a second for `o.rate_secs`, open loop, against fresh
+/// instances of ours: SQLite, then (with `postgres`) one and two processes on fresh
+/// PostgreSQL databases there (dropped afterwards). Prints the percentiles, when the
+/// slow answers came (spread out, or bunched into a few seconds), the writer's batch
+/// times over the run, and memory.
+async fn latency_runs(
+    o: &BenchOptions,
+    http: &reqwest::Client,
+    dir: &Path,
+    public_url: &str,
+    postgres: Option<&str>,
+) -> Result<(), BenchError> {
+    let signed_url = format!("{public_url}{INCOMING_PATH}");
+    let mut children = Vec::new();
+    let mut databases = Vec::new();
+    let result = async {
+        let mut latency_runs = Vec::new();
+        let mut configs: Vec<(String, Option<String>, usize)> =
+            vec![("SQLite".to_owned(), None, 1)];
+        if let Some(admin) = postgres {
+            for processes in [1, 2] {
+                let name = format!("sbbench_{}_{processes}_latency", std::process::id());
+                let url = fresh_postgres(admin, &name).await?;
+                databases.push(name);
+                configs.push((
+                    format!("PostgreSQL, {processes} process(es)"),
+                    Some(url),
+                    processes,
+                ));
+            }
+        }
+        for (i, (name, url, processes)) in configs.into_iter().enumerate() {
+            let data_dir = dir.join(format!("latency-{i}"));
+            let env = switchboard_env(&data_dir, url.as_deref(), public_url);
+            let (sb, urls) = start_switchboard(http, &env, processes).await?;
+            let warm = Arc::new(incoming_bodies(&signed_url, 2_000));
+            fixed_rate(http, &urls, warm, o.rate, || {}).await?;
+            latency_runs.push((
+                name,
+                urls,
+                sb.iter().filter_map(|c| c.id()).collect::<Vec<_>>(),
+                data_dir.join("switchboard.db-wal"),
+            ));
+            children.extend(sb);
+        }
+        for (name, urls, pids, wal) in latency_runs {
+            let before = writer_totals(http, &urls).await;
+            let n = (o.rate * o.rate_secs) as usize;
+            let bodies = Arc::new(incoming_bodies(&signed_url, n));
+            let rss_now = || pids.iter().filter_map(|p| rss_kib(*p)).sum::<u64>();
+            let mut samples: Vec<u64> = Vec::new();
+            // The clock time, to line the worst seconds up with the database's log.
+            let started = jiff::Timestamp::now();
+            let answers =
+                fixed_rate(http, &urls, bodies, o.rate, || samples.push(rss_now())).await?;
+            let third = samples.get(samples.len() / 3).copied().unwrap_or(0);
+            let last = samples.last().copied().unwrap_or(0);
+            let peak = samples.iter().copied().max().unwrap_or(0);
+            let mut latencies: Vec<Duration> = answers.iter().map(|a| a.latency).collect();
+            latencies.sort();
+            let mut late: Vec<Duration> = answers.iter().map(|a| a.late).collect();
+            late.sort();
+            println!(
+                "  {name}: {} req/s for {} s from {}, open loop: p50 {}  p99 {}  p99.9 {}  max {}  (goals p99 < 5 ms, max < 100 ms); RSS at a third {:.1} MB, at the end {:.1} MB, peak {:.1} MB",
+                o.rate,
+                o.rate_secs,
+                started.strftime("%H:%M:%S UTC"),
+                ms(percentile(&latencies, 0.50)),
+                ms(percentile(&latencies, 0.99)),
+                ms(percentile(&latencies, 0.999)),
+                ms(percentile(&latencies, 1.0)),
+                third as f64 / 1024.0,
+                last as f64 / 1024.0,
+                peak as f64 / 1024.0,
+            );
+            println!(
+                "  {name}: {}; the load generator sent requests late by p50 {}, p99 {}",
+                slow_spread(&answers, SLOW),
+                ms(percentile(&late, 0.5)),
+                ms(percentile(&late, 0.99))
+            );
+            let after = writer_totals(http, &urls).await;
+            let run = after - before;
+            if run.handled > 0.0 {
+                let over = |i: usize| run.handled_slower[i] / run.handled * 100.0;
+                println!(
+                    "  {name}: the server's own time (request read to answer): over 1 ms {:.1} %, over 2.5 ms {:.2} %, over 5 ms {:.3} %, over 10 ms {:.0} answers",
+                    over(0),
+                    over(1),
+                    over(2),
+                    run.handled_slower[3],
+                );
+            }
+            if run.batches > 0.0 {
+                let over = |i: usize| run.slower[i] / run.batches * 100.0;
+                println!(
+                    "  {name}: writer: {:.0} batches of {:.1} events on average, {:.0} µs each; over 1 ms {:.1} %, over 2.5 ms {:.2} %, over 5 ms {:.3} %, over 10 ms {:.0} batches",
+                    run.batches,
+                    run.events / run.batches,
+                    run.seconds / run.batches * 1e6,
+                    over(0),
+                    over(1),
+                    over(2),
+                    run.slower[3],
+                );
+            }
+            // SQLite's write-ahead log stays small when checkpoints rewind it.
+            if let Ok(meta) = std::fs::metadata(&wal) {
+                println!(
+                    "  {name}: {:.0} checkpoints by the writer, {:.0} µs each on average; write-ahead log {:.1} MB at the end",
+                    run.checkpoints,
+                    run.checkpoint_seconds / run.checkpoints.max(1.0) * 1e6,
+                    meta.len() as f64 / 1e6
+                );
+            }
+        }
+        Ok(())
+    }
+    .await;
+    for mut child in children {
+        let _ = child.kill().await;
+    }
+    if let Some(admin) = postgres {
+        for name in &databases {
+            drop_postgres(admin, name).await;
+        }
+    }
+    result
+}
+
+/// The latency goal's bound: an answer slower than this is a slow one.
+const SLOW: Duration = Duration::from_millis(5);
+
+/// Where the answers slower than `slow` fell in the run: in how many of its seconds,
+/// and the worst seconds. Bunched into a few seconds points at a stall (a checkpoint, a
+/// vacuum); spread over most seconds at the ordinary batch time.
+fn slow_spread(answers: &[Answer], slow: Duration) -> String {
+    let mut per_second: BTreeMap<u64, usize> = BTreeMap::new();
+    for a in answers.iter().filter(|a| a.latency > slow) {
+        *per_second.entry(a.due.as_secs()).or_default() += 1;
+    }
+    let total: usize = per_second.values().sum();
+    let seconds = answers
+        .iter()
+        .map(|a| a.due.as_secs() + 1)
+        .max()
+        .unwrap_or(0);
+    let mut worst: Vec<(u64, usize)> = per_second.iter().map(|(s, n)| (*s, *n)).collect();
+    worst.sort_by_key(|(s, n)| (std::cmp::Reverse(*n), *s));
+    let worst: Vec<String> = worst
+        .iter()
+        .take(5)
+        .map(|(s, n)| format!("{n} at {s} s"))
+        .collect();
+    format!(
+        "{total} answers over {} ms, in {} of {seconds} seconds; the worst seconds: {}",
+        slow.as_millis(),
+        per_second.len(),
+        if worst.is_empty() {
+            "none".to_owned()
+        } else {
+            worst.join(", ")
+        }
+    )
 }
 
 fn client(concurrency: usize) -> Result<reqwest::Client, BenchError> {

@@ -32,8 +32,9 @@ enum Command {
     Migrate,
     /// Measure the performance goals on this machine and print the figures.
     Bench {
-        /// webhooks, calls, process, classify (all when none given).
-        #[arg(value_parser = ["webhooks", "calls", "process", "classify"])]
+        /// webhooks, calls, process, classify (all when none given); latency: only the
+        /// webhook latency runs of `webhooks`.
+        #[arg(value_parser = ["webhooks", "latency", "calls", "process", "classify"])]
         which: Vec<String>,
         /// Calls to load for the list and stats run.
         #[arg(long, default_value_t = 1_000_000)]
@@ -49,7 +50,7 @@ enum Command {
         /// seeds' stack), measured beside ours when it is there.
         #[arg(long, default_value = "target/peer-node")]
         peer_node: std::path::PathBuf,
-        /// With `webhooks`: a PostgreSQL server URL; also measure one and two `serve`
+        /// With `webhooks` or `latency`: a PostgreSQL server URL; also measure one and two `serve`
         /// processes on fresh databases there (created and dropped by the bench). With
         /// `calls`: also measure the call log on a fresh database there.
         #[arg(long)]
@@ -234,6 +235,9 @@ async fn main() -> anyhow::Result<()> {
                     },
                 )
                 .await?;
+            }
+            if which.iter().any(|w| w == "latency") {
+                switchboard::bench::latency(options, postgres.as_deref()).await?;
             }
             if all || which.iter().any(|w| w == "calls") {
                 switchboard::bench::calls(options, postgres.as_deref()).await?;
