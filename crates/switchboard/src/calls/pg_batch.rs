@@ -38,7 +38,14 @@ pub(super) struct PgBatch<'c> {
     unsent_count: usize,
     /// The routed events of the batch's stored calls, read with their rows.
     stored_events: Option<Vec<(String, String, Event)>>,
+    /// Set for a batch begun with [`PgBatch::begin_new_calls`]; true once its guess
+    /// failed.
+    guessed_wrong: Option<&'c mut bool>,
 }
+
+/// The SQLSTATE `sb_calls_are_new` (migration 0028) fails a batch with when one of its
+/// calls is stored already.
+const STORED_ALREADY: &str = "SB001";
 
 /// How a batch begins. Every statement of a batch finds or writes rows by key, so one
 /// generic plan serves every run: the sessions' `force_custom_plan` (see
@@ -53,12 +60,13 @@ const BEGIN: [&str; 3] = [
 ];
 
 /// The writer's prepared statements: name, parameter types, text.
-fn statements() -> [(&'static str, &'static str, &'static str); 4] {
+fn statements() -> [(&'static str, &'static str, &'static str); 5] {
     [
         ("sb_writer_append", "json, json", LOCK_AND_APPEND.as_str()),
         ("sb_writer_stored", "json", STORED.as_str()),
         ("sb_writer_events", "json", EVENTS_OF_STORED.as_str()),
         ("sb_writer_finish", "json, json", FINISH.as_str()),
+        ("sb_writer_new_only", "json", "SELECT sb_calls_are_new($1)"),
     ]
 }
 
@@ -78,6 +86,12 @@ pub(super) async fn prepare(conn: &mut sqlx::AnyConnection) -> AppResult<()> {
         // A text without arguments goes as a simple query, which may hold several.
         sqlx::Executor::execute(&mut *conn, missing.join(";\n").as_str()).await?;
     }
+    Ok(())
+}
+
+/// Ends the transaction a failed batch left open, keeping the connection.
+pub(super) async fn roll_back(conn: &mut sqlx::AnyConnection) -> AppResult<()> {
+    sqlx::Executor::execute(conn, "ROLLBACK").await?;
     Ok(())
 }
 
@@ -113,10 +127,30 @@ impl<'c> PgBatch<'c> {
             unsent: String::with_capacity(4096),
             unsent_count: 0,
             stored_events: None,
+            guessed_wrong: None,
         };
         for statement in BEGIN {
             batch.push(statement, &[]);
         }
+        batch
+    }
+
+    /// Begins a batch whose calls are all taken to be new: none of them has a row or a
+    /// deleted marker, so it reads nothing back, folds the batch from memory, and is
+    /// sent with its commit in one round trip instead of two. The guess is checked in
+    /// the transaction, after the calls' locks (`sb_calls_are_new`); where it was wrong
+    /// the batch fails, `guessed_wrong` is set, and the caller rolls back
+    /// ([`roll_back`]) and writes the batch again with [`PgBatch::begin`]. Meant for
+    /// incoming-call webhooks, a call's first request, where it is seldom wrong (a
+    /// retried webhook).
+    pub(super) fn begin_new_calls(
+        conn: &'c mut sqlx::AnyConnection,
+        shard: u16,
+        guessed_wrong: &'c mut bool,
+    ) -> Self {
+        *guessed_wrong = false;
+        let mut batch = Self::begin(conn, shard);
+        batch.guessed_wrong = Some(guessed_wrong);
         batch
     }
 
@@ -145,9 +179,21 @@ impl<'c> PgBatch<'c> {
     async fn send(&mut self) -> AppResult<Vec<Vec<AnyRow>>> {
         let sql = std::mem::take(&mut self.unsent);
         let expected = std::mem::take(&mut self.unsent_count);
-        let items: Vec<_> = sqlx::Executor::fetch_many(&mut *self.conn, sql.as_str())
+        let items: Vec<_> = match sqlx::Executor::fetch_many(&mut *self.conn, sql.as_str())
             .try_collect()
-            .await?;
+            .await
+        {
+            Ok(items) => items,
+            Err(e) => {
+                let code = e.as_database_error().and_then(|d| d.code());
+                if let (Some(wrong), Some(STORED_ALREADY)) =
+                    (self.guessed_wrong.as_deref_mut(), code.as_deref())
+                {
+                    *wrong = true;
+                }
+                return Err(e.into());
+            }
+        };
         let mut results = vec![Vec::new()];
         for item in items {
             match item {
@@ -286,6 +332,12 @@ impl BatchStore for PgBatch<'_> {
             return Ok(stored);
         }
         let sids = json(call_sids)?;
+        if self.guessed_wrong.is_some() {
+            // Taken to be new: checked in the transaction, nothing to read.
+            self.push("sb_writer_new_only", &[&sids]);
+            self.stored_events = Some(Vec::new());
+            return Ok(stored);
+        }
         self.push("sb_writer_stored", &[&sids]);
         self.push("sb_writer_events", &[&sids]);
         let mut results = self.send().await?;
@@ -561,6 +613,75 @@ mod tests {
             .await
             .expect("count");
         assert_eq!(calls, 1);
+        drop(conn);
+        db.pool().close().await;
+    }
+
+    /// A batch taken to hold only new calls reads nothing and is sent whole at its
+    /// commit; where a call has a row or a deleted marker its guess fails in the
+    /// transaction, nothing of it stays, and the same connection writes the batch the
+    /// usual way.
+    #[tokio::test]
+    async fn a_guess_that_the_calls_are_new_is_checked_in_the_transaction() {
+        let Some(db) = fresh_postgres().await else {
+            return;
+        };
+        let mut conn = db.pool().acquire().await.expect("connection");
+        prepare(&mut conn).await.expect("prepared");
+        let mut wrong = true;
+        let mut guess = PgBatch::begin_new_calls(&mut conn, 0, &mut wrong);
+        guess.append(&incoming("a")).await.expect("append");
+        assert!(guess.stored(&["CA1"]).await.expect("read").rows.is_empty());
+        assert!(
+            guess.unsent_count > 0,
+            "nothing was sent before the commit: one round trip"
+        );
+        guess
+            .finish(&[new_call()], 1, Deltas::default())
+            .await
+            .expect("a new call's guess holds");
+        assert!(!wrong);
+
+        async fn events(conn: &mut sqlx::AnyConnection) -> Result<i64, sqlx::Error> {
+            sqlx::query_scalar("SELECT count(*) FROM call_events WHERE call_sid = 'CA1'")
+                .fetch_one(conn)
+                .await
+        }
+        let mut guess = PgBatch::begin_new_calls(&mut conn, 0, &mut wrong);
+        guess.append(&incoming("b")).await.expect("append");
+        assert!(guess.stored(&["CA1"]).await.expect("read").rows.is_empty());
+        let failed = guess.finish(&[new_call()], 2, Deltas::default()).await;
+        assert!(failed.is_err(), "CA1 has a row: the guess must fail");
+        assert!(wrong);
+        roll_back(&mut conn).await.expect("rolled back");
+        assert_eq!(
+            events(&mut conn).await.expect("count"),
+            1,
+            "nothing of the guess stayed"
+        );
+
+        let mut usual = PgBatch::begin(&mut conn, 0);
+        usual.append(&incoming("b")).await.expect("append");
+        assert_eq!(usual.stored(&["CA1"]).await.expect("read").rows.len(), 1);
+        usual
+            .finish(&[], 2, Deltas::default())
+            .await
+            .expect("the usual way on the same connection");
+        assert_eq!(events(&mut conn).await.expect("count"), 2);
+
+        // A call whose log was deleted has no row, only its marker: also not new.
+        sqlx::query(
+            "INSERT INTO deleted_calls (call_sid, tenant_id, deleted_at) VALUES ('CA2', 't1', 0)",
+        )
+        .execute(&mut *conn)
+        .await
+        .expect("marker");
+        let mut guess = PgBatch::begin_new_calls(&mut conn, 0, &mut wrong);
+        guess.append(&incoming("c")).await.expect("append");
+        guess.stored(&["CA2"]).await.expect("read");
+        assert!(guess.finish(&[], 3, Deltas::default()).await.is_err());
+        assert!(wrong, "a deleted call's marker fails the guess");
+        roll_back(&mut conn).await.expect("rolled back");
         drop(conn);
         db.pool().close().await;
     }

@@ -157,7 +157,22 @@ impl ThroughPool {
                 self.kept.insert(conn)
             }
         };
-        let written = write_batch(PgBatch::begin(conn, self.shard), events, zones).await;
+        let mut written = None;
+        if events.iter().all(|e| e.kind == EventKind::Incoming) {
+            // A call's first request: one round trip, unless a call was stored already.
+            let mut guessed_wrong = false;
+            let batch = PgBatch::begin_new_calls(conn, self.shard, &mut guessed_wrong);
+            let guessed = write_batch(batch, events, zones).await;
+            if !guessed_wrong {
+                written = Some(guessed);
+            } else if let Err(e) = pg_batch::roll_back(conn).await {
+                written = Some(Err(e));
+            }
+        }
+        let written = match written {
+            Some(written) => written,
+            None => write_batch(PgBatch::begin(conn, self.shard), events, zones).await,
+        };
         if written.is_err()
             && let Some(mut conn) = self.kept.take()
         {
