@@ -530,6 +530,15 @@ mod tests {
         Some(db)
     }
 
+    /// [`fresh_postgres`] and a connection of its pool with the writer's statements
+    /// prepared.
+    async fn writer_connection() -> Option<(crate::db::Db, sqlx::pool::PoolConnection<sqlx::Any>)> {
+        let db = fresh_postgres().await?;
+        let mut conn = db.pool().acquire().await.expect("connection");
+        prepare(&mut conn).await.expect("prepared");
+        Some((db, conn))
+    }
+
     /// The first row of call CA1.
     fn new_call() -> CallWrite<'static> {
         CallWrite {
@@ -623,11 +632,9 @@ mod tests {
     /// usual way.
     #[tokio::test]
     async fn a_guess_that_the_calls_are_new_is_checked_in_the_transaction() {
-        let Some(db) = fresh_postgres().await else {
+        let Some((db, mut conn)) = writer_connection().await else {
             return;
         };
-        let mut conn = db.pool().acquire().await.expect("connection");
-        prepare(&mut conn).await.expect("prepared");
         let mut wrong = true;
         let mut guess = PgBatch::begin_new_calls(&mut conn, 0, &mut wrong);
         guess.append(&incoming("a")).await.expect("append");
@@ -691,11 +698,9 @@ mod tests {
     /// wrote — so neither folds the call without the other's events.
     #[tokio::test]
     async fn a_second_batch_of_a_call_waits_for_the_first_and_reads_its_row() {
-        let Some(db) = fresh_postgres().await else {
+        let Some((db, mut first_conn)) = writer_connection().await else {
             return;
         };
-        let mut first_conn = db.pool().acquire().await.expect("connection");
-        prepare(&mut first_conn).await.expect("prepared");
         let mut first = PgBatch::begin(&mut first_conn, 0);
         first.append(&incoming("a")).await.expect("first append");
         let stored = first.stored(&["CA1"]).await.expect("first read");
