@@ -98,8 +98,9 @@ struct WriterFigures {
     checkpoint_seconds: f64,
     /// Batches slower than each of [`SLOW_BATCH_BOUNDS`].
     slower: [f64; 4],
-    /// Incoming-call webhooks answered, and those the server took longer than each of
-    /// [`SLOW_BATCH_BOUNDS`] over (its own time, from the request read to the answer).
+    /// Incoming-call webhooks answered, and how many of them took the server longer
+    /// than each of [`SLOW_BATCH_BOUNDS`] (its own time, from the request read to the
+    /// answer).
     handled: f64,
     handled_slower: [f64; 4],
 }
@@ -597,6 +598,10 @@ struct Target {
     /// meanwhile: the cost of a request, whatever share of the machine wrk took.
     cpu: Duration,
     cpu_requests: u64,
+    /// Its PostgreSQL database, whose server processes' CPU time during the runs is
+    /// counted beside its own (the server is on this machine: loopback).
+    database: Option<String>,
+    database_cpu: Duration,
 }
 
 impl Target {
@@ -652,6 +657,34 @@ async fn drop_postgres(admin_url: &str, name: &str) {
     }
 }
 
+/// The PostgreSQL server processes working for the database at `url`: its
+/// connections' backends (the bench's own excepted) and the server's WAL writer,
+/// checkpointer and background writer, which write what they commit.
+async fn postgres_pids(url: &str) -> Result<Vec<u32>, BenchError> {
+    use sqlx::Connection as _;
+    let mut conn = sqlx::PgConnection::connect(url).await.map_err(err)?;
+    let pids: Vec<i32> = sqlx::query_scalar(
+        "SELECT pid FROM pg_stat_activity
+         WHERE (datname = current_database() AND pid <> pg_backend_pid())
+            OR backend_type IN ('walwriter', 'checkpointer', 'background writer')",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .map_err(err)?;
+    conn.close().await.map_err(err)?;
+    Ok(pids
+        .into_iter()
+        .filter_map(|p| u32::try_from(p).ok())
+        .collect())
+}
+
+/// The CPU time so far of each of `pids` that is still running.
+fn postgres_cpu(pids: &[u32]) -> Vec<(u32, Duration)> {
+    pids.iter()
+        .filter_map(|p| cpu_time(*p).map(|t| (*p, t)))
+        .collect()
+}
+
 /// Stored calls in a Switchboard database (the check that nothing was lost or counted
 /// twice).
 async fn stored_calls(env: &[(&'static str, String)]) -> Result<i64, BenchError> {
@@ -690,6 +723,8 @@ pub async fn webhooks(o: BenchOptions, anchors: Anchors) -> Result<(), BenchErro
         peak_rss_kib: 0,
         cpu: Duration::ZERO,
         cpu_requests: 0,
+        database: None,
+        database_cpu: Duration::ZERO,
     };
 
     if anchors.limit_probe.is_file() {
@@ -774,12 +809,15 @@ pub async fn webhooks(o: BenchOptions, anchors: Anchors) -> Result<(), BenchErro
             } else {
                 format!("switchboard, PostgreSQL, {processes} processes (load split between them)")
             };
-            targets.push(target(
-                &label,
-                urls.clone(),
-                sb.iter().filter_map(|c| c.id()).collect(),
-                true,
-            ));
+            targets.push(Target {
+                database: Some(url),
+                ..target(
+                    &label,
+                    urls.clone(),
+                    sb.iter().filter_map(|c| c.id()).collect(),
+                    true,
+                )
+            });
             children.extend(sb);
             postgres_setups.push((name, env, urls));
         }
@@ -817,11 +855,24 @@ pub async fn webhooks(o: BenchOptions, anchors: Anchors) -> Result<(), BenchErro
                 // A system of several processes: one wrk each, at once (round-robin
                 // by connection), their rates summed.
                 let cpu_before = t.cpu_time();
+                let database_before = match &t.database {
+                    Some(url) => postgres_cpu(&postgres_pids(url).await?),
+                    None => Vec::new(),
+                };
                 let runs = futures_util::future::try_join_all(t.urls.iter().enumerate().map(
                     |(i, url)| wrk(&script, url, &file, (i, t.urls.len()), o.run_secs, share),
                 ))
                 .await?;
                 t.cpu += t.cpu_time().saturating_sub(cpu_before);
+                // Per process, of those alive at both ends (connections opened meanwhile
+                // are missed: the pools are warm by now).
+                let pids: Vec<u32> = database_before.iter().map(|(p, _)| *p).collect();
+                let database_after = postgres_cpu(&pids);
+                for (pid, before) in &database_before {
+                    if let Some((_, after)) = database_after.iter().find(|(p, _)| p == pid) {
+                        t.database_cpu += after.saturating_sub(*before);
+                    }
+                }
                 t.cpu_requests += runs.iter().map(|r| r.requests).sum::<u64>();
                 let run = runs.iter().fold(WrkRun::default(), |a, r| WrkRun {
                     rate: a.rate + r.rate,
@@ -856,6 +907,12 @@ pub async fn webhooks(o: BenchOptions, anchors: Anchors) -> Result<(), BenchErro
                     "  {:>5.1} µs CPU a request",
                     t.cpu.as_secs_f64() / t.cpu_requests as f64 * 1e6
                 );
+                if t.database.is_some() {
+                    line += &format!(
+                        " (+ PostgreSQL's {:.1} µs)",
+                        t.database_cpu.as_secs_f64() / t.cpu_requests as f64 * 1e6
+                    );
+                }
             }
             if t.ours {
                 if let Some(limit) = limit {
