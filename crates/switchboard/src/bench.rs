@@ -678,13 +678,6 @@ async fn postgres_pids(url: &str) -> Result<Vec<u32>, BenchError> {
         .collect())
 }
 
-/// The CPU time so far of each of `pids` that is still running.
-fn postgres_cpu(pids: &[u32]) -> Vec<(u32, Duration)> {
-    pids.iter()
-        .filter_map(|p| cpu_time(*p).map(|t| (*p, t)))
-        .collect()
-}
-
 /// Stored calls in a Switchboard database (the check that nothing was lost or counted
 /// twice).
 async fn stored_calls(env: &[(&'static str, String)]) -> Result<i64, BenchError> {
@@ -855,8 +848,12 @@ pub async fn webhooks(o: BenchOptions, anchors: Anchors) -> Result<(), BenchErro
                 // A system of several processes: one wrk each, at once (round-robin
                 // by connection), their rates summed.
                 let cpu_before = t.cpu_time();
-                let database_before = match &t.database {
-                    Some(url) => postgres_cpu(&postgres_pids(url).await?),
+                let database_before: Vec<(u32, Duration)> = match &t.database {
+                    Some(url) => postgres_pids(url)
+                        .await?
+                        .into_iter()
+                        .filter_map(|p| Some((p, cpu_time(p)?)))
+                        .collect(),
                     None => Vec::new(),
                 };
                 let runs = futures_util::future::try_join_all(t.urls.iter().enumerate().map(
@@ -866,13 +863,10 @@ pub async fn webhooks(o: BenchOptions, anchors: Anchors) -> Result<(), BenchErro
                 t.cpu += t.cpu_time().saturating_sub(cpu_before);
                 // Per process, of those alive at both ends (connections opened meanwhile
                 // are missed: the pools are warm by now).
-                let pids: Vec<u32> = database_before.iter().map(|(p, _)| *p).collect();
-                let database_after = postgres_cpu(&pids);
-                for (pid, before) in &database_before {
-                    if let Some((_, after)) = database_after.iter().find(|(p, _)| p == pid) {
-                        t.database_cpu += after.saturating_sub(*before);
-                    }
-                }
+                t.database_cpu += database_before
+                    .iter()
+                    .filter_map(|(pid, before)| Some(cpu_time(*pid)?.saturating_sub(*before)))
+                    .sum::<Duration>();
                 t.cpu_requests += runs.iter().map(|r| r.requests).sum::<u64>();
                 let run = runs.iter().fold(WrkRun::default(), |a, r| WrkRun {
                     rate: a.rate + r.rate,
@@ -1017,7 +1011,7 @@ async fn latency_runs(
     let mut children = Vec::new();
     let mut databases = Vec::new();
     let result = async {
-        let mut latency_runs = Vec::new();
+        let mut instances = Vec::new();
         let mut configs: Vec<(String, Option<String>, usize)> =
             vec![("SQLite".to_owned(), None, 1)];
         if let Some(admin) = postgres {
@@ -1038,7 +1032,7 @@ async fn latency_runs(
             let (sb, urls) = start_switchboard(http, &env, processes).await?;
             let warm = Arc::new(incoming_bodies(&signed_url, 2_000));
             fixed_rate(http, &urls, warm, o.rate, || {}).await?;
-            latency_runs.push((
+            instances.push((
                 name,
                 urls,
                 sb.iter().filter_map(|c| c.id()).collect::<Vec<_>>(),
@@ -1046,7 +1040,7 @@ async fn latency_runs(
             ));
             children.extend(sb);
         }
-        for (name, urls, pids, wal) in latency_runs {
+        for (name, urls, pids, wal) in instances {
             let before = writer_totals(http, &urls).await;
             let n = (o.rate * o.rate_secs) as usize;
             let bodies = Arc::new(incoming_bodies(&signed_url, n));
@@ -1085,26 +1079,18 @@ async fn latency_runs(
             let after = writer_totals(http, &urls).await;
             let run = after - before;
             if run.handled > 0.0 {
-                let over = |i: usize| run.handled_slower[i] / run.handled * 100.0;
                 println!(
-                    "  {name}: the server's own time (request read to answer): over 1 ms {:.1} %, over 2.5 ms {:.2} %, over 5 ms {:.3} %, over 10 ms {:.0} answers",
-                    over(0),
-                    over(1),
-                    over(2),
-                    run.handled_slower[3],
+                    "  {name}: the server's own time (request read to answer): {}",
+                    over_bounds(&run.handled_slower, run.handled, "answers")
                 );
             }
             if run.batches > 0.0 {
-                let over = |i: usize| run.slower[i] / run.batches * 100.0;
                 println!(
-                    "  {name}: writer: {:.0} batches of {:.1} events on average, {:.0} µs each; over 1 ms {:.1} %, over 2.5 ms {:.2} %, over 5 ms {:.3} %, over 10 ms {:.0} batches",
+                    "  {name}: writer: {:.0} batches of {:.1} events on average, {:.0} µs each; {}",
                     run.batches,
                     run.events / run.batches,
                     run.seconds / run.batches * 1e6,
-                    over(0),
-                    over(1),
-                    over(2),
-                    run.slower[3],
+                    over_bounds(&run.slower, run.batches, "batches")
                 );
             }
             // SQLite's write-ahead log stays small when checkpoints rewind it.
@@ -1129,6 +1115,19 @@ async fn latency_runs(
         }
     }
     result
+}
+
+/// How many of `total` took longer than each of [`SLOW_BATCH_BOUNDS`] (`slower`): a
+/// share of them for the first three, a count of `what` for the last and rarest.
+fn over_bounds(slower: &[f64; 4], total: f64, what: &str) -> String {
+    let share = |i: usize| slower[i] / total * 100.0;
+    format!(
+        "over 1 ms {:.1} %, over 2.5 ms {:.2} %, over 5 ms {:.3} %, over 10 ms {:.0} {what}",
+        share(0),
+        share(1),
+        share(2),
+        slower[3]
+    )
 }
 
 /// The latency goal's bound: an answer slower than this is a slow one.
